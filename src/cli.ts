@@ -1,0 +1,52 @@
+#!/usr/bin/env node
+// account-sync's command line: parses the command, hands it the environment once, and maps
+// its outcome onto an exit code. Each command is its own module with its own composition root.
+import { ConfigError, errorMessageOf } from './errors.js';
+import type { Command } from './commands/command.js';
+
+const commands: Record<string, () => Promise<Command>> = {
+  migrate: async () => (await import('./commands/migrate.js')).migrateCommand,
+  sync: async () => (await import('./commands/sync.js')).syncCommand,
+  simulator: async () => (await import('./commands/simulator.js')).simulatorCommand,
+  demo: async () => (await import('./commands/demo.js')).demoCommand,
+};
+
+function usage(): string {
+  return [
+    'usage: account-sync <command> [options]',
+    '',
+    'commands:',
+    '  migrate     create the database if needed and apply pending migrations',
+    '  sync        run one sync now, in this process (--json for a machine-readable summary)',
+    '  simulator   serve the bundled Upvest simulator and print the settings a client needs',
+    '  demo        simulator + migrate + two syncs with changes in between, then a report',
+    '',
+    'Settings come from the environment; see README.md or .env.example.',
+  ].join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...args] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(`${usage()}\n`);
+    return name ? 0 : 2;
+  }
+  const load = commands[name];
+  if (!load) {
+    process.stderr.write(`account-sync: unknown command "${name}"\n\n${usage()}\n`);
+    return 2;
+  }
+  const command = await load();
+  return command.run(args, { env: process.env, stdout: process.stdout, stderr: process.stderr });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    const message = error instanceof ConfigError ? error.message : `account-sync: ${errorMessageOf(error)}`;
+    process.stderr.write(`${message}\n`);
+    process.exitCode = error instanceof ConfigError ? 78 : 1;
+  },
+);

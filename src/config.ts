@@ -1,0 +1,247 @@
+// The only module that reads the environment. Each entry point parses the sections it needs
+// once, at start-up, and passes the result down; every bad key is reported in one message.
+import { z } from 'zod';
+import { ConfigError } from './errors.js';
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+export interface DatabaseConfig {
+  url: string;
+}
+
+export interface UpvestConfig {
+  baseUrl: string;
+  clientId: string;
+  clientSecret: string;
+  scopes: string;
+  signingKeyFile: string;
+  signingKeyPassphrase: string | undefined;
+  signingKeyId: string;
+  apiVersion: string;
+  /** Lifetime of each request signature (created .. expires), seconds. */
+  signatureTtlSeconds: number;
+  /** Refresh the access token this many seconds before it expires. */
+  tokenRefreshMarginSeconds: number;
+  connectTimeoutMs: number;
+  /** Whole-request budget for one attempt, from connecting to the last body byte. */
+  requestTimeoutMs: number;
+  retry: RetryConfig;
+}
+
+export interface RetryConfig {
+  /** Attempts after the first one. */
+  retries: number;
+  minDelayMs: number;
+  maxDelayMs: number;
+  /** Upper bound of one request's attempts and waits, all together. */
+  maxRetryTimeMs: number;
+}
+
+export interface SyncConfig {
+  pageSize: number;
+  concurrency: number;
+}
+
+export interface LogConfig {
+  level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+}
+
+const int = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^-?\d+$/, { message: 'must be a whole number' })
+    .transform(Number)
+    .pipe(
+      z
+        .number()
+        .min(min, { message: `must be at least ${min}` })
+        .max(max, { message: `must be at most ${max}` }),
+    );
+
+const required = z.string({ message: 'is required' }).trim().min(1, { message: 'is required' });
+
+const httpUrl = z
+  .string()
+  .trim()
+  .refine(
+    (value) => {
+      try {
+        const url = new URL(value);
+        return url.protocol === 'http:' || url.protocol === 'https:';
+      } catch {
+        return false;
+      }
+    },
+    { message: 'must be an http(s) URL' },
+  )
+  .transform((value) => value.replace(/\/+$/, ''));
+
+const postgresUrl = required.refine(
+  (value) => {
+    try {
+      const url = new URL(value);
+      return url.protocol === 'postgresql:' || url.protocol === 'postgres:';
+    } catch {
+      return false;
+    }
+  },
+  { message: 'must be a postgresql:// URL' },
+);
+
+const databaseShape = {
+  DATABASE_URL: postgresUrl,
+};
+
+const upvestShape = {
+  UPVEST_BASE_URL: httpUrl.default('https://sandbox.upvest.co'),
+  UPVEST_CLIENT_ID: required,
+  UPVEST_CLIENT_SECRET: required,
+  UPVEST_SCOPES: z.string().trim().min(1).default('accounts:read'),
+  UPVEST_SIGNING_KEY_FILE: required,
+  UPVEST_SIGNING_KEY_PASSPHRASE: z.string().optional(),
+  UPVEST_SIGNING_KEY_ID: required,
+  UPVEST_API_VERSION: z.string().trim().regex(/^\d+$/, { message: 'must be a major version number' }).default('1'),
+  UPVEST_SIGNATURE_TTL_SECONDS: int(1, 300).default(30),
+  UPVEST_TOKEN_REFRESH_MARGIN_SECONDS: int(0, 3600).default(60),
+  UPVEST_CONNECT_TIMEOUT_MS: int(100, 120_000).default(5_000),
+  UPVEST_REQUEST_TIMEOUT_MS: int(100, 600_000).default(30_000),
+  UPVEST_RETRIES: int(0, 100).default(8),
+  UPVEST_RETRY_MIN_DELAY_MS: int(0, 600_000).default(500),
+  UPVEST_RETRY_MAX_DELAY_MS: int(0, 3_600_000).default(30_000),
+  UPVEST_RETRY_MAX_TIME_MS: int(0, 86_400_000).default(300_000),
+};
+
+const syncShape = {
+  SYNC_PAGE_SIZE: int(2, 10_000).default(1000),
+  SYNC_CONCURRENCY: int(1, 64).default(4),
+};
+
+const scheduleShape = {
+  SYNC_INTERVAL_MS: int(1_000, 7 * 86_400_000).default(15 * 60_000),
+};
+
+const logShape = {
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+};
+
+/** Parses `shape` out of `env`, turning unset and empty values into "absent". */
+function parseSection<S extends z.ZodRawShape>(shape: S, env: Env): z.infer<z.ZodObject<S>> {
+  const input: Record<string, string | undefined> = {};
+  for (const key of Object.keys(shape)) {
+    const value = env[key];
+    input[key] = value === undefined || value === '' ? undefined : value;
+  }
+  const result = z.object(shape).safeParse(input);
+  if (result.success) return result.data;
+  throw new ConfigError(
+    result.error.issues.map((issue) => ({
+      key: String(issue.path[0] ?? '?'),
+      message: issue.code === 'invalid_type' && input[String(issue.path[0])] === undefined ? 'is required' : issue.message,
+    })),
+  );
+}
+
+/** Runs every parser, then reports all their problems together. */
+function collect<T extends Record<string, () => unknown>>(parsers: T): { [K in keyof T]: ReturnType<T[K]> } {
+  const problems: Array<{ key: string; message: string }> = [];
+  const out: Record<string, unknown> = {};
+  for (const [name, parse] of Object.entries(parsers)) {
+    try {
+      out[name] = parse();
+    } catch (error) {
+      if (error instanceof ConfigError) problems.push(...error.problems);
+      else throw error;
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return out as { [K in keyof T]: ReturnType<T[K]> };
+}
+
+export function parseDatabaseConfig(env: Env): DatabaseConfig {
+  return { url: parseSection(databaseShape, env).DATABASE_URL };
+}
+
+export function parseUpvestConfig(env: Env): UpvestConfig {
+  const v = parseSection(upvestShape, env);
+  const problems: Array<{ key: string; message: string }> = [];
+  if (v.UPVEST_RETRY_MAX_DELAY_MS < v.UPVEST_RETRY_MIN_DELAY_MS) {
+    problems.push({ key: 'UPVEST_RETRY_MAX_DELAY_MS', message: 'must not be below UPVEST_RETRY_MIN_DELAY_MS' });
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return {
+    baseUrl: v.UPVEST_BASE_URL,
+    clientId: v.UPVEST_CLIENT_ID,
+    clientSecret: v.UPVEST_CLIENT_SECRET,
+    scopes: v.UPVEST_SCOPES.split(/\s+/).join(' '),
+    signingKeyFile: v.UPVEST_SIGNING_KEY_FILE,
+    signingKeyPassphrase: v.UPVEST_SIGNING_KEY_PASSPHRASE,
+    signingKeyId: v.UPVEST_SIGNING_KEY_ID,
+    apiVersion: v.UPVEST_API_VERSION,
+    signatureTtlSeconds: v.UPVEST_SIGNATURE_TTL_SECONDS,
+    tokenRefreshMarginSeconds: v.UPVEST_TOKEN_REFRESH_MARGIN_SECONDS,
+    connectTimeoutMs: v.UPVEST_CONNECT_TIMEOUT_MS,
+    requestTimeoutMs: v.UPVEST_REQUEST_TIMEOUT_MS,
+    retry: {
+      retries: v.UPVEST_RETRIES,
+      minDelayMs: v.UPVEST_RETRY_MIN_DELAY_MS,
+      maxDelayMs: v.UPVEST_RETRY_MAX_DELAY_MS,
+      maxRetryTimeMs: v.UPVEST_RETRY_MAX_TIME_MS,
+    },
+  };
+}
+
+export function parseSyncConfig(env: Env): SyncConfig {
+  const v = parseSection(syncShape, env);
+  return { pageSize: v.SYNC_PAGE_SIZE, concurrency: v.SYNC_CONCURRENCY };
+}
+
+export interface ScheduleConfig {
+  /** How often the daemon syncs; `status` calls the mirror stale past twice this. */
+  intervalMs: number;
+}
+
+export function parseScheduleConfig(env: Env): ScheduleConfig {
+  return { intervalMs: parseSection(scheduleShape, env).SYNC_INTERVAL_MS };
+}
+
+export function parseLogConfig(env: Env): LogConfig {
+  return { level: parseSection(logShape, env).LOG_LEVEL };
+}
+
+export interface SyncCommandConfig {
+  database: DatabaseConfig;
+  upvest: UpvestConfig;
+  sync: SyncConfig;
+  log: LogConfig;
+}
+
+export function loadSyncCommandConfig(env: Env = process.env): SyncCommandConfig {
+  return collect({
+    database: () => parseDatabaseConfig(env),
+    upvest: () => parseUpvestConfig(env),
+    sync: () => parseSyncConfig(env),
+    log: () => parseLogConfig(env),
+  });
+}
+
+export interface DatabaseCommandConfig {
+  database: DatabaseConfig;
+  log: LogConfig;
+}
+
+export function loadDatabaseCommandConfig(env: Env = process.env): DatabaseCommandConfig {
+  return collect({
+    database: () => parseDatabaseConfig(env),
+    log: () => parseLogConfig(env),
+  });
+}
+
+export function loadLogConfig(env: Env = process.env): LogConfig {
+  return parseLogConfig(env);
+}
+
+/** Whether standard error is an interactive terminal (progress display) — read here, once. */
+export function isInteractive(): boolean {
+  return Boolean(process.stderr.isTTY) && process.env.CI !== 'true';
+}

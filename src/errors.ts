@@ -1,0 +1,94 @@
+// Typed errors with stable codes. Whether an error is worth another attempt is decided in
+// one place (upvest/retry.ts for requests); everything else only reads `code` and `retryable`.
+
+export type ErrorCode =
+  | 'CONFIG_INVALID'
+  | 'SIGNING_KEY_INVALID'
+  | 'UPVEST_BAD_REQUEST'
+  | 'UPVEST_UNAUTHORIZED'
+  | 'UPVEST_FORBIDDEN'
+  | 'UPVEST_NOT_FOUND'
+  | 'UPVEST_NOT_ACCEPTABLE'
+  | 'UPVEST_VERSION_RETIRED'
+  | 'UPVEST_RATE_LIMITED'
+  | 'UPVEST_SERVER_ERROR'
+  | 'UPVEST_UNEXPECTED_STATUS'
+  | 'UPVEST_NETWORK'
+  | 'UPVEST_TIMEOUT'
+  | 'UPVEST_BAD_BODY'
+  | 'UPVEST_BAD_ENVELOPE'
+  | 'UPVEST_TOKEN_INVALID'
+  | 'DB_UNAVAILABLE'
+  | 'DB_ERROR'
+  | 'MIGRATION_FAILED'
+  | 'SYNC_LOCKED'
+  | 'SYNC_INTERRUPTED';
+
+export class AccountSyncError extends Error {
+  readonly code: ErrorCode;
+  override readonly name: string = 'AccountSyncError';
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+export class ConfigError extends AccountSyncError {
+  override readonly name = 'ConfigError';
+  /** Every bad setting, by its environment variable name. */
+  readonly problems: ReadonlyArray<{ key: string; message: string }>;
+
+  constructor(problems: ReadonlyArray<{ key: string; message: string }>) {
+    super(
+      'CONFIG_INVALID',
+      `Invalid configuration: ${problems.map((p) => `${p.key} ${p.message}`).join('; ')}`,
+    );
+    this.problems = problems;
+  }
+}
+
+export interface ProblemDetails {
+  type?: string;
+  title?: string;
+  detail?: string;
+  details?: string;
+  instance?: string;
+  request_id?: string;
+}
+
+/** A failed exchange with Upvest: an HTTP answer, or none at all. */
+export class UpvestError extends AccountSyncError {
+  override readonly name = 'UpvestError';
+  readonly status: number | undefined;
+  readonly requestId: string | undefined;
+  readonly problem: ProblemDetails | undefined;
+  /** Milliseconds the server asked us to wait (Retry-After), when it said so. */
+  readonly retryAfterMs: number | undefined;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    details: {
+      status?: number;
+      requestId?: string;
+      problem?: ProblemDetails;
+      retryAfterMs?: number;
+      cause?: unknown;
+    } = {},
+  ) {
+    super(code, message, { cause: details.cause });
+    this.status = details.status;
+    this.requestId = details.requestId;
+    this.problem = details.problem;
+    this.retryAfterMs = details.retryAfterMs;
+  }
+}
+
+export function errorCodeOf(error: unknown): ErrorCode | 'UNKNOWN' {
+  return error instanceof AccountSyncError ? error.code : 'UNKNOWN';
+}
+
+export function errorMessageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
