@@ -1,0 +1,118 @@
+// `account-sync demo`: the whole story on one machine. Starts the bundled simulator with 10,000
+// accounts, migrates, syncs with a live progress display, lets the simulator change some
+// accounts, syncs again, and shows what the mirror recorded. Composition root.
+import { rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { parseArgs } from 'node:util';
+import { isInteractive, loadSyncCommandConfig, type Env } from '../config.js';
+import { migrate } from '../db/migrate.js';
+import { createPrisma, type PrismaClient } from '../db/prisma.js';
+import { createLogger } from '../logger.js';
+import { startStandaloneSimulator } from '../simulator/standalone.js';
+import { createProgressDisplay } from '../sync/progress.js';
+import { runSync, type RunSummary } from '../sync/run.js';
+import { summaryLine } from '../sync/summary.js';
+import { createUpvestClientFromConfig } from '../upvest/index.js';
+import type { Command } from './command.js';
+
+const DEFAULT_DATABASE_URL = 'postgresql://postgres@127.0.0.1:5432/account_sync_demo';
+
+export const demoCommand: Command = {
+  async run(args, context) {
+    const { values } = parseArgs({
+      args,
+      options: {
+        accounts: { type: 'string', default: '10000' },
+        seed: { type: 'string', default: '7' },
+      },
+      strict: true,
+    });
+    const accounts = Number(values.accounts);
+    const seed = Number(values.seed);
+    if (!Number.isInteger(accounts) || accounts < 1 || !Number.isInteger(seed)) {
+      context.stderr.write('account-sync demo: --accounts and --seed take whole numbers (accounts >= 1)\n');
+      return 2;
+    }
+    const out = (line = '') => context.stdout.write(`${line}\n`);
+    const logLevel = context.env.LOG_LEVEL ?? 'warn';
+    const logger = createLogger({ level: logLevel as 'warn' }, context.stderr);
+
+    const { simulator, env: upvestEnv, keyFile } = await startStandaloneSimulator({ accounts, seed, logger });
+    const env: Env = {
+      ...context.env,
+      ...upvestEnv,
+      DATABASE_URL: context.env.DATABASE_URL || DEFAULT_DATABASE_URL,
+      LOG_LEVEL: logLevel,
+    };
+    const config = loadSyncCommandConfig(env);
+    const prisma = createPrisma(config.database.url, { poolSize: config.sync.concurrency + 2 });
+    try {
+      out(`Upvest simulator with ${accounts.toLocaleString('en')} accounts at ${simulator.url}`);
+      const migrated = await migrate({ databaseUrl: config.database.url, logger });
+      out(
+        `Database ${new URL(config.database.url).pathname.slice(1)}: ` +
+          `${migrated.createdDatabase ? 'created, ' : ''}${migrated.applied.length} migration(s) applied`,
+      );
+      const client = createUpvestClientFromConfig(config.upvest, { logger });
+      const sync = async (label: string): Promise<RunSummary> => {
+        out(`\n${label}`);
+        const progress = createProgressDisplay(context.stderr, isInteractive());
+        const summary = await runSync(
+          { prisma, client, logger, onProgress: (p) => progress.update(p) },
+          { pageSize: config.sync.pageSize, concurrency: config.sync.concurrency },
+        );
+        progress.done();
+        out(summaryLine(summary));
+        return summary;
+      };
+
+      const first = await sync('First sync: mirroring every account');
+      if (first.status !== 'succeeded') return 1;
+
+      const changes = simulator.dataset.applyRandomChanges({
+        seed,
+        statusChanges: 60,
+        renames: 25,
+        additions: 40,
+        removals: 15,
+        userChanges: 10,
+      });
+      out(
+        `\nMeanwhile at Upvest: ${changes.statusChanges.length} status changes, ${changes.renames.length} renames, ` +
+          `${changes.added.length} new accounts, ${changes.removed.length} removed, ${changes.userChanges.length} changed owners`,
+      );
+      const second = await sync('Second sync: picking up what changed');
+      if (second.status !== 'succeeded') return 1;
+
+      await report(prisma, second.runId, out);
+      out('\nTry it yourself:');
+      out(`  psql '${config.database.url}' -c "SELECT status, count(*) FROM accounts WHERE deleted_at IS NULL GROUP BY status"`);
+      out(
+        `  psql '${config.database.url}' -c "SELECT a.name, c.from_status, c.to_status, c.changed_at FROM account_status_changes c JOIN accounts a ON a.id = c.account_id WHERE c.from_status IS NOT NULL ORDER BY c.id DESC LIMIT 10"`,
+      );
+      return 0;
+    } finally {
+      await prisma.$disconnect();
+      await simulator.close();
+      await rm(dirname(keyFile), { recursive: true, force: true });
+    }
+  },
+};
+
+async function report(prisma: PrismaClient, runId: bigint, out: (line?: string) => void): Promise<void> {
+  const byStatus = await prisma.$queryRaw<Array<{ status: string; accounts: number }>>`
+    SELECT status, count(*)::int AS accounts FROM accounts WHERE deleted_at IS NULL GROUP BY status ORDER BY accounts DESC`;
+  out('\nLive accounts by status:');
+  for (const row of byStatus) out(`  ${row.status.padEnd(18)} ${String(row.accounts).padStart(7)}`);
+
+  const transitions = await prisma.$queryRaw<Array<{ from_status: string; to_status: string; changes: number }>>`
+    SELECT from_status, to_status, count(*)::int AS changes FROM account_status_changes
+    WHERE sync_run_id = ${runId} AND from_status IS NOT NULL
+    GROUP BY from_status, to_status ORDER BY changes DESC, from_status, to_status`;
+  out(`\nStatus changes recorded by the second sync (run ${runId}):`);
+  for (const row of transitions) out(`  ${`${row.from_status} -> ${row.to_status}`.padEnd(34)} ${row.changes}`);
+
+  const [deleted] = await prisma.$queryRaw<Array<{ deleted: number }>>`
+    SELECT count(*)::int AS deleted FROM accounts WHERE deleted_at IS NOT NULL`;
+  out(`\nAccounts no longer listed by Upvest (deleted_at set): ${deleted?.deleted ?? 0}`);
+}

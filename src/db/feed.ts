@@ -1,0 +1,12 @@
+// The change feed's contract with its consumers (see README, "Change feed").
+
+/** Channel of the NOTIFY sent by every transaction that adds status changes. */
+export const FEED_CHANNEL = 'account_status_changes';
+
+/**
+ * Transaction-level advisory lock taken right before status changes are inserted. Ids come
+ * from a sequence, and sequences hand out values in call order, not commit order: without the
+ * lock, a consumer reading `id > cursor` could see id 11 commit before id 10 and move past 10.
+ * Holding the lock from the first nextval() to commit makes ids become visible in order.
+ */
+export const FEED_LOCK_KEY = 0x61737363n;

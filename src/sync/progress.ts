@@ -1,0 +1,36 @@
+// A live progress line on an interactive terminal; nothing at all otherwise, so that logs
+// collected from a service are not flooded with progress.
+import type { SyncProgress } from './run.js';
+
+export interface ProgressDisplay {
+  update(progress: SyncProgress): void;
+  done(): void;
+}
+
+export function createProgressDisplay(stream: NodeJS.WritableStream, interactive: boolean, now = Date.now): ProgressDisplay {
+  if (!interactive) return { update() {}, done() {} };
+  const started = now();
+  let lastDraw = 0;
+  let drawn = false;
+  return {
+    update(progress) {
+      const time = now();
+      if (time - lastDraw < 100) return;
+      lastDraw = time;
+      const elapsed = Math.max(0.001, (time - started) / 1000);
+      const total = progress.totalCount ?? 0;
+      const percent = total > 0 ? Math.min(100, Math.floor((progress.accountsDone / total) * 100)) : 100;
+      const width = 30;
+      const filled = Math.round((percent / 100) * width);
+      const bar = `${'#'.repeat(filled)}${'.'.repeat(width - filled)}`;
+      const rate = Math.round(progress.accountsDone / elapsed);
+      stream.write(
+        `\r[${bar}] ${percent}%  ${progress.accountsDone}/${total} accounts  ${progress.pagesDone} pages  ${rate}/s   `,
+      );
+      drawn = true;
+    },
+    done() {
+      if (drawn) stream.write('\n');
+    },
+  };
+}

@@ -1,0 +1,134 @@
+// One sync run: open its row, walk every page, validate and commit each page as it arrives,
+// then close the run with its totals. Upstream failures end the run as failed (recorded, and
+// returned); only an unreachable database escapes as an exception.
+import { errorCodeOf, errorMessageOf } from '../errors.js';
+import type { PrismaClient } from '../db/prisma.js';
+import type { Logger } from '../logger.js';
+import type { UpvestClient } from '../upvest/client.js';
+import { checkAccount, type AccountRecord, type RejectedAccount } from '../upvest/schema.js';
+import { closeRun, openRun, type RunMode, type RunTotals } from './runs.js';
+import { writePage } from './store.js';
+import { walkPages, type FetchedPage } from './walk.js';
+
+export interface SyncDeps {
+  prisma: PrismaClient;
+  client: UpvestClient;
+  logger: Logger;
+  now?: () => Date;
+  onProgress?: (progress: SyncProgress) => void;
+  signal?: AbortSignal;
+}
+
+export interface SyncOptions {
+  pageSize: number;
+  concurrency: number;
+  mode?: RunMode;
+}
+
+export interface SyncProgress {
+  runId: bigint;
+  pagesDone: number;
+  accountsDone: number;
+  totalCount: number | null;
+}
+
+export interface RunSummary extends RunTotals {
+  runId: bigint;
+  status: 'succeeded' | 'failed';
+  mode: RunMode;
+  startedAt: Date;
+  finishedAt: Date;
+  durationMs: number;
+  totalCount: number | null;
+  walkComplete: boolean;
+  walkConsistent: boolean;
+  inconsistencies: string[];
+  errorCode: string | null;
+  error: string | null;
+}
+
+export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<RunSummary> {
+  const now = deps.now ?? (() => new Date());
+  const mode = options.mode ?? 'full';
+  const startedAt = now();
+  const runId = await openRun(deps.prisma, { mode, pageSize: options.pageSize, startedAt });
+  const logger = deps.logger.child({ runId: String(runId) });
+  logger.info({ mode, pageSize: options.pageSize, concurrency: options.concurrency }, 'sync run started');
+
+  let pagesDone = 0;
+  let accountsDone = 0;
+  let totalCount: number | null = null;
+  const handle = async (fetched: FetchedPage) => {
+    const accounts: AccountRecord[] = [];
+    const rejected: RejectedAccount[] = [];
+    for (const raw of fetched.page.data) {
+      const checked = checkAccount(raw);
+      if (checked.ok) accounts.push(checked.account);
+      else rejected.push(checked.rejected);
+    }
+    for (const record of rejected) {
+      logger.warn({ offset: fetched.offset, accountId: record.accountId, reason: record.reason }, 'account rejected');
+    }
+    await writePage(deps.prisma, {
+      runId,
+      pageIndex: fetched.index,
+      offset: fetched.offset,
+      totalCount: fetched.totalCount,
+      itemCount: fetched.count,
+      firstId: fetched.firstId,
+      lastId: fetched.lastId,
+      accounts,
+      rejected,
+      listedIds: [...accounts.map((a) => a.id), ...rejected.flatMap((r) => (r.accountId ? [r.accountId] : []))],
+      retries: fetched.page.retries,
+      observedAt: now(),
+    });
+    pagesDone += 1;
+    accountsDone += fetched.count;
+    totalCount ??= fetched.totalCount;
+    deps.onProgress?.({ runId, pagesDone, accountsDone, totalCount });
+  };
+
+  let pageSize = options.pageSize;
+  let failure: unknown;
+  try {
+    const walked = await walkPages(
+      deps.client,
+      { limit: options.pageSize, concurrency: options.concurrency, signal: deps.signal },
+      handle,
+    );
+    pageSize = walked.limit;
+  } catch (error) {
+    failure = error;
+  }
+
+  const finishedAt = now();
+  const closed = await closeRun(deps.prisma, {
+    runId,
+    status: failure === undefined ? 'succeeded' : 'failed',
+    pageSize,
+    finishedAt,
+    detectDeletions: mode === 'full',
+    error: failure === undefined ? undefined : { code: errorCodeOf(failure), message: errorMessageOf(failure) },
+  });
+  const summary: RunSummary = {
+    runId,
+    status: failure === undefined ? 'succeeded' : 'failed',
+    mode,
+    startedAt,
+    finishedAt,
+    durationMs: finishedAt.getTime() - startedAt.getTime(),
+    totalCount: closed.totalCount,
+    ...closed.totals,
+    walkComplete: closed.assessment.complete,
+    walkConsistent: closed.assessment.consistent,
+    inconsistencies: closed.assessment.reasons,
+    errorCode: failure === undefined ? null : errorCodeOf(failure),
+    error: failure === undefined ? null : errorMessageOf(failure),
+  };
+  logger[summary.status === 'succeeded' ? 'info' : 'error'](
+    { ...summary, runId: String(runId) },
+    `sync run ${summary.status}`,
+  );
+  return summary;
+}

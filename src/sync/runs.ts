@@ -1,0 +1,138 @@
+// The sync_runs row of a run: opened when it starts, closed with its totals, its verdict on the
+// walk and, after a complete and consistent full walk, the accounts that are gone upstream.
+import type { PrismaClient } from '../db/prisma.js';
+import { withTransactionRetry } from '../db/transactions.js';
+import { assessWalk, expectedRepeats, type PageMeta, type WalkAssessment } from './walk.js';
+
+export type RunMode = 'full';
+export type RunStatus = 'running' | 'succeeded' | 'failed';
+
+export interface RunTotals {
+  pages: number;
+  accountsSeen: number;
+  inserted: number;
+  updated: number;
+  unchanged: number;
+  statusChanges: number;
+  deletions: number;
+  rejected: number;
+  retries: number;
+}
+
+export async function openRun(prisma: PrismaClient, options: { mode: RunMode; pageSize: number; startedAt: Date }): Promise<bigint> {
+  // Page bookkeeping of finished runs is no longer needed by anyone.
+  await prisma.$executeRaw`
+    DELETE FROM sync_run_pages WHERE sync_run_id IN (SELECT id FROM sync_runs WHERE status <> 'running')`;
+  const run = await prisma.syncRun.create({
+    data: { mode: options.mode, pageSize: options.pageSize, startedAt: options.startedAt },
+    select: { id: true },
+  });
+  return run.id;
+}
+
+export async function committedPages(prisma: PrismaClient, runId: bigint): Promise<PageMeta[]> {
+  const rows = await prisma.syncRunPage.findMany({
+    where: { syncRunId: runId },
+    select: { pageIndex: true, pageOffset: true, itemCount: true, totalCount: true, firstId: true, lastId: true },
+    orderBy: { pageIndex: 'asc' },
+  });
+  return rows.map((row) => ({
+    index: row.pageIndex,
+    offset: row.pageOffset,
+    count: row.itemCount,
+    totalCount: row.totalCount,
+    firstId: row.firstId,
+    lastId: row.lastId,
+  }));
+}
+
+export interface CloseRun {
+  runId: bigint;
+  status: 'succeeded' | 'failed';
+  pageSize: number;
+  finishedAt: Date;
+  /** Mark unlisted accounts deleted if the walk turns out complete and consistent. */
+  detectDeletions: boolean;
+  error?: { code: string; message: string };
+}
+
+export interface ClosedRun {
+  totals: RunTotals;
+  assessment: WalkAssessment;
+  totalCount: number | null;
+}
+
+export async function closeRun(prisma: PrismaClient, close: CloseRun): Promise<ClosedRun> {
+  return withTransactionRetry(() =>
+    prisma.$transaction(
+      async (tx) => {
+        const pages = await committedPages(tx as unknown as PrismaClient, close.runId);
+        const [sums] = await tx.$queryRaw<
+          Array<{ inserted: number; updated: number; unchanged: number; status_changes: number; rejected: number; retries: number }>
+        >`
+          SELECT coalesce(sum(inserted), 0)::int AS inserted, coalesce(sum(updated), 0)::int AS updated,
+                 coalesce(sum(unchanged), 0)::int AS unchanged, coalesce(sum(status_changes), 0)::int AS status_changes,
+                 coalesce(sum(rejected), 0)::int AS rejected, coalesce(sum(retries), 0)::int AS retries
+          FROM sync_run_pages WHERE sync_run_id = ${close.runId}`;
+        const [listing] = await tx.$queryRaw<Array<{ listed: number; distinct_ids: number }>>`
+          SELECT count(*)::int AS listed, count(DISTINCT id)::int AS distinct_ids
+          FROM sync_run_pages p, unnest(p.account_ids) AS id WHERE p.sync_run_id = ${close.runId}`;
+        const listed = listing?.listed ?? 0;
+        const distinct = listing?.distinct_ids ?? 0;
+        const repeats = listed - distinct;
+        const assessment = assessWalk(pages, close.pageSize, Math.max(0, repeats - expectedRepeats(pages)));
+
+        let deletions = 0;
+        if (close.status === 'succeeded' && close.detectDeletions && assessment.complete && assessment.consistent) {
+          deletions = await tx.$executeRaw`
+            WITH listed AS MATERIALIZED (
+              SELECT DISTINCT id FROM sync_run_pages p, unnest(p.account_ids) AS id WHERE p.sync_run_id = ${close.runId}
+            )
+            UPDATE accounts a SET deleted_at = ${close.finishedAt}, last_sync_run_id = ${close.runId}
+            WHERE a.deleted_at IS NULL AND NOT EXISTS (SELECT 1 FROM listed l WHERE l.id = a.id)`;
+        }
+        const totals: RunTotals = {
+          pages: pages.length,
+          accountsSeen: distinct,
+          inserted: sums?.inserted ?? 0,
+          updated: sums?.updated ?? 0,
+          unchanged: Math.max(0, (sums?.unchanged ?? 0) - repeats),
+          statusChanges: sums?.status_changes ?? 0,
+          deletions,
+          rejected: sums?.rejected ?? 0,
+          retries: sums?.retries ?? 0,
+        };
+        const totalCount = pages[0]?.totalCount ?? null;
+        await tx.syncRun.update({
+          where: { id: close.runId },
+          data: {
+            status: close.status,
+            finishedAt: close.finishedAt,
+            pageSize: close.pageSize,
+            totalCount,
+            pages: totals.pages,
+            accountsSeen: totals.accountsSeen,
+            accountsInserted: totals.inserted,
+            accountsUpdated: totals.updated,
+            accountsUnchanged: totals.unchanged,
+            statusChanges: totals.statusChanges,
+            deletions: totals.deletions,
+            rejectedRecords: totals.rejected,
+            retries: totals.retries,
+            walkComplete: assessment.complete,
+            walkConsistent: assessment.consistent,
+            inconsistencies: assessment.reasons,
+            errorCode: close.error?.code ?? null,
+            error: close.error?.message ?? null,
+          },
+        });
+        // Kept for a failed run, which a later attempt may resume; a finished one needs none.
+        if (close.status === 'succeeded') {
+          await tx.$executeRaw`DELETE FROM sync_run_pages WHERE sync_run_id = ${close.runId}`;
+        }
+        return { totals, assessment, totalCount };
+      },
+      { maxWait: 30_000, timeout: 300_000 },
+    ),
+  );
+}

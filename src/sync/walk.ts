@@ -1,0 +1,192 @@
+// Walks GET /accounts page by page, several pages in flight at once, and judges afterwards
+// whether what it saw can be trusted as the whole list.
+//
+// Offset paging is not a snapshot: an account removed or added ahead of the cursor during the
+// walk shifts every later item by one, silently skipping or repeating one. So consecutive pages
+// overlap by one item (page k starts at k * (limit - 1)): the first item of page k must be the
+// last item of page k - 1, and when it is not, items moved between the two fetches.
+import type { AccountsPage, UpvestClient } from '../upvest/client.js';
+
+export interface PageMeta {
+  index: number;
+  offset: number;
+  count: number;
+  totalCount: number;
+  firstId: string | null;
+  lastId: string | null;
+}
+
+export interface FetchedPage extends PageMeta {
+  limit: number;
+  page: AccountsPage;
+}
+
+export function pageOffset(index: number, limit: number): number {
+  return index === 0 ? 0 : index * (limit - 1);
+}
+
+/** How many overlapping pages of `limit` cover `total` items. */
+export function pagesFor(total: number, limit: number): number {
+  return total <= limit ? 1 : 1 + Math.ceil((total - limit) / (limit - 1));
+}
+
+export interface WalkOptions {
+  limit: number;
+  concurrency: number;
+  /** Pages already committed by an earlier attempt of this run (crash resume). */
+  done?: ReadonlyArray<PageMeta>;
+  signal?: AbortSignal;
+}
+
+export interface WalkOutcome {
+  /** The page size actually used (the server may serve fewer per page than asked). */
+  limit: number;
+}
+
+/**
+ * Fetches every page and hands each to `handle` (which validates and commits it). Returns once
+ * the list has been walked to its end; throws the first failure, after stopping the others.
+ */
+export async function walkPages(
+  client: UpvestClient,
+  options: WalkOptions,
+  handle: (page: FetchedPage) => Promise<void>,
+): Promise<WalkOutcome> {
+  const abort = new AbortController();
+  const onOuterAbort = () => abort.abort(options.signal?.reason);
+  options.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  const done = new Map((options.done ?? []).map((meta) => [meta.index, meta]));
+  let limit = options.limit;
+  let maxTotal = Math.max(0, ...[...done.values()].map((meta) => meta.totalCount));
+  // The first short page marks the end of the list; nothing past it is fetched.
+  let endIndex = Math.min(Infinity, ...[...done.values()].filter((m) => m.count < limit).map((m) => m.index));
+
+  const fetchPage = async (index: number): Promise<void> => {
+    const offset = pageOffset(index, limit);
+    const page = await client.listAccounts({ offset, limit, sort: 'created_at', order: 'ASC' }, abort.signal);
+    const ids = page.data.map(idOf);
+    const meta: FetchedPage = {
+      index,
+      offset,
+      limit,
+      count: page.data.length,
+      totalCount: page.meta.total_count,
+      firstId: ids[0] ?? null,
+      lastId: ids[ids.length - 1] ?? null,
+      page,
+    };
+    maxTotal = Math.max(maxTotal, meta.totalCount);
+    if (meta.count < limit) endIndex = Math.min(endIndex, index);
+    await handle(meta);
+  };
+
+  try {
+    if (!done.has(0)) {
+      const first = await client.listAccounts({ offset: 0, limit, sort: 'created_at', order: 'ASC' }, abort.signal);
+      // A server that caps the page size below what we asked would otherwise look like a run of
+      // short pages; walk with the size it actually serves.
+      if (first.meta.limit > 1 && first.meta.limit < limit && first.data.length <= first.meta.limit) {
+        limit = first.meta.limit;
+      }
+      const ids = first.data.map(idOf);
+      maxTotal = Math.max(maxTotal, first.meta.total_count);
+      if (first.data.length < limit) endIndex = 0;
+      await handle({
+        index: 0,
+        offset: 0,
+        limit,
+        count: first.data.length,
+        totalCount: first.meta.total_count,
+        firstId: ids[0] ?? null,
+        lastId: ids[ids.length - 1] ?? null,
+        page: first,
+      });
+    }
+
+    let next = 1;
+    const claim = (): number | undefined => {
+      for (;;) {
+        if (next > endIndex || next >= pagesFor(maxTotal, limit)) return undefined;
+        const index = next++;
+        if (!done.has(index)) return index;
+      }
+    };
+    const worker = async () => {
+      for (let index = claim(); index !== undefined; index = claim()) {
+        await fetchPage(index);
+      }
+    };
+    const workers = Array.from({ length: Math.max(1, options.concurrency) }, () =>
+      worker().catch((error: unknown) => {
+        abort.abort(error);
+        throw error;
+      }),
+    );
+    const results = await Promise.allSettled(workers);
+    const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failure) throw failure.reason;
+    return { limit };
+  } finally {
+    options.signal?.removeEventListener('abort', onOuterAbort);
+  }
+}
+
+function idOf(record: unknown): string | null {
+  const id = record && typeof record === 'object' ? (record as Record<string, unknown>).id : undefined;
+  return typeof id === 'string' ? id.toLowerCase() : null;
+}
+
+export interface WalkAssessment {
+  complete: boolean;
+  consistent: boolean;
+  /** Why the walk cannot be trusted as the whole list; empty when it can. */
+  reasons: string[];
+}
+
+/**
+ * Judges a walk from its pages' metadata. `repeatedIds` counts ids listed more than once beyond
+ * the expected one-item overlaps.
+ */
+export function assessWalk(pages: ReadonlyArray<PageMeta>, limit: number, repeatedIds: number): WalkAssessment {
+  const reasons: string[] = [];
+  const sorted = [...pages].sort((a, b) => a.index - b.index);
+  if (sorted.length === 0) return { complete: false, consistent: false, reasons: ['no page was fetched'] };
+  const missing = sorted.findIndex((page, position) => page.index !== position);
+  const complete =
+    missing === -1 &&
+    ((last) => last.count < limit || last.offset + last.count >= last.totalCount)(sorted[sorted.length - 1]!);
+  if (!complete) reasons.push('the walk did not reach the end of the list');
+
+  const firstTotal = sorted[0]!.totalCount;
+  const changed = sorted.find((page) => page.totalCount !== firstTotal);
+  if (changed) {
+    reasons.push(`total_count changed from ${firstTotal} to ${changed.totalCount} (page at offset ${changed.offset})`);
+  }
+  for (let i = 1; i < sorted.length; i += 1) {
+    const previous = sorted[i - 1]!;
+    const page = sorted[i]!;
+    if (page.index !== previous.index + 1) continue;
+    if (previous.count < limit) {
+      reasons.push(`page at offset ${previous.offset} came back short (${previous.count} of ${limit}) before the end`);
+    } else if (page.count > 0 && (page.firstId === null || page.firstId !== previous.lastId)) {
+      reasons.push(`items shifted between the pages at offsets ${previous.offset} and ${page.offset}`);
+    }
+  }
+  const last = sorted[sorted.length - 1]!;
+  if (complete && last.offset + last.count !== last.totalCount && !changed) {
+    reasons.push(`the list ended after ${last.offset + last.count} items but total_count is ${last.totalCount}`);
+  }
+  if (repeatedIds > 0) reasons.push(`${repeatedIds} account id(s) listed more than once`);
+  return { complete, consistent: reasons.length === 0, reasons };
+}
+
+/** Ids the overlaps are expected to repeat: one per pair of consecutive pages that matched. */
+export function expectedRepeats(pages: ReadonlyArray<PageMeta>): number {
+  const byIndex = new Map(pages.map((page) => [page.index, page]));
+  let repeats = 0;
+  for (const page of pages) {
+    const previous = byIndex.get(page.index - 1);
+    if (previous && page.count > 0 && page.firstId !== null && page.firstId === previous.lastId) repeats += 1;
+  }
+  return repeats;
+}

@@ -1,0 +1,109 @@
+// The Upvest client account-sync needs: one page of GET /accounts at a time, signed, with a
+// token that is refreshed once on a 401, and retried as upvest/retry.ts decides.
+import { UpvestError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { statusError, type HttpExchange } from './http.js';
+import { withRetry, type RequestGate } from './retry.js';
+import type { RetryConfig } from '../config.js';
+import { pageEnvelope, type PageEnvelope } from './schema.js';
+import type { TokenProvider } from './token.js';
+
+export interface ListAccountsQuery {
+  offset: number;
+  limit: number;
+  sort: 'created_at' | 'updated_at';
+  order: 'ASC' | 'DESC';
+}
+
+export interface AccountsPage extends PageEnvelope {
+  requestId: string | undefined;
+  /** Failed attempts before this page came back. */
+  retries: number;
+}
+
+export interface UpvestClient {
+  listAccounts(query: ListAccountsQuery, signal?: AbortSignal): Promise<AccountsPage>;
+}
+
+export interface UpvestClientDeps {
+  exchange: HttpExchange;
+  tokens: TokenProvider;
+  gate: RequestGate;
+  logger: Logger;
+  retry: RetryConfig;
+  clientId: string;
+  apiVersion: string;
+  /** Every retried attempt, for run statistics and metrics. */
+  onRetry?: (error: UpvestError) => void;
+  now?: () => number;
+}
+
+export function createUpvestClient(deps: UpvestClientDeps): UpvestClient {
+  async function getOnce(query: ListAccountsQuery): Promise<AccountsPage> {
+    let refreshed = false;
+    for (;;) {
+      const token = await deps.tokens.get();
+      const response = await deps.exchange({
+        method: 'GET',
+        path: '/accounts',
+        query: { offset: query.offset, limit: query.limit, sort: query.sort, order: query.order },
+        headers: {
+          accept: 'application/json',
+          authorization: `Bearer ${token}`,
+          'upvest-client-id': deps.clientId,
+          'upvest-api-version': deps.apiVersion,
+        },
+      });
+      const what = `GET /accounts offset=${query.offset}`;
+      if (response.status === 401 && !refreshed) {
+        // The token expired early or was revoked: one fresh token, then a 401 is final.
+        deps.tokens.invalidate(token);
+        refreshed = true;
+        deps.logger.info({ upvestRequestId: response.requestId }, `${what}: token refused, fetching a new one`);
+        continue;
+      }
+      if (response.status !== 200) throw statusError(response, what, deps.now);
+      return { ...parsePage(response.body, what, response.requestId), requestId: response.requestId, retries: 0 };
+    }
+  }
+
+  return {
+    async listAccounts(query, signal) {
+      let retries = 0;
+      const page = await withRetry(`GET /accounts offset=${query.offset}`, () => getOnce(query), {
+        config: deps.retry,
+        gate: deps.gate,
+        logger: deps.logger,
+        signal,
+        onRetry: (error) => {
+          retries += 1;
+          deps.onRetry?.(error);
+        },
+      });
+      return { ...page, retries };
+    },
+  };
+}
+
+function parsePage(body: string, what: string, requestId: string | undefined): PageEnvelope {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch (cause) {
+    // A cut connection or a proxy's error page: worth another attempt.
+    throw new UpvestError('UPVEST_BAD_BODY', `${what}: the body is not complete JSON (${body.length} bytes)`, {
+      status: 200,
+      requestId,
+      cause,
+    });
+  }
+  const envelope = pageEnvelope.safeParse(json);
+  if (!envelope.success) {
+    const problems = envelope.error.issues.map((issue) => `${issue.path.join('.') || 'body'}: ${issue.message}`);
+    throw new UpvestError('UPVEST_BAD_ENVELOPE', `${what}: unexpected page shape (${problems.join('; ')})`, {
+      status: 200,
+      requestId,
+    });
+  }
+  return envelope.data;
+}

@@ -1,0 +1,155 @@
+// One signed HTTP exchange with Upvest, and the translation of its outcome into UpvestError.
+// No retries here: upvest/retry.ts is the only retry layer, and got's own retry stays off.
+import got, { RequestError, TimeoutError, type Got } from 'got';
+import { UpvestError, type ProblemDetails } from '../errors.js';
+import type { Signer } from './signing.js';
+
+export interface HttpOptions {
+  baseUrl: string;
+  connectTimeoutMs: number;
+  requestTimeoutMs: number;
+  signer: Signer;
+  userAgent?: string;
+}
+
+export interface SignedRequest {
+  method: 'GET' | 'POST';
+  path: string;
+  query?: Record<string, string | number>;
+  headers: Record<string, string>;
+  body?: Buffer;
+}
+
+export interface HttpResponse {
+  status: number;
+  requestId: string | undefined;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+export type HttpExchange = (request: SignedRequest) => Promise<HttpResponse>;
+
+export function createHttpExchange(options: HttpOptions, client: Got = got): HttpExchange {
+  const base = new URL(options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`);
+  return async (request) => {
+    const url = new URL(request.path.replace(/^\//, ''), base);
+    for (const [name, value] of Object.entries(request.query ?? {})) url.searchParams.append(name, String(value));
+    const headers: Record<string, string> = {
+      'user-agent': options.userAgent ?? 'account-sync',
+      ...request.headers,
+    };
+    Object.assign(headers, options.signer({ method: request.method, url, headers, body: request.body }));
+    try {
+      const response = await client(url, {
+        method: request.method,
+        headers,
+        body: request.body,
+        throwHttpErrors: false,
+        followRedirect: false,
+        decompress: true,
+        responseType: 'text',
+        retry: { limit: 0 },
+        timeout: {
+          lookup: options.connectTimeoutMs,
+          connect: options.connectTimeoutMs,
+          secureConnect: options.connectTimeoutMs,
+          request: options.requestTimeoutMs,
+        },
+      });
+      return {
+        status: response.statusCode,
+        requestId: headerValue(response.headers['upvest-request-id']),
+        headers: response.headers,
+        body: response.body,
+      };
+    } catch (error) {
+      throw transportError(error, request);
+    }
+  };
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** A request that got no complete answer: timeouts, resets, refused connections, cut bodies. */
+function transportError(error: unknown, request: SignedRequest): UpvestError {
+  const where = `${request.method} ${request.path}`;
+  const requestId = error instanceof RequestError ? headerValue(error.response?.headers['upvest-request-id']) : undefined;
+  if (error instanceof TimeoutError) {
+    return new UpvestError('UPVEST_TIMEOUT', `${where}: no answer within the ${error.event} timeout`, {
+      cause: error,
+      requestId,
+    });
+  }
+  const code = error instanceof RequestError ? error.code : undefined;
+  return new UpvestError(
+    'UPVEST_NETWORK',
+    `${where}: ${code ?? 'request failed'}: ${error instanceof Error ? error.message : String(error)}`,
+    { cause: error, requestId },
+  );
+}
+
+const STATUS_CODES = {
+  400: 'UPVEST_BAD_REQUEST',
+  401: 'UPVEST_UNAUTHORIZED',
+  403: 'UPVEST_FORBIDDEN',
+  404: 'UPVEST_NOT_FOUND',
+  406: 'UPVEST_NOT_ACCEPTABLE',
+  426: 'UPVEST_VERSION_RETIRED',
+  429: 'UPVEST_RATE_LIMITED',
+} as const;
+
+/** Turns a non-2xx answer into an UpvestError carrying the problem+json detail. */
+export function statusError(response: HttpResponse, what: string, now: () => number = Date.now): UpvestError {
+  const problem = parseProblem(response.body);
+  const code =
+    STATUS_CODES[response.status as keyof typeof STATUS_CODES] ??
+    (response.status >= 500 ? 'UPVEST_SERVER_ERROR' : 'UPVEST_UNEXPECTED_STATUS');
+  const explanation = [problem?.title, problem?.detail ?? problem?.details].filter(Boolean).join(': ');
+  return new UpvestError(
+    code,
+    `${what}: HTTP ${response.status}${explanation ? ` ${explanation}` : ''}${
+      response.requestId ? ` (upvest-request-id ${response.requestId})` : ''
+    }`,
+    {
+      status: response.status,
+      requestId: response.requestId ?? problem?.request_id,
+      problem,
+      retryAfterMs: parseRetryAfter(headerValue(response.headers['retry-after']), now),
+    },
+  );
+}
+
+function parseProblem(body: string): ProblemDetails | undefined {
+  try {
+    const parsed: unknown = JSON.parse(body);
+    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) {
+      const pick = (key: string) => {
+        const value = (parsed as Record<string, unknown>)[key];
+        return typeof value === 'string' ? value : undefined;
+      };
+      return {
+        type: pick('type'),
+        title: pick('title'),
+        detail: pick('detail'),
+        details: pick('details'),
+        instance: pick('instance'),
+        request_id: pick('request_id'),
+      };
+    }
+  } catch {
+    // not problem+json: the status alone has to do
+  }
+  return undefined;
+}
+
+/** Retry-After is either delay-seconds or an HTTP date (RFC 9110 section 10.2.3). */
+export function parseRetryAfter(value: string | undefined, now: () => number = Date.now): number | undefined {
+  if (value === undefined) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  const date = Date.parse(trimmed);
+  if (Number.isNaN(date)) return undefined;
+  return Math.max(0, date - now());
+}

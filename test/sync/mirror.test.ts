@@ -1,0 +1,175 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  mirrorRowCounts,
+  mirroredAccounts,
+  mirrorRowsWrittenSince,
+  normalizeTimestamp,
+  startHarness,
+  txidNow,
+  type Harness,
+} from '../support/harness.js';
+
+let h: Harness;
+
+beforeAll(async () => {
+  h = await startHarness('sync_mirror', { accounts: 3000, seed: 11 });
+});
+afterAll(() => h?.close());
+
+function expected() {
+  return h.simulator.dataset.list().map((a) => ({
+    id: a.id,
+    created_at: normalizeTimestamp(a.created_at),
+    updated_at: normalizeTimestamp(a.updated_at),
+    account_group_id: a.account_group_id,
+    type: a.type,
+    name: a.name,
+    status: a.status,
+    account_number: a.account_number,
+    users: [...a.users].sort((x, y) => (x.id < y.id ? -1 : 1)).map((u) => ({ id: u.id, type: u.type })),
+  }));
+}
+
+async function statusChangesOf(runId: bigint) {
+  return h.prisma.$queryRaw<Array<{ account_id: string; from_status: string | null; to_status: string }>>`
+    SELECT account_id::text, from_status, to_status FROM account_status_changes
+    WHERE sync_run_id = ${runId} ORDER BY account_id`;
+}
+
+describe('a full sync against the simulator', () => {
+  it('mirrors every account exactly, field by field, microseconds included', async () => {
+    const summary = await h.sync();
+    expect(summary).toMatchObject({
+      status: 'succeeded',
+      totalCount: 3000,
+      pages: 31, // pages of 100 overlapping by one item
+      accountsSeen: 3000,
+      inserted: 3000,
+      updated: 0,
+      unchanged: 0,
+      statusChanges: 3000,
+      deletions: 0,
+      rejected: 0,
+      walkComplete: true,
+      walkConsistent: true,
+      inconsistencies: [],
+      error: null,
+    });
+    const mirror = await mirroredAccounts(h.prisma);
+    expect(mirror).toEqual(expected());
+    // The dataset really exercises precision, names and shared users.
+    expect(mirror.some((a) => /\.\d{6}Z$/.test(a.created_at))).toBe(true);
+    expect(mirror.some((a) => /[^\x00-\x7f]/.test(a.name) && /["']/.test(a.name) === false)).toBe(true);
+    const [shared] = await h.prisma.$queryRaw<Array<{ n: number }>>`
+      SELECT count(*)::int AS n FROM (SELECT user_id FROM account_users GROUP BY user_id HAVING count(*) > 1) s`;
+    expect(shared!.n).toBeGreaterThan(0);
+
+    const firstSight = await statusChangesOf(summary.runId);
+    expect(firstSight).toHaveLength(3000);
+    expect(firstSight.every((c) => c.from_status === null)).toBe(true);
+  });
+
+  it('writes no row when nothing changed upstream', async () => {
+    const before = await mirrorRowCounts(h.prisma);
+    const since = await txidNow(h.prisma);
+    const summary = await h.sync();
+    expect(summary).toMatchObject({
+      status: 'succeeded',
+      accountsSeen: 3000,
+      inserted: 0,
+      updated: 0,
+      unchanged: 3000,
+      statusChanges: 0,
+      deletions: 0,
+      walkConsistent: true,
+    });
+    expect(await mirrorRowsWrittenSince(h.prisma, since)).toEqual({
+      accounts: 0,
+      users: 0,
+      account_users: 0,
+      account_status_changes: 0,
+      rejected_records: 0,
+    });
+    expect(await mirrorRowCounts(h.prisma)).toEqual(before);
+  });
+
+  it('records exactly the status changes made upstream in between, and mirrors the rest of the changes', async () => {
+    const changes = h.simulator.dataset.applyRandomChanges({
+      seed: 5,
+      statusChanges: 37,
+      renames: 12,
+      additions: 9,
+      removals: 4,
+      userChanges: 6,
+    });
+    const summary = await h.sync();
+    expect(summary).toMatchObject({
+      status: 'succeeded',
+      totalCount: 3005,
+      accountsSeen: 3005,
+      inserted: 9,
+      deletions: 4,
+      walkConsistent: true,
+    });
+    const recorded = await statusChangesOf(summary.runId);
+    const removed = new Set(changes.removed);
+    const expectedChanges = [
+      ...changes.statusChanges.filter((c) => !removed.has(c.id)).map((c) => ({ account_id: c.id, from_status: c.from, to_status: c.to })),
+      ...changes.added.map((id) => ({ account_id: id, from_status: null, to_status: h.simulator.dataset.get(id)!.status })),
+    ].sort((a, b) => (a.account_id < b.account_id ? -1 : 1));
+    expect(recorded).toEqual(expectedChanges);
+    expect(summary.statusChanges).toBe(expectedChanges.length);
+
+    expect(await mirroredAccounts(h.prisma)).toEqual(expected());
+    const gone = await h.prisma.account.findMany({ where: { deletedAt: { not: null } }, select: { id: true } });
+    expect(gone.map((a) => a.id).sort()).toEqual([...changes.removed].sort());
+  });
+
+  it('clears deleted_at when a removed account comes back', async () => {
+    const [back] = (await h.prisma.account.findMany({ where: { deletedAt: { not: null } }, select: { id: true } })).map((a) => a.id);
+    h.simulator.dataset.restore(back!);
+    const summary = await h.sync();
+    expect(summary).toMatchObject({ status: 'succeeded', deletions: 0, updated: 1, walkConsistent: true });
+    const account = await h.prisma.account.findUniqueOrThrow({ where: { id: back! } });
+    expect(account.deletedAt).toBeNull();
+    expect(account.lastSyncRunId).toBe(summary.runId);
+  });
+
+  it('stores a status it has never heard of, and counts the change', async () => {
+    const id = h.simulator.dataset.list()[10]!.id;
+    const from = h.simulator.dataset.get(id)!.status;
+    h.simulator.dataset.setStatus(id, 'SUSPENDED');
+    const summary = await h.sync();
+    expect(summary).toMatchObject({ status: 'succeeded', statusChanges: 1, updated: 1 });
+    expect(await statusChangesOf(summary.runId)).toEqual([{ account_id: id, from_status: from, to_status: 'SUSPENDED' }]);
+    const [counted] = await h.prisma.$queryRaw<Array<{ n: number }>>`
+      SELECT count(*)::int AS n FROM accounts WHERE status = 'SUSPENDED' AND deleted_at IS NULL`;
+    expect(counted!.n).toBe(1);
+  });
+
+  it('keeps a bad record aside with the reason, stores the rest of its page, and still succeeds', async () => {
+    const [victim, other] = h.simulator.dataset.list().slice(200, 202);
+    h.simulator.dataset.corrupt(victim!.id, { name: 42, created_at: 'yesterday' });
+    h.simulator.dataset.corrupt(other!.id, { users: undefined, status: null });
+    h.simulator.dataset.rename(h.simulator.dataset.list()[203]!.id, 'Neighbour renamed');
+    const summary = await h.sync();
+    expect(summary).toMatchObject({ status: 'succeeded', rejected: 2, updated: 1, deletions: 0, walkConsistent: true });
+    const rejected = await h.prisma.rejectedRecord.findMany({
+      where: { syncRunId: summary.runId },
+      orderBy: { accountId: 'asc' },
+      select: { accountId: true, reason: true, raw: true },
+    });
+    const byId = new Map(rejected.map((r) => [r.accountId, r]));
+    expect(byId.get(victim!.id)?.reason).toBe('created_at is not an RFC 3339 date-time; name must be string');
+    expect((byId.get(victim!.id)?.raw as Record<string, unknown>).name).toBe(42);
+    expect(byId.get(other!.id)?.reason).toBe('users is missing; status must be string');
+    const neighbour = await h.prisma.account.findUniqueOrThrow({ where: { id: h.simulator.dataset.list()[203]!.id } });
+    expect(neighbour.name).toBe('Neighbour renamed');
+    // Still listed upstream, so not deleted, and its last good version is kept.
+    const kept = await h.prisma.account.findUniqueOrThrow({ where: { id: victim!.id } });
+    expect(kept.deletedAt).toBeNull();
+    expect(kept.name).toBe(victim!.name);
+    h.simulator.dataset.uncorrupt(victim!.id);
+    h.simulator.dataset.uncorrupt(other!.id);
+  });
+});
