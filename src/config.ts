@@ -87,7 +87,10 @@ const postgresUrl = required.refine(
     }
   },
   { message: 'must be a postgresql:// URL' },
-);
+).refine((value) => !URL.canParse(value) || !new URL(value).searchParams.has('schema'), {
+  // Raw SQL and migrations use the search path; a dedicated database is the supported way.
+  message: 'must not set ?schema= (give account-sync a database of its own instead)',
+});
 
 const databaseShape = {
   DATABASE_URL: postgresUrl,

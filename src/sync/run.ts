@@ -6,9 +6,9 @@ import type { PrismaClient } from '../db/prisma.js';
 import type { Logger } from '../logger.js';
 import type { UpvestClient } from '../upvest/client.js';
 import { checkAccount, type AccountRecord, type RejectedAccount } from '../upvest/schema.js';
-import { closeRun, openRun, type RunMode, type RunTotals } from './runs.js';
+import { closeRun, openRun, resumeRun, type RunMode, type RunTotals } from './runs.js';
 import { writePage } from './store.js';
-import { walkPages, type FetchedPage } from './walk.js';
+import { walkPages, type FetchedPage, type PageMeta } from './walk.js';
 
 export interface SyncDeps {
   prisma: PrismaClient;
@@ -23,6 +23,11 @@ export interface SyncOptions {
   pageSize: number;
   concurrency: number;
   mode?: RunMode;
+  /**
+   * Continue this run (left `running` by a process that died or was stopped) from its last
+   * committed page instead of starting a new run at page one.
+   */
+  resumeRunId?: bigint;
 }
 
 export interface SyncProgress {
@@ -50,14 +55,26 @@ export interface RunSummary extends RunTotals {
 export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<RunSummary> {
   const now = deps.now ?? (() => new Date());
   const mode = options.mode ?? 'full';
-  const startedAt = now();
-  const runId = await openRun(deps.prisma, { mode, pageSize: options.pageSize, startedAt });
+  let startedAt = now();
+  let pageSize = options.pageSize;
+  let done: PageMeta[] = [];
+  let runId: bigint;
+  if (options.resumeRunId === undefined) {
+    runId = await openRun(deps.prisma, { mode, pageSize, startedAt });
+  } else {
+    const resumed = await resumeRun(deps.prisma, options.resumeRunId);
+    ({ runId, startedAt, pageSize } = resumed);
+    done = resumed.pages;
+  }
   const logger = deps.logger.child({ runId: String(runId) });
-  logger.info({ mode, pageSize: options.pageSize, concurrency: options.concurrency }, 'sync run started');
+  logger.info(
+    { mode, pageSize, concurrency: options.concurrency, resumedPages: done.length },
+    options.resumeRunId === undefined ? 'sync run started' : 'sync run resumed',
+  );
 
-  let pagesDone = 0;
-  let accountsDone = 0;
-  let totalCount: number | null = null;
+  let pagesDone = done.length;
+  let accountsDone = done.reduce((sum, page) => sum + page.count, 0);
+  let totalCount: number | null = done[0]?.totalCount ?? null;
   const handle = async (fetched: FetchedPage) => {
     const accounts: AccountRecord[] = [];
     const rejected: RejectedAccount[] = [];
@@ -83,18 +100,22 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Run
       retries: fetched.page.retries,
       observedAt: now(),
     });
+    if (fetched.index === 0 && fetched.limit !== pageSize) {
+      // The server serves fewer per page than asked; a resumed run must walk the same layout.
+      pageSize = fetched.limit;
+      await deps.prisma.syncRun.update({ where: { id: runId }, data: { pageSize } });
+    }
     pagesDone += 1;
     accountsDone += fetched.count;
     totalCount ??= fetched.totalCount;
     deps.onProgress?.({ runId, pagesDone, accountsDone, totalCount });
   };
 
-  let pageSize = options.pageSize;
   let failure: unknown;
   try {
     const walked = await walkPages(
       deps.client,
-      { limit: options.pageSize, concurrency: options.concurrency, signal: deps.signal },
+      { limit: pageSize, concurrency: options.concurrency, signal: deps.signal, done },
       handle,
     );
     pageSize = walked.limit;

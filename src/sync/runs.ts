@@ -30,6 +30,19 @@ export async function openRun(prisma: PrismaClient, options: { mode: RunMode; pa
   return run.id;
 }
 
+/** A run left `running`, with what it had committed; it goes on under the same id. */
+export async function resumeRun(
+  prisma: PrismaClient,
+  runId: bigint,
+): Promise<{ runId: bigint; startedAt: Date; pageSize: number; pages: PageMeta[] }> {
+  const run = await prisma.syncRun.findUniqueOrThrow({
+    where: { id: runId },
+    select: { status: true, startedAt: true, pageSize: true },
+  });
+  if (run.status !== 'running') throw new Error(`sync run ${runId} is ${run.status}, not running: it cannot be resumed`);
+  return { runId, startedAt: run.startedAt, pageSize: run.pageSize, pages: await committedPages(prisma, runId) };
+}
+
 export async function committedPages(prisma: PrismaClient, runId: bigint): Promise<PageMeta[]> {
   const rows = await prisma.syncRunPage.findMany({
     where: { syncRunId: runId },

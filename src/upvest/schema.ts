@@ -79,7 +79,7 @@ export function checkAccount(raw: unknown): AccountCheck {
   const result = accountSchema.safeParse(raw);
   if (!result.success) {
     const reason = result.error.issues
-      .map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : 'record'} ${describe(issue)}`)
+      .map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : 'record'} ${describe(issue, raw)}`)
       .join('; ');
     const id = raw && typeof raw === 'object' ? (raw as Record<string, unknown>).id : undefined;
     return {
@@ -107,9 +107,18 @@ export function checkAccount(raw: unknown): AccountCheck {
   };
 }
 
-function describe(issue: z.core.$ZodIssue): string {
+function describe(issue: z.core.$ZodIssue, raw: unknown): string {
   if (issue.code === 'invalid_type') {
-    return issue.input === undefined ? 'is missing' : `must be ${issue.expected}`;
+    return valueAt(raw, issue.path) === undefined ? 'is missing' : `must be ${issue.expected}`;
   }
-  return issue.message.startsWith('is ') || issue.message.startsWith('contains ') ? issue.message : `: ${issue.message}`;
+  return issue.message.startsWith('is ') || issue.message.startsWith('contains ') ? issue.message : `is invalid: ${issue.message}`;
+}
+
+function valueAt(root: unknown, path: ReadonlyArray<PropertyKey>): unknown {
+  let value = root;
+  for (const key of path) {
+    if (value === null || typeof value !== 'object') return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
 }

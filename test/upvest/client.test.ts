@@ -96,7 +96,9 @@ describe('Upvest client against the simulator', () => {
     sim.faults.enqueue('/accounts', { kind: 'status', status: 401 }, { kind: 'status', status: 401 });
     const error = await failureOf(c.listAccounts(firstPage));
     expect(error.code).toBe('UPVEST_UNAUTHORIZED');
-    expect(sim.stats.byPath['/accounts']).toBe(4);
+    // 1 + (401, retry with a new token) + (401, 401 again with the next new token: final)
+    expect(sim.stats.byPath['/accounts']).toBe(5);
+    expect(sim.stats.tokensIssued).toBe(3);
   });
 
   it.each([

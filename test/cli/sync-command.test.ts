@@ -1,0 +1,79 @@
+import { spawn } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Env } from '../../src/config.js';
+import { startHarness, type Harness } from '../support/harness.js';
+
+let h: Harness;
+
+beforeAll(async () => {
+  h = await startHarness('cli_sync', { accounts: 500, seed: 4 });
+});
+afterAll(() => h?.close());
+
+/** Runs the real CLI from source, as `account-sync <args>` would, with exactly `env`. */
+function cli(args: string[], env: Env): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
+      env: { PATH: process.env.PATH, ...env } as NodeJS.ProcessEnv,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('account-sync sync', () => {
+  it('syncs, exits 0 and prints a one-line summary (or JSON with --json)', async () => {
+    const human = await cli(['sync'], h.env);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(
+      /^sync run \d+ succeeded in \d+\.\ds: 500 accounts seen \(500 new, 0 updated, 0 unchanged\), 500 status changes, 0 deleted, 0 rejected, 0 retries, walk consistent\n$/,
+    );
+    const machine = await cli(['sync', '--json'], h.env);
+    expect(machine.code).toBe(0);
+    expect(JSON.parse(machine.stdout)).toMatchObject({
+      status: 'succeeded',
+      accounts_seen: 500,
+      accounts_unchanged: 500,
+      status_changes: 0,
+      walk_consistent: true,
+      error: null,
+    });
+  });
+
+  it('names every bad setting in one line and exits 78', async () => {
+    const { code, stdout, stderr } = await cli(['sync'], {
+      ...h.env,
+      UPVEST_CLIENT_ID: '',
+      SYNC_PAGE_SIZE: 'lots',
+      UPVEST_BASE_URL: 'ftp://upvest',
+    });
+    expect(code).toBe(78);
+    expect(stdout).toBe('');
+    expect(stderr).toBe(
+      'Invalid configuration: UPVEST_BASE_URL must be an http(s) URL; UPVEST_CLIENT_ID is required; SYNC_PAGE_SIZE must be a whole number\n',
+    );
+  });
+
+  it('ends with a non-zero exit and one clear reason when the client secret is wrong, without retrying', async () => {
+    h.simulator.stats.reset();
+    const { code, stdout, stderr } = await cli(['sync'], { ...h.env, UPVEST_CLIENT_SECRET: 'not-the-secret', LOG_LEVEL: 'info' });
+    expect(code).toBe(1);
+    expect(stdout).toMatch(
+      /^sync run \d+ failed in \d+\.\ds: UPVEST_TOKEN_INVALID: Upvest refused the client credentials \(check UPVEST_CLIENT_ID, UPVEST_CLIENT_SECRET, UPVEST_SCOPES and the signing key\): POST \/auth\/token: HTTP 401 /,
+    );
+    expect(stdout.trim().split('\n')).toHaveLength(1);
+    expect(h.simulator.stats.byPath['/auth/token']).toBe(1);
+    expect(stderr).not.toContain('not-the-secret');
+  });
+
+  it('fails with the problem detail when the signing key is not the registered one', async () => {
+    const { code, stdout } = await cli(['sync'], { ...h.env, UPVEST_SIGNING_KEY_ID: 'some-other-key' });
+    expect(code).toBe(1);
+    expect(stdout).toMatch(/failed in .*: UPVEST_TOKEN_INVALID: .*HTTP 401/);
+  });
+});

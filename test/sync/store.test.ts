@@ -1,0 +1,131 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPrisma, type PrismaClient } from '../../src/db/prisma.js';
+import { jsonForPostgres, writePage, type AccountRecord, type PageWrite } from '../../src/sync/store.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { mirrorRowsWrittenSince, txidNow } from '../support/harness.js';
+
+let db: TestDatabase;
+let prisma: PrismaClient;
+let runId: bigint;
+
+beforeAll(async () => {
+  db = await createTestDatabase('sync_store');
+  prisma = createPrisma(db.url);
+  runId = (await prisma.syncRun.create({ data: { pageSize: 10 } })).id;
+});
+afterAll(async () => {
+  await prisma?.$disconnect();
+  await db?.drop();
+});
+
+const account = (n: number, overrides: Partial<AccountRecord> = {}): AccountRecord => ({
+  id: `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`,
+  accountGroupId: '10000000-0000-4000-8000-000000000001',
+  type: 'TRADING',
+  name: `Account ${n}`,
+  status: 'ACTIVE',
+  accountNumber: n,
+  createdAt: `2024-01-01T00:00:${String(n).padStart(2, '0')}.123456Z`,
+  updatedAt: `2024-02-01T00:00:${String(n).padStart(2, '0')}.654321Z`,
+  users: [{ id: '20000000-0000-4000-8000-000000000001', type: 'OWNER' }],
+  ...overrides,
+});
+
+let pageIndex = 0;
+function page(accounts: AccountRecord[]): PageWrite {
+  return {
+    runId,
+    pageIndex: pageIndex++,
+    offset: 0,
+    totalCount: accounts.length,
+    itemCount: accounts.length,
+    firstId: accounts[0]?.id ?? null,
+    lastId: accounts[accounts.length - 1]?.id ?? null,
+    accounts,
+    rejected: [],
+    listedIds: accounts.map((a) => a.id),
+    retries: 0,
+    observedAt: new Date('2026-11-27T10:00:00Z'),
+  };
+}
+
+describe('writing a page', () => {
+  it('inserts accounts, users, links and first-sight status changes, keeping microseconds', async () => {
+    const outcome = await writePage(prisma, page([account(1), account(2), account(3)]));
+    expect(outcome).toEqual({ inserted: 3, updated: 0, unchanged: 0, statusChanges: 3, rejected: 0 });
+    const [row] = await prisma.$queryRaw<Array<{ created: string; updated: string }>>`
+      SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') AS created,
+             to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') AS updated
+      FROM accounts WHERE id = ${account(1).id}::uuid`;
+    expect(row).toEqual({ created: '2024-01-01 00:00:01.123456', updated: '2024-02-01 00:00:01.654321' });
+    expect(await prisma.user.count()).toBe(1);
+    expect(await prisma.accountUser.count()).toBe(3);
+  });
+
+  it('changes nothing when the same page is written again', async () => {
+    const since = await txidNow(prisma);
+    const outcome = await writePage(prisma, page([account(1), account(2), account(3)]));
+    expect(outcome).toEqual({ inserted: 0, updated: 0, unchanged: 3, statusChanges: 0, rejected: 0 });
+    expect(await mirrorRowsWrittenSince(prisma, since)).toEqual({
+      accounts: 0,
+      users: 0,
+      account_users: 0,
+      account_status_changes: 0,
+      rejected_records: 0,
+    });
+  });
+
+  it('records a status change together with the new status, and replaces the list of users', async () => {
+    const newer = '2024-03-01T00:00:00.000001Z';
+    const outcome = await writePage(
+      prisma,
+      page([
+        account(1, { status: 'LOCKED', updatedAt: newer }),
+        account(2, { users: [{ id: '20000000-0000-4000-8000-000000000002', type: 'OWNER' }] }),
+        account(3),
+      ]),
+    );
+    expect(outcome).toEqual({ inserted: 0, updated: 2, unchanged: 1, statusChanges: 1, rejected: 0 });
+    const changes = await prisma.accountStatusChange.findMany({
+      where: { accountId: account(1).id },
+      orderBy: { id: 'asc' },
+      select: { fromStatus: true, toStatus: true },
+    });
+    expect(changes).toEqual([
+      { fromStatus: null, toStatus: 'ACTIVE' },
+      { fromStatus: 'ACTIVE', toStatus: 'LOCKED' },
+    ]);
+    const links = await prisma.accountUser.findMany({ where: { accountId: account(2).id }, select: { userId: true } });
+    expect(links).toEqual([{ userId: '20000000-0000-4000-8000-000000000002' }]);
+  });
+
+  it('never lets an older version overwrite a newer one', async () => {
+    const outcome = await writePage(prisma, page([account(1, { status: 'ACTIVE' })]));
+    expect(outcome).toMatchObject({ updated: 0, unchanged: 1, statusChanges: 0 });
+    expect((await prisma.account.findUniqueOrThrow({ where: { id: account(1).id } })).status).toBe('LOCKED');
+  });
+
+  it('writes an id listed twice on one page once, in its newest version', async () => {
+    const outcome = await writePage(
+      prisma,
+      page([account(4), account(4, { name: 'Renamed', updatedAt: '2024-05-01T00:00:00Z' })]),
+    );
+    expect(outcome).toMatchObject({ inserted: 1, statusChanges: 1 });
+    expect((await prisma.account.findUniqueOrThrow({ where: { id: account(4).id } })).name).toBe('Renamed');
+  });
+
+  it('keeps rejected records with their raw JSON, NUL characters included', async () => {
+    const raw = { id: 'not-a-uuid', name: 'a\u0000b', nested: { quote: '"', backslash: '\\u0000' } };
+    await writePage(prisma, {
+      ...page([]),
+      rejected: [{ accountId: null, raw, reason: 'id is not a UUID' }],
+    });
+    const [kept] = await prisma.rejectedRecord.findMany({ select: { raw: true, reason: true, accountId: true } });
+    expect(kept).toEqual({
+      raw: { id: 'not-a-uuid', name: 'a\\u0000b', nested: { quote: '"', backslash: '\\u0000' } },
+      reason: 'id is not a UUID',
+      accountId: null,
+    });
+    expect(jsonForPostgres({ a: '\u0000' })).toBe('{"a":"\\\\u0000"}');
+  });
+});

@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { checkAccount, isRfc3339 } from '../../src/upvest/schema.js';
+
+const good = {
+  id: 'A0C1B2D3-0000-4000-8000-000000000001',
+  created_at: '2024-03-01T10:00:00.123456Z',
+  updated_at: '2024-03-02T10:00:00+02:00',
+  account_group_id: 'b0c1b2d3-0000-4000-8000-000000000001',
+  type: 'TRADING',
+  users: [
+    { id: 'c0c1b2d3-0000-4000-8000-000000000001', type: 'OWNER' },
+    { id: 'C0C1B2D3-0000-4000-8000-000000000001', type: 'OWNER' },
+  ],
+  name: 'Zoë "Growth" O\'Brien',
+  status: 'ACTIVE',
+  account_number: 3,
+};
+
+function reasonFor(patch: Record<string, unknown>): string {
+  const result = checkAccount({ ...good, ...patch });
+  if (result.ok) throw new Error('expected a rejection');
+  return result.rejected.reason;
+}
+
+describe('account validation', () => {
+  it('accepts a valid account, keeping timestamps as sent and folding ids and repeated users', () => {
+    const result = checkAccount({ ...good, a_field_added_in_1_76: true });
+    expect(result).toEqual({
+      ok: true,
+      account: {
+        id: 'a0c1b2d3-0000-4000-8000-000000000001',
+        accountGroupId: 'b0c1b2d3-0000-4000-8000-000000000001',
+        type: 'TRADING',
+        name: 'Zoë "Growth" O\'Brien',
+        status: 'ACTIVE',
+        accountNumber: 3,
+        createdAt: '2024-03-01T10:00:00.123456Z',
+        updatedAt: '2024-03-02T10:00:00+02:00',
+        users: [{ id: 'c0c1b2d3-0000-4000-8000-000000000001', type: 'OWNER' }],
+      },
+    });
+  });
+
+  it('tolerates statuses and types it does not know yet', () => {
+    expect(checkAccount({ ...good, status: 'SUSPENDED', type: 'SAVINGS' }).ok).toBe(true);
+  });
+
+  it('says what is wrong with a bad record', () => {
+    expect(reasonFor({ id: 'abc' })).toBe('id is not a UUID');
+    expect(reasonFor({ name: undefined, status: 7 })).toBe('name is missing; status must be string');
+    expect(reasonFor({ updated_at: '2024-02-30T00:00:00Z' })).toBe('updated_at is not an RFC 3339 date-time');
+    expect(reasonFor({ account_number: 0 })).toBe('account_number is invalid: Too small: expected number to be >=1');
+    expect(reasonFor({ name: 'a\u0000b' })).toBe('name contains a NUL character');
+    expect(reasonFor({ users: [{ id: 'c0c1b2d3-0000-4000-8000-000000000001' }] })).toBe('users.0.type is missing');
+    expect(reasonFor({ status: '' })).toBe('status is empty');
+  });
+
+  it('keeps the id of a rejected record when it is usable, so the account is not taken for deleted', () => {
+    const result = checkAccount({ ...good, name: null });
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.rejected.accountId).toBe('a0c1b2d3-0000-4000-8000-000000000001');
+    const bare = checkAccount('not an object');
+    expect(bare).toEqual({ ok: false, rejected: { accountId: null, raw: 'not an object', reason: 'record must be object' } });
+  });
+
+  it('reads RFC 3339 date-times strictly', () => {
+    expect(isRfc3339('2024-02-29T23:59:59.999999999Z')).toBe(true);
+    expect(isRfc3339('2023-02-29T00:00:00Z')).toBe(false);
+    expect(isRfc3339('2024-01-01T24:00:00Z')).toBe(false);
+    expect(isRfc3339('2024-01-01')).toBe(false);
+    expect(isRfc3339('2024-01-01T00:00:00')).toBe(false);
+  });
+});
