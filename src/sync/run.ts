@@ -39,7 +39,8 @@ export interface SyncProgress {
 
 export interface RunSummary extends RunTotals {
   runId: bigint;
-  status: 'succeeded' | 'failed';
+  /** interrupted: stopped by `signal`; the run keeps its committed pages and can be resumed. */
+  status: 'succeeded' | 'failed' | 'interrupted';
   mode: RunMode;
   startedAt: Date;
   finishedAt: Date;
@@ -124,17 +125,24 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Run
   }
 
   const finishedAt = now();
+  const status = failure === undefined ? 'succeeded' : deps.signal?.aborted ? 'interrupted' : 'failed';
+  const error =
+    status === 'interrupted'
+      ? { code: 'SYNC_INTERRUPTED', message: `interrupted: ${errorMessageOf(deps.signal?.reason)}` }
+      : failure === undefined
+        ? undefined
+        : { code: errorCodeOf(failure), message: errorMessageOf(failure) };
   const closed = await closeRun(deps.prisma, {
     runId,
-    status: failure === undefined ? 'succeeded' : 'failed',
+    status,
     pageSize,
     finishedAt,
     detectDeletions: mode === 'full',
-    error: failure === undefined ? undefined : { code: errorCodeOf(failure), message: errorMessageOf(failure) },
+    error,
   });
   const summary: RunSummary = {
     runId,
-    status: failure === undefined ? 'succeeded' : 'failed',
+    status,
     mode,
     startedAt,
     finishedAt,
@@ -144,8 +152,8 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Run
     walkComplete: closed.assessment.complete,
     walkConsistent: closed.assessment.consistent,
     inconsistencies: closed.assessment.reasons,
-    errorCode: failure === undefined ? null : errorCodeOf(failure),
-    error: failure === undefined ? null : errorMessageOf(failure),
+    errorCode: error?.code ?? null,
+    error: error?.message ?? null,
   };
   logger[summary.status === 'succeeded' ? 'info' : 'error'](
     { ...summary, runId: String(runId) },

@@ -5,7 +5,7 @@ import { withTransactionRetry } from '../db/transactions.js';
 import { assessWalk, expectedRepeats, type PageMeta, type WalkAssessment } from './walk.js';
 
 export type RunMode = 'full';
-export type RunStatus = 'running' | 'succeeded' | 'failed';
+export type RunStatus = 'running' | 'succeeded' | 'failed' | 'interrupted';
 
 export interface RunTotals {
   pages: number;
@@ -22,7 +22,7 @@ export interface RunTotals {
 export async function openRun(prisma: PrismaClient, options: { mode: RunMode; pageSize: number; startedAt: Date }): Promise<bigint> {
   // Page bookkeeping of finished runs is no longer needed by anyone.
   await prisma.$executeRaw`
-    DELETE FROM sync_run_pages WHERE sync_run_id IN (SELECT id FROM sync_runs WHERE status <> 'running')`;
+    DELETE FROM sync_run_pages WHERE sync_run_id IN (SELECT id FROM sync_runs WHERE status IN ('succeeded', 'failed'))`;
   const run = await prisma.syncRun.create({
     data: { mode: options.mode, pageSize: options.pageSize, startedAt: options.startedAt },
     select: { id: true },
@@ -39,7 +39,10 @@ export async function resumeRun(
     where: { id: runId },
     select: { status: true, startedAt: true, pageSize: true },
   });
-  if (run.status !== 'running') throw new Error(`sync run ${runId} is ${run.status}, not running: it cannot be resumed`);
+  if (run.status !== 'running' && run.status !== 'interrupted') {
+    throw new Error(`sync run ${runId} is ${run.status}: only a running or interrupted run can be resumed`);
+  }
+  await prisma.syncRun.update({ where: { id: runId }, data: { status: 'running', finishedAt: null } });
   return { runId, startedAt: run.startedAt, pageSize: run.pageSize, pages: await committedPages(prisma, runId) };
 }
 
@@ -61,7 +64,7 @@ export async function committedPages(prisma: PrismaClient, runId: bigint): Promi
 
 export interface CloseRun {
   runId: bigint;
-  status: 'succeeded' | 'failed';
+  status: 'succeeded' | 'failed' | 'interrupted';
   pageSize: number;
   finishedAt: Date;
   /** Mark unlisted accounts deleted if the walk turns out complete and consistent. */
@@ -139,8 +142,8 @@ export async function closeRun(prisma: PrismaClient, close: CloseRun): Promise<C
             error: close.error?.message ?? null,
           },
         });
-        // Kept for a failed run, which a later attempt may resume; a finished one needs none.
-        if (close.status === 'succeeded') {
+        // An interrupted run keeps its pages: the next start resumes it from them.
+        if (close.status !== 'interrupted') {
           await tx.$executeRaw`DELETE FROM sync_run_pages WHERE sync_run_id = ${close.runId}`;
         }
         return { totals, assessment, totalCount };

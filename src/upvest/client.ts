@@ -39,7 +39,7 @@ export interface UpvestClientDeps {
 }
 
 export function createUpvestClient(deps: UpvestClientDeps): UpvestClient {
-  async function getOnce(query: ListAccountsQuery): Promise<AccountsPage> {
+  async function getOnce(query: ListAccountsQuery, signal: AbortSignal | undefined): Promise<AccountsPage> {
     let refreshed = false;
     for (;;) {
       const token = await deps.tokens.get();
@@ -53,6 +53,7 @@ export function createUpvestClient(deps: UpvestClientDeps): UpvestClient {
           'upvest-client-id': deps.clientId,
           'upvest-api-version': deps.apiVersion,
         },
+        signal,
       });
       const what = `GET /accounts offset=${query.offset}`;
       if (response.status === 401 && !refreshed) {
@@ -70,7 +71,7 @@ export function createUpvestClient(deps: UpvestClientDeps): UpvestClient {
   return {
     async listAccounts(query, signal) {
       let retries = 0;
-      const page = await withRetry(`GET /accounts offset=${query.offset}`, () => getOnce(query), {
+      const page = await withRetry(`GET /accounts offset=${query.offset}`, () => getOnce(query, signal), {
         config: deps.retry,
         gate: deps.gate,
         logger: deps.logger,

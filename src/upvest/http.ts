@@ -18,6 +18,7 @@ export interface SignedRequest {
   query?: Record<string, string | number>;
   headers: Record<string, string>;
   body?: Buffer;
+  signal?: AbortSignal;
 }
 
 export interface HttpResponse {
@@ -44,6 +45,7 @@ export function createHttpExchange(options: HttpOptions, client: Got = got): Htt
         method: request.method,
         headers,
         body: request.body,
+        signal: request.signal,
         throwHttpErrors: false,
         followRedirect: false,
         decompress: true,

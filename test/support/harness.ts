@@ -18,7 +18,14 @@ export interface Harness {
   prisma: PrismaClient;
   /** The environment a user would set to point account-sync at this simulator and database. */
   env: Env;
-  sync(options?: { env?: Env; onProgress?: (progress: SyncProgress) => void; gate?: RequestGate; logger?: Logger }): Promise<RunSummary>;
+  sync(options?: {
+    env?: Env;
+    onProgress?: (progress: SyncProgress) => void;
+    gate?: RequestGate;
+    logger?: Logger;
+    signal?: AbortSignal;
+    resumeRunId?: bigint;
+  }): Promise<RunSummary>;
   close(): Promise<void>;
 }
 
@@ -54,8 +61,8 @@ export async function startHarness(label: string, simulatorOptions: SimulatorOpt
       const logger = options.logger ?? silentLogger();
       const client = createUpvestClientFromConfig(config.upvest, { logger, gate: options.gate });
       return runSync(
-        { prisma, client, logger, onProgress: options.onProgress },
-        { pageSize: config.sync.pageSize, concurrency: config.sync.concurrency },
+        { prisma, client, logger, onProgress: options.onProgress, signal: options.signal },
+        { pageSize: config.sync.pageSize, concurrency: config.sync.concurrency, resumeRunId: options.resumeRunId },
       );
     },
     async close() {

@@ -1,0 +1,82 @@
+// GET /accounts: the bearer token, its scope, content negotiation and the paging parameters,
+// each rejected the way the real endpoint rejects it.
+import { ACCOUNT_READ_SCOPES, type SimulatorContext } from './context.js';
+import type { SortField, SortOrder } from './dataset.js';
+import type { Exchange } from './exchange.js';
+
+const DEFAULT_LIMIT = 100;
+
+type Params = { offset: number; limit: number; sort: SortField; order: SortOrder };
+
+export function handleAccounts(ex: Exchange, ctx: SimulatorContext): void {
+  const authorization = ex.req.headers.authorization;
+  const bearer = authorization === undefined ? undefined : /^Bearer ([^\s]+)$/i.exec(authorization)?.[1];
+  if (bearer === undefined) {
+    ex.problem(401, authorization === undefined ? 'missing authorization header' : 'authorization must be "Bearer <token>"');
+    return;
+  }
+  const check = ctx.tokens.check(bearer);
+  if (!check.ok) {
+    ex.problem(401, check.reason);
+    return;
+  }
+  if (ex.req.headers['upvest-client-id'] !== check.grant.clientId) {
+    ex.problem(401, 'upvest-client-id does not match the access token');
+    return;
+  }
+  if (!ACCOUNT_READ_SCOPES.some((s) => check.grant.scopes.has(s))) {
+    ex.problem(403, `the access token lacks scope ${ACCOUNT_READ_SCOPES.join(' or ')}`);
+    return;
+  }
+  if (!acceptsJson(ex.req.headers.accept)) {
+    ex.problem(406, `accept must be application/json, got ${JSON.stringify(ex.req.headers.accept ?? '')}`);
+    return;
+  }
+  const params = parseParams(ex.query, ctx.maxLimit);
+  if (typeof params === 'string') {
+    ex.problem(400, params);
+    return;
+  }
+  const { offset, limit, sort, order } = params;
+  const data = ctx.dataset.renderPage(sort, order, offset, limit);
+  const meta = `{"offset":${offset},"limit":${limit},"count":${data.length},"total_count":${ctx.dataset.count},"sort":"${sort}","order":"${order}"}`;
+  ctx.stats.accountsServed += data.length;
+  ctx.stats.pagesServed++;
+  ex.send(200, 'application/json', `{"meta":${meta},"data":[${data.join(',')}]}`);
+}
+
+function acceptsJson(accept: string | undefined): boolean {
+  if (accept === undefined) return false;
+  return accept.split(',').some((range) => range.split(';')[0]!.trim().toLowerCase() === 'application/json');
+}
+
+/** The paging parameters, or a problem detail naming the offending one. */
+export function parseParams(query: string | undefined, maxLimit: number): Params | string {
+  const search = new URLSearchParams(query ?? '');
+  for (const name of ['offset', 'limit', 'sort', 'order']) {
+    if (search.getAll(name).length > 1) return `${name} must be given at most once`;
+  }
+  const offsetRaw = search.get('offset');
+  const limitRaw = search.get('limit');
+  const sort = search.get('sort') ?? 'created_at';
+  const order = search.get('order') ?? 'ASC';
+  let offset = 0;
+  if (offsetRaw !== null) {
+    if (!/^\d+$/.test(offsetRaw) || !Number.isSafeInteger(Number(offsetRaw))) {
+      return `offset must be an integer >= 0, got ${JSON.stringify(offsetRaw)}`;
+    }
+    offset = Number(offsetRaw);
+  }
+  let limit = DEFAULT_LIMIT;
+  if (limitRaw !== null) {
+    limit = /^\d+$/.test(limitRaw) ? Number(limitRaw) : Number.NaN;
+    if (!(limit >= 1 && limit <= maxLimit)) {
+      return `limit must be an integer between 1 and ${maxLimit}, got ${JSON.stringify(limitRaw)}`;
+    }
+  }
+  if (sort !== 'created_at' && sort !== 'updated_at') {
+    return `sort must be one of created_at, updated_at, got ${JSON.stringify(sort)}`;
+  }
+  if (order !== 'ASC' && order !== 'DESC') return `order must be ASC or DESC, got ${JSON.stringify(order)}`;
+  return { offset, limit, sort, order };
+}

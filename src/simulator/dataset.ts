@@ -1,0 +1,296 @@
+// The simulator's accounts: a derived base (see base-accounts.ts) plus the few things tests
+// change, kept as overrides. Orderings are rebuilt lazily from the overrides only, so their
+// cost grows with the number of changes, never with the number of accounts.
+import { BaseAccounts, type AccountFields, type UserRef } from './base-accounts.js';
+import { applyRandomChanges, type ChangeLog, type RandomChangeOptions } from './changes.js';
+import { hash32 } from './hash.js';
+import { accountName } from './names.js';
+import { pushAscending, pushDescending, sortedInsert, sortedRemove } from './ordering.js';
+import { accountJson, accountObject, type SimAccount } from './render.js';
+
+export type { SimAccount, UserRef, ChangeLog, RandomChangeOptions };
+export type SortField = 'created_at' | 'updated_at';
+export type SortOrder = 'ASC' | 'DESC';
+
+export interface DatasetOptions {
+  accounts?: number;
+  seed?: number;
+  /** Clock in milliseconds; changes are stamped with it. */
+  now?: () => number;
+}
+
+interface Override {
+  status?: string;
+  name?: string;
+  users?: readonly UserRef[];
+  updatedUs: number;
+}
+
+const D_ADDED = 50;
+const D_CLOCK = 51;
+const D_NEW_USER = 52;
+
+export class Dataset {
+  readonly seed: number;
+  private readonly base: BaseAccounts;
+  private readonly now: () => number;
+  private readonly added: AccountFields[] = [];
+  private readonly overrides = new Map<number, Override>();
+  private readonly corruptions = new Map<number, Record<string, unknown>>();
+  /** Removed indices, sorted: the exclusions of the created_at order. */
+  private readonly removed: number[] = [];
+  private lastChangeUs: number;
+  private clockTicks = 0;
+  private newUsers = 0;
+  private addedGroups = 0;
+  private lastAddedGroupSize = 0;
+  // The updated_at order is "base indices minus the changed or removed ones" followed by the
+  // "tail" (added and changed accounts, which are all newer than any untouched base account).
+  private orderDirty = true;
+  private updatedExcluded: number[] = [];
+  private updatedTail: number[] = [];
+
+  constructor(options: DatasetOptions = {}) {
+    const count = options.accounts ?? 1000;
+    if (!Number.isSafeInteger(count) || count < 0) throw new RangeError(`accounts must be a whole number >= 0, got ${count}`);
+    this.seed = (options.seed ?? 1) >>> 0;
+    this.now = options.now ?? Date.now;
+    this.base = new BaseAccounts(this.seed, count);
+    this.lastChangeUs = this.base.maxUpdatedUs;
+  }
+
+  /** Live (listed) accounts. */
+  get count(): number {
+    return this.base.count + this.added.length - this.removed.length;
+  }
+
+  /** The page's account indices; offsets past the end give an empty page. */
+  indices(sort: SortField, order: SortOrder, offset: number, limit: number): number[] {
+    const total = this.count;
+    const n = Math.max(0, Math.min(limit, total - offset));
+    const out: number[] = [];
+    if (n === 0) return out;
+    if (sort === 'created_at') {
+      if (order === 'ASC') pushAscending(this.removed, offset, n, out);
+      else pushDescending(this.removed, total - 1 - offset, n, out);
+      return out;
+    }
+    this.refreshOrder();
+    const baseLive = this.base.count - this.updatedExcluded.length;
+    const tail = this.updatedTail;
+    if (order === 'ASC') {
+      pushAscending(this.updatedExcluded, offset, Math.min(n, baseLive - offset), out);
+      for (let p = Math.max(0, offset - baseLive); out.length < n; p++) out.push(tail[p]!);
+    } else {
+      for (let p = tail.length - 1 - offset; p >= 0 && out.length < n; p--) out.push(tail[p]!);
+      const rank = baseLive - 1 - Math.max(0, offset - tail.length);
+      pushDescending(this.updatedExcluded, rank, n - out.length, out);
+    }
+    return out;
+  }
+
+  /** The page's accounts as JSON text, one string per account, corruption included. */
+  renderPage(sort: SortField, order: SortOrder, offset: number, limit: number): string[] {
+    return this.indices(sort, order, offset, limit).map((i) => accountJson(this.fields(i), this.corruptions.get(i)));
+  }
+
+  /** Every live account in created_at order. Meant for tests with a few thousand accounts. */
+  list(): SimAccount[] {
+    return this.indices('created_at', 'ASC', 0, this.count).map((i) => accountObject(this.fields(i)));
+  }
+
+  ids(): string[] {
+    return this.indices('created_at', 'ASC', 0, this.count).map((i) => this.fields(i).id);
+  }
+
+  /** The live account at `position` of an ordering. */
+  at(position: number, sort: SortField = 'created_at', order: SortOrder = 'ASC'): SimAccount | undefined {
+    const [index] = this.indices(sort, order, position, 1);
+    return index === undefined ? undefined : accountObject(this.fields(index));
+  }
+
+  /** A live account's clean data (without corruption); undefined when unknown or removed. */
+  get(id: string): SimAccount | undefined {
+    const index = this.indexOf(id);
+    return index === undefined || this.isRemoved(index) ? undefined : accountObject(this.fields(index));
+  }
+
+  /** What GET /accounts serves for this account, corruption included. */
+  served(id: string): Record<string, unknown> | undefined {
+    const index = this.indexOf(id);
+    if (index === undefined || this.isRemoved(index)) return undefined;
+    return JSON.parse(accountJson(this.fields(index), this.corruptions.get(index))) as Record<string, unknown>;
+  }
+
+  has(id: string): boolean {
+    const index = this.indexOf(id);
+    return index !== undefined && !this.isRemoved(index);
+  }
+
+  setStatus(id: string, status: string): SimAccount {
+    return this.change(id, (o) => (o.status = status));
+  }
+
+  rename(id: string, name: string): SimAccount {
+    return this.change(id, (o) => (o.name = name));
+  }
+
+  setUsers(id: string, users: ReadonlyArray<string | { id: string; type?: string }>): SimAccount {
+    const refs = users.map((u) => (typeof u === 'string' ? { id: u, type: 'OWNER' } : { id: u.id, type: u.type ?? 'OWNER' }));
+    return this.change(id, (o) => (o.users = refs));
+  }
+
+  /** A user id nobody owns yet, for tests that give accounts new owners. */
+  newUserId(): string {
+    return this.base.userId(2 ** 40 + this.newUsers++);
+  }
+
+  /** New accounts, created now: the end of the created_at order and the newest updated_at. */
+  add(n: number): SimAccount[] {
+    const out: SimAccount[] = [];
+    for (let k = 0; k < n; k++) {
+      const index = this.base.count + this.added.length;
+      const h = hash32(this.seed, D_ADDED, index);
+      const previous = this.added[this.added.length - 1];
+      const joinGroup = previous !== undefined && h % 100 < 25 && this.lastAddedGroupSize < 4;
+      if (!joinGroup) {
+        this.addedGroups++;
+        this.lastAddedGroupSize = 0;
+      }
+      this.lastAddedGroupSize++;
+      const ownerKey = (h >>> 8) % 100 < 20 && this.base.groupCount > 0
+        ? this.base.groupOwner(hash32(this.seed, D_ADDED + 1, index) % this.base.groupCount)
+        : this.base.groupCount + index;
+      const createdUs = this.tick();
+      const fields: AccountFields = {
+        id: this.base.accountId(index),
+        createdUs,
+        updatedUs: createdUs,
+        groupId: joinGroup ? previous.groupId : this.base.groupId(this.base.groupCount + this.addedGroups),
+        type: (h >>> 16) % 100 < 85 ? 'TRADING' : 'PORTFOLIO',
+        users: joinGroup ? previous.users : [{ id: this.base.userId(ownerKey), type: 'OWNER' }],
+        name: accountName(hash32(this.seed, D_ADDED + 2, index), hash32(this.seed, D_ADDED + 3, index)),
+        status: 'PENDING_APPROVAL',
+        accountNumber: this.lastAddedGroupSize,
+      };
+      this.added.push(fields);
+      out.push(accountObject(fields));
+    }
+    this.orderDirty = true;
+    return out;
+  }
+
+  /** Stops listing the account; returns false when it was not listed. */
+  remove(id: string): boolean {
+    const inserted = sortedInsert(this.removed, this.requireIndex(id));
+    if (inserted) this.orderDirty = true;
+    return inserted;
+  }
+
+  /** Lists a removed account again, with the data it had. */
+  restore(id: string): boolean {
+    const deleted = sortedRemove(this.removed, this.requireIndex(id));
+    if (deleted) this.orderDirty = true;
+    return deleted;
+  }
+
+  /**
+   * Serves these raw keys over the account's JSON (a key set to undefined disappears). A fault,
+   * not a change: updated_at and the orderings stay as they are.
+   */
+  corrupt(id: string, patch: Record<string, unknown>): void {
+    const index = this.requireIndex(id);
+    this.corruptions.set(index, { ...this.corruptions.get(index), ...patch });
+  }
+
+  uncorrupt(id: string): void {
+    this.corruptions.delete(this.requireIndex(id));
+  }
+
+  applyRandomChanges(options: RandomChangeOptions): ChangeLog {
+    return applyRandomChanges(this, options);
+  }
+
+  private isRemoved(index: number): boolean {
+    const r = this.removed;
+    let lo = 0;
+    let hi = r.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (r[mid]! < index) lo = mid + 1;
+      else hi = mid;
+    }
+    return r[lo] === index;
+  }
+
+  private indexOf(id: string): number | undefined {
+    const index = this.base.indexOfId(id);
+    return index !== undefined && index < this.base.count + this.added.length ? index : undefined;
+  }
+
+  private requireIndex(id: string): number {
+    const index = this.indexOf(id);
+    if (index === undefined) throw new Error(`simulator dataset: unknown account ${id}`);
+    return index;
+  }
+
+  private fields(index: number): AccountFields {
+    const n = this.base.count;
+    const f = index < n ? this.base.fields(index) : { ...this.added[index - n]! };
+    const o = this.overrides.get(index);
+    if (o) {
+      f.updatedUs = o.updatedUs;
+      if (o.status !== undefined) f.status = o.status;
+      if (o.name !== undefined) f.name = o.name;
+      if (o.users !== undefined) f.users = o.users;
+    }
+    return f;
+  }
+
+  private change(id: string, apply: (o: Override) => void): SimAccount {
+    const index = this.requireIndex(id);
+    const o = this.overrides.get(index) ?? { updatedUs: 0 };
+    apply(o);
+    o.updatedUs = this.tick();
+    this.overrides.set(index, o);
+    this.orderDirty = true;
+    return accountObject(this.fields(index));
+  }
+
+  /**
+   * The clock in microseconds, strictly increasing across calls and newer than every base
+   * account. The sub-millisecond part is hashed so that timestamps carry real microseconds.
+   */
+  private tick(): number {
+    const micros = hash32(this.seed, D_CLOCK, this.clockTicks++) % 1000;
+    this.lastChangeUs = Math.max(Math.floor(this.now()) * 1000 + micros, this.lastChangeUs + 1);
+    return this.lastChangeUs;
+  }
+
+  private updatedUsOf(index: number): number {
+    const o = this.overrides.get(index);
+    if (o) return o.updatedUs;
+    return index < this.base.count ? this.base.updatedUs(index) : this.added[index - this.base.count]!.updatedUs;
+  }
+
+  private refreshOrder(): void {
+    if (!this.orderDirty) return;
+    const n = this.base.count;
+    const excluded = new Set<number>();
+    const tail: number[] = [];
+    for (const index of this.overrides.keys()) {
+      if (index < n) excluded.add(index);
+      if (!this.isRemoved(index)) tail.push(index);
+    }
+    for (const index of this.removed) if (index < n) excluded.add(index);
+    for (let k = 0; k < this.added.length; k++) {
+      const index = n + k;
+      if (!this.overrides.has(index) && !this.isRemoved(index)) tail.push(index);
+    }
+    this.updatedExcluded = [...excluded].sort((a, b) => a - b);
+    const keyed = tail.map((index) => ({ index, at: this.updatedUsOf(index) }));
+    keyed.sort((a, b) => a.at - b.at || a.index - b.index);
+    this.updatedTail = keyed.map((k) => k.index);
+    this.orderDirty = false;
+  }
+}

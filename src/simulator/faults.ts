@@ -1,0 +1,116 @@
+// Switches the tests flip to make the simulator misbehave the ways a real network and a real
+// API do. Queued faults are consumed in order by the next matching requests, before any
+// authentication, so a test knows exactly which request gets which fault.
+import { Prng } from './hash.js';
+
+export type Fault =
+  | { kind: 'status'; status: number; retryAfter?: string; body?: string; contentType?: string }
+  | { kind: 'reset' }
+  | { kind: 'truncate' }
+  | { kind: 'nonjson' }
+  | { kind: 'latency'; ms: number };
+
+/** '/accounts', '/auth/token', or '*' for any path. */
+export type FaultPath = '/accounts' | '/auth/token' | '*' | (string & {});
+
+export interface RandomFaults {
+  probability: number;
+  kinds: Fault[];
+  seed?: number;
+  path?: FaultPath;
+}
+
+interface Bucket {
+  tokens: number;
+  atMs: number;
+}
+
+export class Faults {
+  private queue: Array<{ path: FaultPath; fault: Fault }> = [];
+  private random: { probability: number; kinds: Fault[]; prng: Prng; path: FaultPath } | null = null;
+  private latencyMs = 0;
+  private rate: { rps: number; retryAfter: boolean; buckets: Map<string, Bucket> } | null = null;
+
+  enqueue(path: FaultPath, ...faults: Fault[]): void {
+    for (const fault of faults) {
+      validate(fault);
+      this.queue.push({ path, fault });
+    }
+  }
+
+  setRandom(options: RandomFaults | null): void {
+    if (options === null) {
+      this.random = null;
+      return;
+    }
+    if (!(options.probability >= 0 && options.probability <= 1)) throw new RangeError('probability must be within 0..1');
+    if (options.kinds.length === 0) throw new RangeError('kinds must not be empty');
+    options.kinds.forEach(validate);
+    this.random = { probability: options.probability, kinds: [...options.kinds], prng: new Prng(options.seed ?? 1), path: options.path ?? '*' };
+  }
+
+  /** Delay before every request is handled. */
+  setLatency(ms: number): void {
+    if (!(ms >= 0)) throw new RangeError('latency must be >= 0');
+    this.latencyMs = ms;
+  }
+
+  get latency(): number {
+    return this.latencyMs;
+  }
+
+  /** A token bucket per upvest-client-id: `rps` per second, bursts of up to `rps`. */
+  setRateLimit(rps: number | null, options: { retryAfter?: boolean } = {}): void {
+    if (rps === null) {
+      this.rate = null;
+      return;
+    }
+    if (!(rps > 0)) throw new RangeError('rps must be > 0');
+    this.rate = { rps, retryAfter: options.retryAfter ?? false, buckets: new Map() };
+  }
+
+  pending(): number {
+    return this.queue.length;
+  }
+
+  clear(): void {
+    this.queue = [];
+    this.random = null;
+    this.latencyMs = 0;
+    this.rate = null;
+  }
+
+  /** The fault for this request, if any: queued ones first, then a random draw. */
+  take(path: string): Fault | undefined {
+    const at = this.queue.findIndex((q) => q.path === '*' || q.path === path);
+    if (at >= 0) return this.queue.splice(at, 1)[0]!.fault;
+    const random = this.random;
+    if (random && (random.path === '*' || random.path === path) && random.prng.next() < random.probability) {
+      return random.kinds[random.prng.int(random.kinds.length)];
+    }
+    return undefined;
+  }
+
+  /** Whether the client is over its rate; `retryAfterSeconds` is only set when it should be sent. */
+  throttle(clientKey: string, nowMs: number): { limited: false } | { limited: true; retryAfterSeconds?: number } {
+    const rate = this.rate;
+    if (!rate) return { limited: false };
+    const bucket = rate.buckets.get(clientKey) ?? { tokens: rate.rps, atMs: nowMs };
+    bucket.tokens = Math.min(rate.rps, bucket.tokens + ((nowMs - bucket.atMs) * rate.rps) / 1000);
+    bucket.atMs = nowMs;
+    rate.buckets.set(clientKey, bucket);
+    if (bucket.tokens >= 1) {
+      bucket.tokens -= 1;
+      return { limited: false };
+    }
+    if (!rate.retryAfter) return { limited: true };
+    return { limited: true, retryAfterSeconds: Math.max(1, Math.ceil((1 - bucket.tokens) / rate.rps)) };
+  }
+}
+
+function validate(fault: Fault): void {
+  if (fault.kind === 'status' && !(Number.isInteger(fault.status) && fault.status >= 100 && fault.status <= 599)) {
+    throw new RangeError(`fault status must be an HTTP status, got ${fault.status}`);
+  }
+  if (fault.kind === 'latency' && !(fault.ms >= 0)) throw new RangeError('fault latency must be >= 0');
+}
