@@ -22,6 +22,8 @@ export interface UpvestConfig {
   signatureTtlSeconds: number;
   /** Refresh the access token this many seconds before it expires. */
   tokenRefreshMarginSeconds: number;
+  /** Never start more requests per second than this (the budget adapts below it on 429s). */
+  maxRequestsPerSecond: number | undefined;
   connectTimeoutMs: number;
   /** Whole-request budget for one attempt, from connecting to the last body byte. */
   requestTimeoutMs: number;
@@ -113,6 +115,13 @@ const upvestShape = {
   UPVEST_RETRY_MIN_DELAY_MS: int(0, 600_000).default(500),
   UPVEST_RETRY_MAX_DELAY_MS: int(0, 3_600_000).default(30_000),
   UPVEST_RETRY_MAX_TIME_MS: int(0, 86_400_000).default(300_000),
+  UPVEST_MAX_REQUESTS_PER_SECOND: z
+    .string()
+    .trim()
+    .regex(/^\d+(\.\d+)?$/, { message: 'must be a positive number' })
+    .transform(Number)
+    .pipe(z.number().positive({ message: 'must be a positive number' }))
+    .optional(),
 };
 
 const syncShape = {
@@ -183,6 +192,7 @@ export function parseUpvestConfig(env: Env): UpvestConfig {
     apiVersion: v.UPVEST_API_VERSION,
     signatureTtlSeconds: v.UPVEST_SIGNATURE_TTL_SECONDS,
     tokenRefreshMarginSeconds: v.UPVEST_TOKEN_REFRESH_MARGIN_SECONDS,
+    maxRequestsPerSecond: v.UPVEST_MAX_REQUESTS_PER_SECOND,
     connectTimeoutMs: v.UPVEST_CONNECT_TIMEOUT_MS,
     requestTimeoutMs: v.UPVEST_REQUEST_TIMEOUT_MS,
     retry: {

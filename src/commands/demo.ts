@@ -1,11 +1,12 @@
 // `account-sync demo`: the whole story on one machine. Starts the bundled simulator with 10,000
 // accounts, migrates, syncs with a live progress display, lets the simulator change some
 // accounts, syncs again, and shows what the mirror recorded. Composition root.
-import { rm } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
+import { escapeIdentifier } from 'pg';
 import { isInteractive, loadSyncCommandConfig, type Env } from '../config.js';
+import { describeDatabaseUrl, withDatabaseName } from '../db/database-url.js';
 import { migrate } from '../db/migrate.js';
+import { openClient } from '../db/pg-client.js';
 import { createPrisma, type PrismaClient } from '../db/prisma.js';
 import { createLogger } from '../logger.js';
 import { startStandaloneSimulator } from '../simulator/standalone.js';
@@ -37,14 +38,18 @@ export const demoCommand: Command = {
     const logLevel = context.env.LOG_LEVEL ?? 'warn';
     const logger = createLogger({ level: logLevel as 'warn' }, context.stderr);
 
-    const { simulator, env: upvestEnv, keyFile } = await startStandaloneSimulator({ accounts, seed, logger });
+    const ownDatabase = !context.env.DATABASE_URL;
+    const standalone = await startStandaloneSimulator({ accounts, seed, logger });
+    const { simulator } = standalone;
     const env: Env = {
       ...context.env,
-      ...upvestEnv,
+      ...standalone.env,
       DATABASE_URL: context.env.DATABASE_URL || DEFAULT_DATABASE_URL,
       LOG_LEVEL: logLevel,
     };
     const config = loadSyncCommandConfig(env);
+    // The demo's own database starts afresh each time, so every demo tells the same story.
+    if (ownDatabase) await dropDatabase(config.database.url);
     const prisma = createPrisma(config.database.url, { poolSize: config.sync.concurrency + 2 });
     try {
       out(`Upvest simulator with ${accounts.toLocaleString('en')} accounts at ${simulator.url}`);
@@ -93,11 +98,19 @@ export const demoCommand: Command = {
       return 0;
     } finally {
       await prisma.$disconnect();
-      await simulator.close();
-      await rm(dirname(keyFile), { recursive: true, force: true });
+      await standalone.close();
     }
   },
 };
+
+async function dropDatabase(databaseUrl: string): Promise<void> {
+  const admin = await openClient(withDatabaseName(databaseUrl, 'postgres'), 'account-sync demo');
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${escapeIdentifier(describeDatabaseUrl(databaseUrl).database)} WITH (FORCE)`);
+  } finally {
+    await admin.end();
+  }
+}
 
 async function report(prisma: PrismaClient, runId: bigint, out: (line?: string) => void): Promise<void> {
   const byStatus = await prisma.$queryRaw<Array<{ status: string; accounts: number }>>`

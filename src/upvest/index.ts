@@ -45,7 +45,7 @@ export function createUpvestClientFromConfig(config: UpvestConfig, options: Upve
   return createUpvestClient({
     exchange,
     tokens,
-    gate: options.gate ?? new RequestGate(now),
+    gate: options.gate ?? new RequestGate({ now, maxRate: config.maxRequestsPerSecond }),
     logger: options.logger,
     retry: config.retry,
     clientId: config.clientId,

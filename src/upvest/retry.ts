@@ -23,26 +23,91 @@ export function isRetryable(error: unknown): boolean {
   return true;
 }
 
+export interface GateOptions {
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+  /**
+   * Requests per second to start with and never exceed; undefined = no limit until the server
+   * throttles, at which point the budget starts from the rate actually achieved.
+   */
+  maxRate?: number;
+}
+
 /**
- * A shared "not before" instant. A Retry-After (or, later, a rate budget) moves it forward and
- * every request waits for it, so concurrent fetches back off together.
+ * The one request budget every fetch of a client shares. It paces request starts at `rate`
+ * per second and adapts it the way TCP adapts its window: each 429 cuts the rate (once per
+ * round of requests, not once per rejected request), each success raises it a little. A
+ * Retry-After holds every request back until it has passed. So a 429 slows all concurrent
+ * fetches, not just the one that got it.
  */
 export class RequestGate {
   private notBefore = 0;
+  private nextStart = 0;
+  private rate: number;
+  private lastCut = -Infinity;
+  private readonly recentStarts: number[] = [];
+  private readonly now: () => number;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly maxRate: number;
 
-  constructor(
-    private readonly now: () => number = Date.now,
-    private readonly sleep: (ms: number) => Promise<void> = defaultSleep,
-  ) {}
+  /** Multiplicative decrease on a 429, and the floor the rate never goes under. */
+  static readonly DECREASE = 0.85;
+  static readonly MIN_RATE = 0.5;
+
+  constructor(options: GateOptions | (() => number) = {}, sleep?: (ms: number) => Promise<void>) {
+    const o: GateOptions = typeof options === 'function' ? { now: options, sleep } : options;
+    this.now = o.now ?? Date.now;
+    this.sleep = o.sleep ?? defaultSleep;
+    this.maxRate = o.maxRate ?? Infinity;
+    this.rate = this.maxRate;
+  }
+
+  /** The current budget in requests per second (Infinity while unlimited). */
+  get currentRate(): number {
+    return this.rate;
+  }
 
   holdFor(ms: number): void {
     this.notBefore = Math.max(this.notBefore, this.now() + ms);
   }
 
-  async wait(): Promise<void> {
-    for (let delay = this.notBefore - this.now(); delay > 0; delay = this.notBefore - this.now()) {
-      await this.sleep(delay);
+  /** Waits for this request's turn and returns the instant it may start. */
+  async wait(): Promise<number> {
+    for (;;) {
+      const now = this.now();
+      if (now < this.notBefore) {
+        await this.sleep(this.notBefore - now);
+        continue;
+      }
+      if (Number.isFinite(this.rate)) {
+        // Claim the slot before sleeping, so that concurrent waiters line up behind it.
+        const slot = Math.max(now, this.nextStart);
+        this.nextStart = slot + 1000 / this.rate;
+        if (slot > now) await this.sleep(slot - now);
+        if (this.now() < this.notBefore) continue; // a Retry-After arrived meanwhile
+      }
+      const started = this.now();
+      this.recentStarts.push(started);
+      while (this.recentStarts[0]! < started - 1000) this.recentStarts.shift();
+      return started;
     }
+  }
+
+  onSuccess(): void {
+    if (!Number.isFinite(this.rate)) return;
+    // About +5% (and at least +0.1) per second of requests at the current rate.
+    this.rate = Math.min(this.maxRate, this.rate + (0.05 * this.rate + 0.1) / this.rate);
+  }
+
+  /** A 429 for a request that started at `startedAt`. */
+  onThrottled(startedAt: number): void {
+    if (startedAt < this.lastCut) return; // sent before the last cut: already accounted for
+    const now = this.now();
+    const achieved = this.recentStarts.filter((t) => t >= now - 1000).length;
+    const base = Number.isFinite(this.rate) ? Math.min(this.rate, Math.max(achieved, 1)) : Math.max(achieved, 1);
+    this.rate = Math.max(RequestGate.MIN_RATE, base * RequestGate.DECREASE);
+    this.lastCut = now;
+    this.nextStart = Math.max(this.nextStart, now + 1000 / this.rate);
   }
 }
 
@@ -62,10 +127,13 @@ export interface RetryContext {
 /** Runs `attempt` until it succeeds, fails for good, or the attempts or time run out. */
 export async function withRetry<T>(what: string, attempt: () => Promise<T>, context: RetryContext): Promise<T> {
   const { config, gate, logger } = context;
+  let startedAt = 0;
   return pRetry(
     async () => {
-      await gate.wait();
-      return attempt();
+      startedAt = await gate.wait();
+      const result = await attempt();
+      gate.onSuccess();
+      return result;
     },
     {
       retries: config.retries,
@@ -79,6 +147,7 @@ export async function withRetry<T>(what: string, attempt: () => Promise<T>, cont
       onFailedAttempt: ({ error, attemptNumber, retriesLeft }) => {
         const retryable = isRetryable(error) && retriesLeft > 0;
         const upvest = error instanceof UpvestError ? error : undefined;
+        if (upvest?.code === 'UPVEST_RATE_LIMITED') gate.onThrottled(startedAt);
         if (retryable && upvest?.retryAfterMs !== undefined) gate.holdFor(upvest.retryAfterMs);
         logger[retryable ? 'warn' : 'error'](
           {

@@ -136,14 +136,14 @@ describe('Upvest client against the simulator', () => {
     expect(gate.waits[0]).toBeGreaterThan(2900);
     expect(gate.waits[0]).toBeLessThanOrEqual(3000);
 
-    gate.waits.length = 0;
+    const dateGate = new RecordingGate();
     const at = new Date(Date.now() + 10_000).toUTCString();
     sim.faults.enqueue('/accounts', { kind: 'status', status: 503, retryAfter: at });
-    await c.listAccounts(firstPage);
+    await client({}, { gate: dateGate }).listAccounts(firstPage);
     // An HTTP date has whole seconds: the wait is what is left of those ten seconds.
-    expect(gate.waits).toHaveLength(1);
-    expect(gate.waits[0]).toBeGreaterThan(8900);
-    expect(gate.waits[0]).toBeLessThanOrEqual(10_000);
+    expect(dateGate.waits).toHaveLength(1);
+    expect(dateGate.waits[0]).toBeGreaterThan(8900);
+    expect(dateGate.waits[0]).toBeLessThanOrEqual(10_000);
   });
 
   it.each([

@@ -48,3 +48,58 @@ describe('retry decisions', () => {
     expect(slept).toEqual([500]);
   });
 });
+
+describe('the shared request budget', () => {
+  function fakeTime() {
+    const clock = { t: 0 };
+    const gate = new RequestGate({
+      now: () => clock.t,
+      sleep: async (ms) => {
+        clock.t += ms;
+      },
+    });
+    return { clock, gate };
+  }
+
+  it('is unlimited until the server throttles, then paces every request at the cut rate', async () => {
+    const { clock, gate } = fakeTime();
+    for (let i = 0; i < 10; i += 1) {
+      await gate.wait();
+      clock.t += 50; // ten requests in half a second
+    }
+    expect(gate.currentRate).toBe(Infinity);
+    gate.onThrottled(clock.t - 10);
+    expect(gate.currentRate).toBeCloseTo(10 * RequestGate.DECREASE, 10);
+    const starts: number[] = [];
+    for (let i = 0; i < 4; i += 1) starts.push(await gate.wait());
+    const spacing = 1000 / (10 * RequestGate.DECREASE);
+    const gaps = starts.slice(1).map((t, i) => t - starts[i]!);
+    for (const gap of gaps) expect(gap).toBeCloseTo(spacing, 6);
+  });
+
+  it('cuts once per round: further 429s for requests sent before the cut do not cut again', async () => {
+    const { clock, gate } = fakeTime();
+    const sent: number[] = [];
+    for (let i = 0; i < 20; i += 1) {
+      sent.push(await gate.wait());
+      clock.t += 25;
+    }
+    gate.onThrottled(sent[19]!);
+    const afterFirstCut = gate.currentRate;
+    for (const startedAt of sent.slice(15)) gate.onThrottled(startedAt);
+    expect(gate.currentRate).toBe(afterFirstCut);
+    const later = await gate.wait();
+    gate.onThrottled(later);
+    expect(gate.currentRate).toBeLessThan(afterFirstCut);
+  });
+
+  it('climbs back slowly after a cut, never above its configured maximum', async () => {
+    const gate = new RequestGate({ now: () => 0, sleep: async () => {}, maxRate: 20 });
+    expect(gate.currentRate).toBe(20);
+    gate.onThrottled(0);
+    const cut = gate.currentRate;
+    expect(cut).toBeCloseTo(RequestGate.DECREASE, 10); // one request in the last second
+    for (let i = 0; i < 10_000; i += 1) gate.onSuccess();
+    expect(gate.currentRate).toBe(20);
+  });
+});
