@@ -1,5 +1,6 @@
 // The only module that reads the environment. Each entry point parses the sections it needs
 // once, at start-up, and passes the result down; every bad key is reported in one message.
+import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
 
@@ -42,6 +43,10 @@ export interface RetryConfig {
 export interface SyncConfig {
   pageSize: number;
   concurrency: number;
+  /** Incremental runs reach back this far before the last watermark. */
+  incrementalLagMs: number;
+  /** Scheduled runs are full at least this often; incremental in between. */
+  fullIntervalMs: number;
 }
 
 export interface LogConfig {
@@ -127,11 +132,21 @@ const upvestShape = {
 const syncShape = {
   SYNC_PAGE_SIZE: int(2, 10_000).default(1000),
   SYNC_CONCURRENCY: int(1, 64).default(4),
+  SYNC_INCREMENTAL_LAG_MS: int(0, 86_400_000).default(60_000),
+  SYNC_FULL_INTERVAL_MS: int(60_000, 30 * 86_400_000).default(86_400_000),
 };
 
 const scheduleShape = {
-  SYNC_INTERVAL_MS: int(1_000, 7 * 86_400_000).default(15 * 60_000),
+  SYNC_INTERVAL_MS: int(1_000, 7 * 86_400_000).optional(),
+  SYNC_CRON: z.string().trim().optional(),
+  SYNC_TZ: z
+    .string()
+    .trim()
+    .refine((zone) => isTimeZone(zone), { message: 'must be an IANA time zone such as Europe/Berlin' })
+    .default('UTC'),
 };
+
+const DEFAULT_SYNC_INTERVAL_MS = 15 * 60_000;
 
 const logShape = {
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -206,16 +221,173 @@ export function parseUpvestConfig(env: Env): UpvestConfig {
 
 export function parseSyncConfig(env: Env): SyncConfig {
   const v = parseSection(syncShape, env);
-  return { pageSize: v.SYNC_PAGE_SIZE, concurrency: v.SYNC_CONCURRENCY };
+  return {
+    pageSize: v.SYNC_PAGE_SIZE,
+    concurrency: v.SYNC_CONCURRENCY,
+    incrementalLagMs: v.SYNC_INCREMENTAL_LAG_MS,
+    fullIntervalMs: v.SYNC_FULL_INTERVAL_MS,
+  };
 }
 
 export interface ScheduleConfig {
-  /** How often the daemon syncs; `status` calls the mirror stale past twice this. */
+  /**
+   * How often the daemon syncs; `status` calls the mirror stale past twice this. With a cron
+   * pattern and no SYNC_INTERVAL_MS, the longest gap between its next few firings.
+   */
   intervalMs: number;
+  /** Set when SYNC_CRON is: the daemon fires on the pattern instead of every `intervalMs`. */
+  cron: { pattern: string; tz: string } | null;
 }
 
 export function parseScheduleConfig(env: Env): ScheduleConfig {
-  return { intervalMs: parseSection(scheduleShape, env).SYNC_INTERVAL_MS };
+  const v = parseSection(scheduleShape, env);
+  if (v.SYNC_CRON === undefined) return { intervalMs: v.SYNC_INTERVAL_MS ?? DEFAULT_SYNC_INTERVAL_MS, cron: null };
+  const gap = cronGapMs(v.SYNC_CRON, v.SYNC_TZ);
+  if (typeof gap === 'string') throw new ConfigError([{ key: 'SYNC_CRON', message: gap }]);
+  return { intervalMs: v.SYNC_INTERVAL_MS ?? gap, cron: { pattern: v.SYNC_CRON, tz: v.SYNC_TZ } };
+}
+
+/** The longest gap between the next firings of a cron pattern, or why the pattern is unusable. */
+function cronGapMs(pattern: string, tz: string): number | string {
+  try {
+    const expression = CronExpressionParser.parse(pattern, { tz, currentDate: new Date() });
+    const times = expression.take(8).map((date) => date.getTime());
+    let gap = 0;
+    for (let i = 1; i < times.length; i++) gap = Math.max(gap, times[i]! - times[i - 1]!);
+    if (gap < 1_000) return 'must not fire more than once a second';
+    return gap;
+  } catch (error) {
+    return `is not a cron pattern (${error instanceof Error ? error.message : String(error)})`;
+  }
+}
+
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface RedisConfig {
+  url: string;
+}
+
+const redisShape = {
+  REDIS_URL: z
+    .string()
+    .trim()
+    .refine(
+      (value) => {
+        try {
+          const url = new URL(value);
+          return url.protocol === 'redis:' || url.protocol === 'rediss:';
+        } catch {
+          return false;
+        }
+      },
+      { message: 'must be a redis:// or rediss:// URL' },
+    )
+    .default('redis://127.0.0.1:6379'),
+};
+
+export function parseRedisConfig(env: Env): RedisConfig {
+  return { url: parseSection(redisShape, env).REDIS_URL };
+}
+
+export interface QueueConfig {
+  /** Redis key prefix of the queue; replicas that share it share one schedule and one queue. */
+  prefix: string;
+  /** Tries of one sync job before it is failed; configuration and auth errors fail at once. */
+  attempts: number;
+  /** First retry delay of a failed job; doubles on each further retry. */
+  backoffMs: number;
+  /** How long a worker's claim on a job lasts without renewal (renewed at half of it). */
+  lockDurationMs: number;
+  /** How often workers look for jobs whose worker died (their claim ran out). */
+  stalledIntervalMs: number;
+  /** How many times one job may be recovered from a dead worker before it is failed. */
+  maxStalledCount: number;
+  /** How long the whole queue pauses after a run ended in a 429 storm. */
+  rateLimitPauseMs: number;
+  /** How often the schedule is checked (and put back, e.g. after Redis lost its data). */
+  scheduleCheckMs: number;
+}
+
+const queueShape = {
+  QUEUE_PREFIX: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]*$/, { message: 'must be letters, digits, "_", ".", ":" or "-"' })
+    .default('account-sync'),
+  QUEUE_JOB_ATTEMPTS: int(1, 100).default(3),
+  QUEUE_JOB_BACKOFF_MS: int(0, 86_400_000).default(30_000),
+  QUEUE_LOCK_DURATION_MS: int(1_000, 3_600_000).default(30_000),
+  QUEUE_STALLED_INTERVAL_MS: int(500, 3_600_000).default(30_000),
+  QUEUE_MAX_STALLED_COUNT: int(0, 1_000).default(3),
+  QUEUE_RATE_LIMIT_PAUSE_MS: int(100, 86_400_000).default(60_000),
+  QUEUE_SCHEDULE_CHECK_MS: int(500, 3_600_000).default(30_000),
+};
+
+export function parseQueueConfig(env: Env): QueueConfig {
+  const v = parseSection(queueShape, env);
+  return {
+    prefix: v.QUEUE_PREFIX,
+    attempts: v.QUEUE_JOB_ATTEMPTS,
+    backoffMs: v.QUEUE_JOB_BACKOFF_MS,
+    lockDurationMs: v.QUEUE_LOCK_DURATION_MS,
+    stalledIntervalMs: v.QUEUE_STALLED_INTERVAL_MS,
+    maxStalledCount: v.QUEUE_MAX_STALLED_COUNT,
+    rateLimitPauseMs: v.QUEUE_RATE_LIMIT_PAUSE_MS,
+    scheduleCheckMs: v.QUEUE_SCHEDULE_CHECK_MS,
+  };
+}
+
+export interface RunGuardConfig {
+  /** An abandoned run idle for longer than this is closed as failed instead of resumed. */
+  resumeWithinMs: number;
+  /** How long a queued run waits for another process's run to end before it is skipped. */
+  lockWaitMs: number;
+}
+
+const runGuardShape = {
+  SYNC_RESUME_WITHIN_MS: int(0, 30 * 86_400_000).default(6 * 3_600_000),
+  SYNC_LOCK_WAIT_MS: int(0, 3_600_000).default(10_000),
+};
+
+export function parseRunGuardConfig(env: Env): RunGuardConfig {
+  const v = parseSection(runGuardShape, env);
+  return { resumeWithinMs: v.SYNC_RESUME_WITHIN_MS, lockWaitMs: v.SYNC_LOCK_WAIT_MS };
+}
+
+export interface HealthConfig {
+  host: string;
+  /** 0 picks a free port (the one bound is logged). */
+  port: number;
+}
+
+const healthShape = {
+  HEALTH_HOST: z.string().trim().min(1).default('0.0.0.0'),
+  HEALTH_PORT: int(0, 65_535).default(9464),
+};
+
+export function parseHealthConfig(env: Env): HealthConfig {
+  const v = parseSection(healthShape, env);
+  return { host: v.HEALTH_HOST, port: v.HEALTH_PORT };
+}
+
+export interface ShutdownConfig {
+  /** After a stop signal, exit anyway after this long. */
+  timeoutMs: number;
+}
+
+const shutdownShape = {
+  SHUTDOWN_TIMEOUT_MS: int(100, 3_600_000).default(30_000),
+};
+
+export function parseShutdownConfig(env: Env): ShutdownConfig {
+  return { timeoutMs: parseSection(shutdownShape, env).SHUTDOWN_TIMEOUT_MS };
 }
 
 export function parseLogConfig(env: Env): LogConfig {
@@ -226,6 +398,7 @@ export interface SyncCommandConfig {
   database: DatabaseConfig;
   upvest: UpvestConfig;
   sync: SyncConfig;
+  runGuard: RunGuardConfig;
   log: LogConfig;
 }
 
@@ -234,6 +407,44 @@ export function loadSyncCommandConfig(env: Env = process.env): SyncCommandConfig
     database: () => parseDatabaseConfig(env),
     upvest: () => parseUpvestConfig(env),
     sync: () => parseSyncConfig(env),
+    runGuard: () => parseRunGuardConfig(env),
+    log: () => parseLogConfig(env),
+  });
+}
+
+export interface WorkerCommandConfig extends SyncCommandConfig {
+  schedule: ScheduleConfig;
+  redis: RedisConfig;
+  queue: QueueConfig;
+  health: HealthConfig;
+  shutdown: ShutdownConfig;
+}
+
+export function loadWorkerCommandConfig(env: Env = process.env): WorkerCommandConfig {
+  return collect({
+    database: () => parseDatabaseConfig(env),
+    upvest: () => parseUpvestConfig(env),
+    sync: () => parseSyncConfig(env),
+    runGuard: () => parseRunGuardConfig(env),
+    schedule: () => parseScheduleConfig(env),
+    redis: () => parseRedisConfig(env),
+    queue: () => parseQueueConfig(env),
+    health: () => parseHealthConfig(env),
+    shutdown: () => parseShutdownConfig(env),
+    log: () => parseLogConfig(env),
+  });
+}
+
+export interface TriggerCommandConfig {
+  redis: RedisConfig;
+  queue: QueueConfig;
+  log: LogConfig;
+}
+
+export function loadTriggerCommandConfig(env: Env = process.env): TriggerCommandConfig {
+  return collect({
+    redis: () => parseRedisConfig(env),
+    queue: () => parseQueueConfig(env),
     log: () => parseLogConfig(env),
   });
 }

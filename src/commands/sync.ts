@@ -11,7 +11,19 @@ import type { Command } from './command.js';
 
 export const syncCommand: Command = {
   async run(args, context) {
-    const { values } = parseArgs({ args, options: { json: { type: 'boolean', default: false } }, strict: true });
+    const { values } = parseArgs({
+      args,
+      options: {
+        json: { type: 'boolean', default: false },
+        full: { type: 'boolean', default: false },
+        incremental: { type: 'boolean', default: false },
+      },
+      strict: true,
+    });
+    if (values.full && values.incremental) {
+      context.stderr.write('account-sync sync: choose --full or --incremental, not both\n');
+      return 2;
+    }
     const config = loadSyncCommandConfig(context.env);
     const logger = createLogger(config.log, context.stderr);
     const client = createUpvestClientFromConfig(config.upvest, { logger });
@@ -24,7 +36,13 @@ export const syncCommand: Command = {
     try {
       const summary = await runSync(
         { prisma, client, logger, onProgress: (p) => progress.update(p), signal: abort.signal },
-        { pageSize: config.sync.pageSize, concurrency: config.sync.concurrency },
+        {
+          pageSize: config.sync.pageSize,
+          concurrency: config.sync.concurrency,
+          // By hand, a full run unless asked otherwise: it is the one that also sees deletions.
+          mode: values.incremental ? 'incremental' : 'full',
+          incrementalLagMs: config.sync.incrementalLagMs,
+        },
       );
       progress.done();
       context.stdout.write(`${values.json ? summaryJson(summary) : summaryLine(summary)}\n`);

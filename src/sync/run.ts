@@ -1,14 +1,18 @@
-// One sync run: open its row, walk every page, validate and commit each page as it arrives,
+// One sync run: open its row, walk the pages, validate and commit each page as it arrives,
 // then close the run with its totals. Upstream failures end the run as failed (recorded, and
 // returned); only an unreachable database escapes as an exception.
+//
+// A full run walks the whole list oldest-first and is the only kind that may mark accounts
+// deleted. An incremental run walks newest-first and stops at the previous run's watermark.
 import { errorCodeOf, errorMessageOf } from '../errors.js';
 import type { PrismaClient } from '../db/prisma.js';
 import type { Logger } from '../logger.js';
 import type { UpvestClient } from '../upvest/client.js';
 import { checkAccount, type AccountRecord, type RejectedAccount } from '../upvest/schema.js';
-import { closeRun, openRun, resumeRun, type RunMode, type RunTotals } from './runs.js';
+import { closeRun, lastWatermark, openRun, resumeRun, setWatermark, type RunMode, type RunTotals } from './runs.js';
 import { writePage } from './store.js';
-import { walkPages, type FetchedPage, type PageMeta } from './walk.js';
+import { toMicros } from './timestamps.js';
+import { newestUpdate, walkNewestFirst, walkPages, type FetchedPage, type PageMeta } from './walk.js';
 
 export interface SyncDeps {
   prisma: PrismaClient;
@@ -22,10 +26,13 @@ export interface SyncDeps {
 export interface SyncOptions {
   pageSize: number;
   concurrency: number;
+  /** Default 'full'. 'incremental' falls back to a full run when no run has succeeded yet. */
   mode?: RunMode;
+  /** Incremental runs reach back this far before the previous watermark (Upvest-side lag). */
+  incrementalLagMs?: number;
   /**
-   * Continue this run (left `running` by a process that died or was stopped) from its last
-   * committed page instead of starting a new run at page one.
+   * Continue this run (left `running` or `interrupted`) from its last committed page instead of
+   * starting a new run at page one.
    */
   resumeRunId?: bigint;
 }
@@ -55,21 +62,27 @@ export interface RunSummary extends RunTotals {
 
 export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<RunSummary> {
   const now = deps.now ?? (() => new Date());
-  const mode = options.mode ?? 'full';
   let startedAt = now();
+  let mode: RunMode = options.mode ?? 'full';
   let pageSize = options.pageSize;
   let done: PageMeta[] = [];
+  let since: string | null = null;
+  let watermark: string | null = null;
   let runId: bigint;
-  if (options.resumeRunId === undefined) {
-    runId = await openRun(deps.prisma, { mode, pageSize, startedAt });
-  } else {
+  if (options.resumeRunId !== undefined) {
     const resumed = await resumeRun(deps.prisma, options.resumeRunId);
-    ({ runId, startedAt, pageSize } = resumed);
+    ({ runId, startedAt, pageSize, mode, since, watermark } = resumed);
     done = resumed.pages;
+  } else {
+    if (mode === 'incremental') {
+      since = await lastWatermark(deps.prisma, options.incrementalLagMs ?? 60_000);
+      if (since === null) mode = 'full';
+    }
+    runId = await openRun(deps.prisma, { mode, pageSize, startedAt, since });
   }
   const logger = deps.logger.child({ runId: String(runId) });
   logger.info(
-    { mode, pageSize, concurrency: options.concurrency, resumedPages: done.length },
+    { mode, pageSize, concurrency: options.concurrency, since, resumedPages: done.length },
     options.resumeRunId === undefined ? 'sync run started' : 'sync run resumed',
   );
 
@@ -86,6 +99,10 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Run
     }
     for (const record of rejected) {
       logger.warn({ offset: fetched.offset, accountId: record.accountId, reason: record.reason }, 'account rejected');
+    }
+    if (mode === 'incremental' && watermark === null && accounts[0]) {
+      watermark = accounts[0].updatedAt;
+      await setWatermark(deps.prisma, runId, watermark);
     }
     await writePage(deps.prisma, {
       runId,
@@ -114,12 +131,31 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Run
 
   let failure: unknown;
   try {
-    const walked = await walkPages(
-      deps.client,
-      { limit: pageSize, concurrency: options.concurrency, signal: deps.signal, done },
-      handle,
-    );
-    pageSize = walked.limit;
+    if (mode === 'full') {
+      // Taken before the walk: whatever changes while it runs is newer, and the next
+      // incremental run goes back to here.
+      if (watermark === null) {
+        watermark = await newestUpdate(deps.client, deps.signal);
+        if (watermark !== null) await setWatermark(deps.prisma, runId, watermark);
+      }
+      const walked = await walkPages(
+        deps.client,
+        { limit: pageSize, concurrency: options.concurrency, signal: deps.signal, done },
+        handle,
+      );
+      pageSize = walked.limit;
+    } else {
+      const sinceMicros = since === null ? undefined : toMicros(since);
+      if (sinceMicros === undefined) throw new Error(`incremental run ${runId} has no usable watermark`);
+      // An interrupted incremental run starts its walk again: it is short, and offsets in a
+      // newest-first list move with every change.
+      const walked = await walkNewestFirst(
+        deps.client,
+        { limit: pageSize, sinceMicros, signal: deps.signal, firstIndex: nextIndex(done) },
+        handle,
+      );
+      pageSize = walked.limit;
+    }
   } catch (error) {
     failure = error;
   }
@@ -134,10 +170,11 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Run
         : { code: errorCodeOf(failure), message: errorMessageOf(failure) };
   const closed = await closeRun(deps.prisma, {
     runId,
+    mode,
     status,
     pageSize,
     finishedAt,
-    detectDeletions: mode === 'full',
+    walkFinished: failure === undefined,
     error,
   });
   const summary: RunSummary = {
@@ -160,4 +197,8 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Run
     `sync run ${summary.status}`,
   );
   return summary;
+}
+
+function nextIndex(done: ReadonlyArray<PageMeta>): number {
+  return done.reduce((next, page) => Math.max(next, page.index + 1), 0);
 }

@@ -2,9 +2,9 @@
 // walk and, after a complete and consistent full walk, the accounts that are gone upstream.
 import type { PrismaClient } from '../db/prisma.js';
 import { withTransactionRetry } from '../db/transactions.js';
-import { assessWalk, expectedRepeats, type PageMeta, type WalkAssessment } from './walk.js';
+import { assessNewestFirstWalk, assessWalk, expectedRepeats, type PageMeta, type WalkAssessment } from './walk.js';
 
-export type RunMode = 'full';
+export type RunMode = 'full' | 'incremental';
 export type RunStatus = 'running' | 'succeeded' | 'failed' | 'interrupted';
 
 export interface RunTotals {
@@ -19,7 +19,10 @@ export interface RunTotals {
   retries: number;
 }
 
-export async function openRun(prisma: PrismaClient, options: { mode: RunMode; pageSize: number; startedAt: Date }): Promise<bigint> {
+export async function openRun(
+  prisma: PrismaClient,
+  options: { mode: RunMode; pageSize: number; startedAt: Date; since?: string | null },
+): Promise<bigint> {
   // Page bookkeeping of finished runs is no longer needed by anyone.
   await prisma.$executeRaw`
     DELETE FROM sync_run_pages WHERE sync_run_id IN (SELECT id FROM sync_runs WHERE status IN ('succeeded', 'failed'))`;
@@ -27,23 +30,67 @@ export async function openRun(prisma: PrismaClient, options: { mode: RunMode; pa
     data: { mode: options.mode, pageSize: options.pageSize, startedAt: options.startedAt },
     select: { id: true },
   });
+  if (options.since) {
+    // Through SQL: the watermark has microseconds, which a Date would drop.
+    await prisma.$executeRaw`UPDATE sync_runs SET since = ${options.since}::timestamptz WHERE id = ${run.id}`;
+  }
   return run.id;
+}
+
+/** Records the newest updated_at Upvest listed when the run started (see migration incremental_runs). */
+export async function setWatermark(prisma: PrismaClient, runId: bigint, watermark: string): Promise<void> {
+  await prisma.$executeRaw`UPDATE sync_runs SET watermark = ${watermark}::timestamptz WHERE id = ${runId}`;
+}
+
+/**
+ * Where an incremental run reaches back to: the watermark of the last successful run, less
+ * `lagMs` for updates Upvest makes visible late. Null when no run has succeeded yet.
+ */
+export async function lastWatermark(prisma: PrismaClient, lagMs: number): Promise<string | null> {
+  const [row] = await prisma.$queryRaw<Array<{ since: string | null }>>`
+    SELECT to_char((watermark - make_interval(secs => ${lagMs / 1000}::float8)) AT TIME ZONE 'UTC',
+                   'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS since
+    FROM sync_runs
+    WHERE status = 'succeeded' AND watermark IS NOT NULL
+    ORDER BY finished_at DESC
+    LIMIT 1`;
+  return row?.since ?? null;
 }
 
 /** A run left `running`, with what it had committed; it goes on under the same id. */
 export async function resumeRun(
   prisma: PrismaClient,
   runId: bigint,
-): Promise<{ runId: bigint; startedAt: Date; pageSize: number; pages: PageMeta[] }> {
+): Promise<{
+  runId: bigint;
+  startedAt: Date;
+  pageSize: number;
+  mode: RunMode;
+  since: string | null;
+  watermark: string | null;
+  pages: PageMeta[];
+}> {
   const run = await prisma.syncRun.findUniqueOrThrow({
     where: { id: runId },
-    select: { status: true, startedAt: true, pageSize: true },
+    select: { status: true, startedAt: true, pageSize: true, mode: true },
   });
   if (run.status !== 'running' && run.status !== 'interrupted') {
     throw new Error(`sync run ${runId} is ${run.status}: only a running or interrupted run can be resumed`);
   }
   await prisma.syncRun.update({ where: { id: runId }, data: { status: 'running', finishedAt: null } });
-  return { runId, startedAt: run.startedAt, pageSize: run.pageSize, pages: await committedPages(prisma, runId) };
+  const [row] = await prisma.$queryRaw<Array<{ since: string | null; watermark: string | null }>>`
+    SELECT to_char(since AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS since,
+           to_char(watermark AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS watermark
+    FROM sync_runs WHERE id = ${runId}`;
+  return {
+    runId,
+    startedAt: run.startedAt,
+    pageSize: run.pageSize,
+    mode: run.mode as RunMode,
+    since: row?.since ?? null,
+    watermark: row?.watermark ?? null,
+    pages: await committedPages(prisma, runId),
+  };
 }
 
 export async function committedPages(prisma: PrismaClient, runId: bigint): Promise<PageMeta[]> {
@@ -64,11 +111,12 @@ export async function committedPages(prisma: PrismaClient, runId: bigint): Promi
 
 export interface CloseRun {
   runId: bigint;
+  mode: RunMode;
   status: 'succeeded' | 'failed' | 'interrupted';
   pageSize: number;
   finishedAt: Date;
-  /** Mark unlisted accounts deleted if the walk turns out complete and consistent. */
-  detectDeletions: boolean;
+  /** Whether the walk ran to its end without an error. */
+  walkFinished: boolean;
   error?: { code: string; message: string };
 }
 
@@ -96,10 +144,14 @@ export async function closeRun(prisma: PrismaClient, close: CloseRun): Promise<C
         const listed = listing?.listed ?? 0;
         const distinct = listing?.distinct_ids ?? 0;
         const repeats = listed - distinct;
-        const assessment = assessWalk(pages, close.pageSize, Math.max(0, repeats - expectedRepeats(pages)));
+        const assessment =
+          close.mode === 'full'
+            ? assessWalk(pages, close.pageSize, Math.max(0, repeats - expectedRepeats(pages)))
+            : assessNewestFirstWalk(close.walkFinished);
 
+        // Only a complete, consistent walk of the whole list knows what is no longer listed.
         let deletions = 0;
-        if (close.status === 'succeeded' && close.detectDeletions && assessment.complete && assessment.consistent) {
+        if (close.status === 'succeeded' && close.mode === 'full' && assessment.complete && assessment.consistent) {
           deletions = await tx.$executeRaw`
             WITH listed AS MATERIALIZED (
               SELECT DISTINCT id FROM sync_run_pages p, unnest(p.account_ids) AS id WHERE p.sync_run_id = ${close.runId}
@@ -142,6 +194,7 @@ export async function closeRun(prisma: PrismaClient, close: CloseRun): Promise<C
             error: close.error?.message ?? null,
           },
         });
+
         // An interrupted run keeps its pages: the next start resumes it from them.
         if (close.status !== 'interrupted') {
           await tx.$executeRaw`DELETE FROM sync_run_pages WHERE sync_run_id = ${close.runId}`;
@@ -151,4 +204,17 @@ export async function closeRun(prisma: PrismaClient, close: CloseRun): Promise<C
       { maxWait: 30_000, timeout: 300_000 },
     ),
   );
+}
+
+/**
+ * The mode a scheduled run should use: full when no full run has succeeded within
+ * `fullIntervalMs` (only a full walk can see deletions), incremental otherwise.
+ */
+export async function scheduledMode(prisma: PrismaClient, fullIntervalMs: number, now: Date): Promise<RunMode> {
+  const lastFull = await prisma.syncRun.findFirst({
+    where: { status: 'succeeded', mode: 'full' },
+    orderBy: { finishedAt: 'desc' },
+    select: { startedAt: true },
+  });
+  return lastFull && now.getTime() - lastFull.startedAt.getTime() < fullIntervalMs ? 'incremental' : 'full';
 }

@@ -6,6 +6,7 @@
 // overlap by one item (page k starts at k * (limit - 1)): the first item of page k must be the
 // last item of page k - 1, and when it is not, items moved between the two fetches.
 import type { AccountsPage, UpvestClient } from '../upvest/client.js';
+import { toMicros } from './timestamps.js';
 
 export interface PageMeta {
   index: number;
@@ -131,6 +132,65 @@ export async function walkPages(
   }
 }
 
+export interface NewestFirstOptions {
+  limit: number;
+  /** Stop after the page that reaches accounts updated before this (microseconds). */
+  sinceMicros: bigint;
+  signal?: AbortSignal;
+  /** Index of the first page (a resumed run continues the numbering of its earlier pages). */
+  firstIndex?: number;
+}
+
+/**
+ * The incremental walk: `sort=updated_at&order=DESC`, page after page, until a page reaches
+ * accounts older than `sinceMicros` or the list ends. An account updated during the walk jumps
+ * to the front, which can only repeat items further on, never skip one.
+ */
+export async function walkNewestFirst(
+  client: UpvestClient,
+  options: NewestFirstOptions,
+  handle: (page: FetchedPage) => Promise<void>,
+): Promise<WalkOutcome> {
+  let limit = options.limit;
+  const first = options.firstIndex ?? 0;
+  for (let index = first; ; index += 1) {
+    const offset = pageOffset(index - first, limit);
+    const page = await client.listAccounts({ offset, limit, sort: 'updated_at', order: 'DESC' }, options.signal);
+    if (index === first && page.meta.limit > 1 && page.meta.limit < limit && page.data.length <= page.meta.limit) {
+      limit = page.meta.limit;
+    }
+    const ids = page.data.map(idOf);
+    await handle({
+      index,
+      offset,
+      limit,
+      count: page.data.length,
+      totalCount: page.meta.total_count,
+      firstId: ids[0] ?? null,
+      lastId: ids[ids.length - 1] ?? null,
+      page,
+    });
+    const reachedOlder = page.data.some((record) => {
+      const micros = updatedMicrosOf(record);
+      return micros !== undefined && micros < options.sinceMicros;
+    });
+    if (reachedOlder || page.data.length < limit) return { limit };
+  }
+}
+
+/** The newest updated_at Upvest lists right now (one small request), or null for an empty list. */
+export async function newestUpdate(client: UpvestClient, signal?: AbortSignal): Promise<string | null> {
+  const page = await client.listAccounts({ offset: 0, limit: 1, sort: 'updated_at', order: 'DESC' }, signal);
+  const first = page.data[0];
+  const value = first && typeof first === 'object' ? (first as Record<string, unknown>).updated_at : undefined;
+  return typeof value === 'string' && toMicros(value) !== undefined ? value : null;
+}
+
+function updatedMicrosOf(record: unknown): bigint | undefined {
+  const value = record && typeof record === 'object' ? (record as Record<string, unknown>).updated_at : undefined;
+  return typeof value === 'string' ? toMicros(value) : undefined;
+}
+
 function idOf(record: unknown): string | null {
   const id = record && typeof record === 'object' ? (record as Record<string, unknown>).id : undefined;
   return typeof id === 'string' ? id.toLowerCase() : null;
@@ -178,6 +238,17 @@ export function assessWalk(pages: ReadonlyArray<PageMeta>, limit: number, repeat
   }
   if (repeatedIds > 0) reasons.push(`${repeatedIds} account id(s) listed more than once`);
   return { complete, consistent: reasons.length === 0, reasons };
+}
+
+/**
+ * An incremental walk is complete when it reached the watermark or the end of the list; items
+ * moving to the front during it are expected (they repeat, never skip), so it is consistent
+ * whenever it is complete. It never decides deletions either way.
+ */
+export function assessNewestFirstWalk(reachedSince: boolean): WalkAssessment {
+  return reachedSince
+    ? { complete: true, consistent: true, reasons: [] }
+    : { complete: false, consistent: false, reasons: ['the walk did not reach the watermark'] };
 }
 
 /** Ids the overlaps are expected to repeat: one per pair of consecutive pages that matched. */

@@ -26,7 +26,7 @@ describe('configuration', () => {
     expect(config.upvest.baseUrl).toBe('https://sandbox.upvest.co');
     expect(config.upvest.scopes).toBe('accounts:read');
     expect(config.upvest.apiVersion).toBe('1');
-    expect(config.sync).toEqual({ pageSize: 1000, concurrency: 4 });
+    expect(config.sync).toEqual({ pageSize: 1000, concurrency: 4, incrementalLagMs: 60_000, fullIntervalMs: 86_400_000 });
     expect(config.upvest.retry).toEqual({ retries: 8, minDelayMs: 500, maxDelayMs: 30_000, maxRetryTimeMs: 300_000 });
     expect(config.log.level).toBe('info');
   });

@@ -25,6 +25,7 @@ export interface Harness {
     logger?: Logger;
     signal?: AbortSignal;
     resumeRunId?: bigint;
+    mode?: 'full' | 'incremental';
   }): Promise<RunSummary>;
   close(): Promise<void>;
 }
@@ -62,7 +63,13 @@ export async function startHarness(label: string, simulatorOptions: SimulatorOpt
       const client = createUpvestClientFromConfig(config.upvest, { logger, gate: options.gate });
       return runSync(
         { prisma, client, logger, onProgress: options.onProgress, signal: options.signal },
-        { pageSize: config.sync.pageSize, concurrency: config.sync.concurrency, resumeRunId: options.resumeRunId },
+        {
+          pageSize: config.sync.pageSize,
+          concurrency: config.sync.concurrency,
+          resumeRunId: options.resumeRunId,
+          mode: options.mode,
+          incrementalLagMs: config.sync.incrementalLagMs,
+        },
       );
     },
     async close() {

@@ -1,0 +1,111 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mirroredAccounts, normalizeTimestamp, startHarness, type Harness } from '../support/harness.js';
+
+let h: Harness;
+// No safety lag: the simulator makes every update visible at once.
+const env = { SYNC_INCREMENTAL_LAG_MS: '0', SYNC_CONCURRENCY: '1' };
+
+beforeAll(async () => {
+  h = await startHarness('sync_incremental', { accounts: 2000, seed: 31 });
+});
+afterAll(() => h?.close());
+
+const mirrorOf = async () =>
+  (await mirroredAccounts(h.prisma)).map((a) => ({ id: a.id, status: a.status, name: a.name, updated_at: a.updated_at }));
+const upstream = () =>
+  h.simulator.dataset.list().map((a) => ({ id: a.id, status: a.status, name: a.name, updated_at: normalizeTimestamp(a.updated_at) }));
+
+async function statusChangesOf(runId: bigint) {
+  return h.prisma.$queryRaw<Array<{ account_id: string; from_status: string | null; to_status: string }>>`
+    SELECT account_id::text, from_status, to_status FROM account_status_changes WHERE sync_run_id = ${runId} ORDER BY account_id`;
+}
+
+describe('incremental runs', () => {
+  it('fall back to a full run while no run has succeeded', async () => {
+    const first = await h.sync({ env, mode: 'incremental' });
+    expect(first).toMatchObject({ mode: 'full', status: 'succeeded', accountsSeen: 2000 });
+  });
+
+  it('fetch only the pages holding the changes, and record exactly those changes', async () => {
+    const changes = h.simulator.dataset.applyRandomChanges({ seed: 2, statusChanges: 40, renames: 10 });
+    h.simulator.stats.reset();
+    const run = await h.sync({ env, mode: 'incremental' });
+    expect(run).toMatchObject({ mode: 'incremental', status: 'succeeded', walkComplete: true, deletions: 0 });
+    expect(run.pages).toBe(1);
+    expect(h.simulator.stats.byPath['/accounts']).toBe(1);
+    expect(await statusChangesOf(run.runId)).toEqual(
+      changes.statusChanges
+        .map((c) => ({ account_id: c.id, from_status: c.from, to_status: c.to }))
+        .sort((a, b) => (a.account_id < b.account_id ? -1 : 1)),
+    );
+    expect(await mirrorOf()).toEqual(upstream());
+  });
+
+  it('pick up changes made while the previous run was walking', async () => {
+    // Page 0 of a full walk is committed, then an account on it changes: the full run cannot
+    // see that change any more; the next incremental run must.
+    const early = h.simulator.dataset.list()[3]!;
+    let changed = false;
+    const full = await h.sync({
+      env,
+      mode: 'full',
+      onProgress: (p) => {
+        if (!changed && p.pagesDone === 2) {
+          changed = true;
+          h.simulator.dataset.setStatus(early.id, 'LOCKED');
+        }
+      },
+    });
+    expect(full.status).toBe('succeeded');
+    const stale = await h.prisma.account.findUniqueOrThrow({ where: { id: early.id } });
+    expect(stale.status).toBe(early.status);
+
+    const run = await h.sync({ env, mode: 'incremental' });
+    expect(run.mode).toBe('incremental');
+    expect(await statusChangesOf(run.runId)).toEqual([{ account_id: early.id, from_status: early.status, to_status: 'LOCKED' }]);
+    expect(await mirrorOf()).toEqual(upstream());
+  });
+
+  it('lose no change when accounts move to the front during the walk: they repeat, or the next run has them', async () => {
+    // 250 changes span three pages of 100. During the walk, another change moves an account
+    // from a later page to the front, behind the cursor: the items in between shift by one and
+    // repeat, and the moved account is newer than this run's watermark, so the next run has it.
+    const changes = h.simulator.dataset.applyRandomChanges({ seed: 3, statusChanges: 250 });
+    const mover = changes.statusChanges[0]!;
+    let moved = false;
+    const run = await h.sync({
+      env,
+      mode: 'incremental',
+      onProgress: (p) => {
+        if (!moved && p.pagesDone === 1) {
+          moved = true;
+          h.simulator.dataset.rename(mover.id, 'Moved to the front');
+        }
+      },
+    });
+    const next = await h.sync({ env, mode: 'incremental' });
+    expect([run.status, next.status]).toEqual(['succeeded', 'succeeded']);
+    expect(run.statusChanges + next.statusChanges).toBe(250);
+    const recorded = [...(await statusChangesOf(run.runId)), ...(await statusChangesOf(next.runId))].sort((a, b) =>
+      a.account_id < b.account_id ? -1 : 1,
+    );
+    expect(recorded).toEqual(
+      changes.statusChanges
+        .map((c) => ({ account_id: c.id, from_status: c.from, to_status: c.to }))
+        .sort((a, b) => (a.account_id < b.account_id ? -1 : 1)),
+    );
+    expect(await mirrorOf()).toEqual(upstream());
+  });
+
+  it('never mark deletions; the next full run does', async () => {
+    const removed = h.simulator.dataset.list()[1000]!.id;
+    h.simulator.dataset.remove(removed);
+    h.simulator.dataset.setStatus(h.simulator.dataset.list()[5]!.id, 'CLOSING');
+    const run = await h.sync({ env, mode: 'incremental' });
+    expect(run).toMatchObject({ mode: 'incremental', deletions: 0, statusChanges: 1 });
+    expect((await h.prisma.account.findUniqueOrThrow({ where: { id: removed } })).deletedAt).toBeNull();
+    const full = await h.sync({ env, mode: 'full' });
+    expect(full).toMatchObject({ mode: 'full', deletions: 1, walkConsistent: true });
+    expect((await h.prisma.account.findUniqueOrThrow({ where: { id: removed } })).deletedAt).not.toBeNull();
+  });
+});
