@@ -449,6 +449,15 @@ export function loadTriggerCommandConfig(env: Env = process.env): TriggerCommand
   });
 }
 
+/** What a walk needs without a database (`sync --dry-run`). */
+export function loadUpvestCommandConfig(env: Env = process.env): Pick<SyncCommandConfig, 'upvest' | 'sync' | 'log'> {
+  return collect({
+    upvest: () => parseUpvestConfig(env),
+    sync: () => parseSyncConfig(env),
+    log: () => parseLogConfig(env),
+  });
+}
+
 export interface DatabaseCommandConfig {
   database: DatabaseConfig;
   log: LogConfig;

@@ -3,7 +3,7 @@ import type { UpvestConfig } from '../config.js';
 import type { UpvestError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { createUpvestClient, type UpvestClient } from './client.js';
-import { createHttpExchange } from './http.js';
+import { createHttpExchange, type HttpExchange } from './http.js';
 import { RequestGate } from './retry.js';
 import { createSigner, loadSigningKey } from './signing.js';
 import { createTokenProvider } from './token.js';
@@ -16,6 +16,8 @@ export interface UpvestClientOptions {
   /** Shared by every request of the client; tests hand in one with a recording sleep. */
   gate?: RequestGate;
   onRetry?: (error: UpvestError) => void;
+  /** Every exchange with Upvest, answered (its status) or not (no status), for metrics. */
+  onResponse?: (exchange: { method: string; path: string; status: number | undefined }) => void;
 }
 
 export function createUpvestClientFromConfig(config: UpvestConfig, options: UpvestClientOptions): UpvestClient {
@@ -25,12 +27,15 @@ export function createUpvestClientFromConfig(config: UpvestConfig, options: Upve
     passphrase: config.signingKeyPassphrase,
     keyId: config.signingKeyId,
   });
-  const exchange = createHttpExchange({
-    baseUrl: config.baseUrl,
-    connectTimeoutMs: config.connectTimeoutMs,
-    requestTimeoutMs: config.requestTimeoutMs,
-    signer: createSigner({ key, ttlSeconds: config.signatureTtlSeconds, now }),
-  });
+  const exchange = observed(
+    createHttpExchange({
+      baseUrl: config.baseUrl,
+      connectTimeoutMs: config.connectTimeoutMs,
+      requestTimeoutMs: config.requestTimeoutMs,
+      signer: createSigner({ key, ttlSeconds: config.signatureTtlSeconds, now }),
+    }),
+    options.onResponse,
+  );
   const tokens = createTokenProvider(
     exchange,
     {
@@ -53,4 +58,18 @@ export function createUpvestClientFromConfig(config: UpvestConfig, options: Upve
     onRetry: options.onRetry,
     now,
   });
+}
+
+function observed(exchange: HttpExchange, onResponse: UpvestClientOptions['onResponse']): HttpExchange {
+  if (!onResponse) return exchange;
+  return async (request) => {
+    try {
+      const response = await exchange(request);
+      onResponse({ method: request.method, path: request.path, status: response.status });
+      return response;
+    } catch (error) {
+      onResponse({ method: request.method, path: request.path, status: undefined });
+      throw error;
+    }
+  };
 }

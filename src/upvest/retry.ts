@@ -45,13 +45,14 @@ export class RequestGate {
   private nextStart = 0;
   private rate: number;
   private lastCut = -Infinity;
-  private readonly recentStarts: number[] = [];
+  private readonly recentSuccesses: number[] = [];
   private readonly now: () => number;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly maxRate: number;
 
   /** Multiplicative decrease on a 429, and the floor the rate never goes under. */
   static readonly DECREASE = 0.85;
+  static readonly INCREASE = 0.08;
   static readonly MIN_RATE = 0.5;
 
   constructor(options: GateOptions | (() => number) = {}, sleep?: (ms: number) => Promise<void>) {
@@ -86,25 +87,27 @@ export class RequestGate {
         if (slot > now) await this.sleep(slot - now);
         if (this.now() < this.notBefore) continue; // a Retry-After arrived meanwhile
       }
-      const started = this.now();
-      this.recentStarts.push(started);
-      while (this.recentStarts[0]! < started - 1000) this.recentStarts.shift();
-      return started;
+      return this.now();
     }
   }
 
   onSuccess(): void {
+    const now = this.now();
+    this.recentSuccesses.push(now);
+    while (this.recentSuccesses[0]! < now - 1000) this.recentSuccesses.shift();
     if (!Number.isFinite(this.rate)) return;
-    // About +5% (and at least +0.1) per second of requests at the current rate.
-    this.rate = Math.min(this.maxRate, this.rate + (0.05 * this.rate + 0.1) / this.rate);
+    // Per request, so that at the current rate the budget grows by INCREASE per second.
+    this.rate = Math.min(this.maxRate, this.rate + (RequestGate.INCREASE * this.rate + 0.2) / this.rate);
   }
 
   /** A 429 for a request that started at `startedAt`. */
   onThrottled(startedAt: number): void {
     if (startedAt < this.lastCut) return; // sent before the last cut: already accounted for
     const now = this.now();
-    const achieved = this.recentStarts.filter((t) => t >= now - 1000).length;
-    const base = Number.isFinite(this.rate) ? Math.min(this.rate, Math.max(achieved, 1)) : Math.max(achieved, 1);
+    // What the server let through in the last second is the best estimate of its limit.
+    const admitted = this.recentSuccesses.filter((t) => t >= now - 1000).length;
+    if (admitted === 0 && !Number.isFinite(this.rate)) return; // nothing to go by yet: backoff only
+    const base = Math.min(this.rate, Math.max(admitted, 1));
     this.rate = Math.max(RequestGate.MIN_RATE, base * RequestGate.DECREASE);
     this.lastCut = now;
     this.nextStart = Math.max(this.nextStart, now + 1000 / this.rate);

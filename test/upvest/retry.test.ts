@@ -50,22 +50,24 @@ describe('retry decisions', () => {
 });
 
 describe('the shared request budget', () => {
-  function fakeTime() {
+  function fakeTime(maxRate?: number) {
     const clock = { t: 0 };
     const gate = new RequestGate({
       now: () => clock.t,
       sleep: async (ms) => {
         clock.t += ms;
       },
+      maxRate,
     });
     return { clock, gate };
   }
 
-  it('is unlimited until the server throttles, then paces every request at the cut rate', async () => {
+  it('is unlimited until the server throttles, then paces every request at a cut of what it let through', async () => {
     const { clock, gate } = fakeTime();
     for (let i = 0; i < 10; i += 1) {
       await gate.wait();
-      clock.t += 50; // ten requests in half a second
+      gate.onSuccess();
+      clock.t += 50; // ten successful requests in half a second
     }
     expect(gate.currentRate).toBe(Infinity);
     gate.onThrottled(clock.t - 10);
@@ -73,8 +75,14 @@ describe('the shared request budget', () => {
     const starts: number[] = [];
     for (let i = 0; i < 4; i += 1) starts.push(await gate.wait());
     const spacing = 1000 / (10 * RequestGate.DECREASE);
-    const gaps = starts.slice(1).map((t, i) => t - starts[i]!);
-    for (const gap of gaps) expect(gap).toBeCloseTo(spacing, 6);
+    for (const [i, t] of starts.slice(1).entries()) expect(t - starts[i]!).toBeCloseTo(spacing, 6);
+  });
+
+  it('does not guess a rate from a 429 when nothing has got through yet', async () => {
+    const { clock, gate } = fakeTime();
+    gate.onThrottled(await gate.wait());
+    expect(gate.currentRate).toBe(Infinity);
+    expect(clock.t).toBe(0);
   });
 
   it('cuts once per round: further 429s for requests sent before the cut do not cut again', async () => {
@@ -82,10 +90,12 @@ describe('the shared request budget', () => {
     const sent: number[] = [];
     for (let i = 0; i < 20; i += 1) {
       sent.push(await gate.wait());
+      gate.onSuccess();
       clock.t += 25;
     }
     gate.onThrottled(sent[19]!);
     const afterFirstCut = gate.currentRate;
+    expect(afterFirstCut).toBeCloseTo(20 * RequestGate.DECREASE, 10);
     for (const startedAt of sent.slice(15)) gate.onThrottled(startedAt);
     expect(gate.currentRate).toBe(afterFirstCut);
     const later = await gate.wait();
@@ -93,12 +103,12 @@ describe('the shared request budget', () => {
     expect(gate.currentRate).toBeLessThan(afterFirstCut);
   });
 
-  it('climbs back slowly after a cut, never above its configured maximum', async () => {
-    const gate = new RequestGate({ now: () => 0, sleep: async () => {}, maxRate: 20 });
+  it('climbs back after a cut, never above its configured maximum', async () => {
+    const { gate } = fakeTime(20);
     expect(gate.currentRate).toBe(20);
+    gate.onSuccess();
     gate.onThrottled(0);
-    const cut = gate.currentRate;
-    expect(cut).toBeCloseTo(RequestGate.DECREASE, 10); // one request in the last second
+    expect(gate.currentRate).toBeCloseTo(RequestGate.DECREASE, 10); // one success in the last second
     for (let i = 0; i < 10_000; i += 1) gate.onSuccess();
     expect(gate.currentRate).toBe(20);
   });
