@@ -1,5 +1,6 @@
 // GET /accounts: the bearer token, its scope, content negotiation and the paging parameters,
 // each rejected the way the real endpoint rejects it.
+import { BufferBuilder } from './buffer-builder.js';
 import { ACCOUNT_READ_SCOPES, type SimulatorContext } from './context.js';
 import type { SortField, SortOrder } from './dataset.js';
 import type { Exchange } from './exchange.js';
@@ -38,11 +39,17 @@ export function handleAccounts(ex: Exchange, ctx: SimulatorContext): void {
     return;
   }
   const { offset, limit, sort, order } = params;
-  const data = ctx.dataset.renderPage(sort, order, offset, limit);
-  const meta = `{"offset":${offset},"limit":${limit},"count":${data.length},"total_count":${ctx.dataset.count},"sort":"${sort}","order":"${order}"}`;
-  ctx.stats.accountsServed += data.length;
+  const indices = ctx.dataset.indices(sort, order, offset, limit);
+  const body = new BufferBuilder(512 * (indices.length + 1));
+  body.append(
+    `{"meta":{"offset":${offset},"limit":${limit},"count":${indices.length},"total_count":${ctx.dataset.count},` +
+      `"sort":"${sort}","order":"${order}"},"data":[`,
+  );
+  for (let i = 0; i < indices.length; i++) body.append(i === 0 ? ctx.dataset.json(indices[i]!) : `,${ctx.dataset.json(indices[i]!)}`);
+  body.append(']}');
+  ctx.stats.accountsServed += indices.length;
   ctx.stats.pagesServed++;
-  ex.send(200, 'application/json', `{"meta":${meta},"data":[${data.join(',')}]}`);
+  ex.send(200, 'application/json', body.bytes());
 }
 
 function acceptsJson(accept: string | undefined): boolean {

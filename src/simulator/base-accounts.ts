@@ -34,6 +34,8 @@ export interface AccountFields {
   groupId: string;
   type: string;
   users: readonly UserRef[];
+  /** `users` rendered, when known to be current: base owners repeat across a group. */
+  usersJson?: string;
   name: string;
   status: string;
   accountNumber: number;
@@ -50,6 +52,7 @@ export class BaseAccounts {
   private lastGroup = -1;
   private lastGroupId = '';
   private lastOwnerId = '';
+  private lastOwnerJson = '';
 
   constructor(seed: number, count: number) {
     this.seed = seed >>> 0;
@@ -132,18 +135,21 @@ export class BaseAccounts {
       this.lastGroup = group;
       this.lastGroupId = this.groupId(group);
       this.lastOwnerId = this.userId(this.groupOwner(group));
+      this.lastOwnerJson = `[{"id":"${this.lastOwnerId}","type":"OWNER"}]`;
     }
     const owner: UserRef = { id: this.lastOwnerId, type: 'OWNER' };
     const hs = hash32(s, D.status, index);
     const joint = hs % 100 < 6;
     const createdUs = this.createdUs(index);
+    const users = joint ? [owner, { id: this.userId(this.groupCount + index), type: 'OWNER' }] : [owner];
     return {
       id: this.accountId(index),
       createdUs,
       updatedUs: this.updatedUs(index, createdUs),
       groupId: this.lastGroupId,
       type: (hs >>> 8) % 100 < 85 ? 'TRADING' : 'PORTFOLIO',
-      users: joint ? [owner, { id: this.userId(this.groupCount + index), type: 'OWNER' }] : [owner],
+      users,
+      usersJson: joint ? undefined : this.lastOwnerJson,
       name: accountName(hash32(s, D.name, index), hash32(s, D.name2, index)),
       status: baseStatus((hs >>> 16) % 100),
       accountNumber: this.numberInGroup[index]!,

@@ -5,7 +5,7 @@ import { BaseAccounts, type AccountFields, type UserRef } from './base-accounts.
 import { applyRandomChanges, type ChangeLog, type RandomChangeOptions } from './changes.js';
 import { hash32 } from './hash.js';
 import { accountName } from './names.js';
-import { pushAscending, pushDescending, sortedInsert, sortedRemove } from './ordering.js';
+import { lowerBound, pushAscending, pushDescending, sortedInsert, sortedRemove } from './ordering.js';
 import { accountJson, accountObject, type SimAccount } from './render.js';
 
 export type { SimAccount, UserRef, ChangeLog, RandomChangeOptions };
@@ -91,7 +91,12 @@ export class Dataset {
 
   /** The page's accounts as JSON text, one string per account, corruption included. */
   renderPage(sort: SortField, order: SortOrder, offset: number, limit: number): string[] {
-    return this.indices(sort, order, offset, limit).map((i) => accountJson(this.fields(i), this.corruptions.get(i)));
+    return this.indices(sort, order, offset, limit).map((i) => this.json(i));
+  }
+
+  /** One account as GET /accounts serves it, by index (see indices()). */
+  json(index: number): string {
+    return accountJson(this.fields(index), this.corruptions.get(index));
   }
 
   /** Every live account in created_at order. Meant for tests with a few thousand accounts. */
@@ -212,15 +217,7 @@ export class Dataset {
   }
 
   private isRemoved(index: number): boolean {
-    const r = this.removed;
-    let lo = 0;
-    let hi = r.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (r[mid]! < index) lo = mid + 1;
-      else hi = mid;
-    }
-    return r[lo] === index;
+    return this.removed[lowerBound(this.removed, index)] === index;
   }
 
   private indexOf(id: string): number | undefined {
@@ -242,7 +239,10 @@ export class Dataset {
       f.updatedUs = o.updatedUs;
       if (o.status !== undefined) f.status = o.status;
       if (o.name !== undefined) f.name = o.name;
-      if (o.users !== undefined) f.users = o.users;
+      if (o.users !== undefined) {
+        f.users = o.users;
+        f.usersJson = undefined;
+      }
     }
     return f;
   }

@@ -24,10 +24,10 @@ export class Exchange {
     return this.done;
   }
 
-  send(status: number, contentType: string, body: string, headers: Record<string, string> = {}): void {
+  send(status: number, contentType: string, body: string | Buffer, headers: Record<string, string> = {}): void {
     if (this.done) return;
     this.done = true;
-    const bytes = Buffer.from(body, 'utf8');
+    const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
     this.res.writeHead(status, {
       'content-type': contentType,
       'content-length': String(bytes.length),

@@ -69,8 +69,10 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     const pair = generateKeyPairSync('ec', { namedCurve: 'secp521r1' });
     key = pair.publicKey;
     privateKeyPem = pair.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  } else if (options.publicKey instanceof KeyObject && options.publicKey.type === 'public') {
+    key = options.publicKey;
   } else {
-    // createPublicKey also accepts a private key and derives its public half.
+    // Also takes a private key (PEM or KeyObject) and derives its public half.
     key = createPublicKey(options.publicKey);
   }
   if (key.asymmetricKeyType !== 'ec' && key.asymmetricKeyType !== 'ed25519') {

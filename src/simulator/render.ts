@@ -30,15 +30,24 @@ export function accountObject(f: AccountFields): SimAccount {
   };
 }
 
+// The enum values recur on every account; quoting them once saves a JSON.stringify each.
+const QUOTED = new Map(
+  ['ACTIVE', 'PENDING_APPROVAL', 'CLOSING', 'CLOSED', 'LOCKED', 'TRADING', 'PORTFOLIO', 'OWNER'].map((v) => [v, JSON.stringify(v)]),
+);
+
+const quote = (value: string) => QUOTED.get(value) ?? JSON.stringify(value);
+
+export function usersJson(users: readonly UserRef[]): string {
+  let out = '';
+  for (const u of users) out += `${out ? ',' : ''}{"id":${JSON.stringify(u.id)},"type":${quote(u.type)}}`;
+  return `[${out}]`;
+}
+
 export function accountJson(f: AccountFields, corruption?: Record<string, unknown>): string {
   if (corruption) return JSON.stringify(Object.assign(accountObject(f), corruption));
-  let users = '';
-  for (const u of f.users) {
-    users += `${users ? ',' : ''}{"id":${JSON.stringify(u.id)},"type":${JSON.stringify(u.type)}}`;
-  }
   return (
     `{"id":"${f.id}","created_at":"${formatMicros(f.createdUs)}","updated_at":"${formatMicros(f.updatedUs)}",` +
-    `"account_group_id":"${f.groupId}","type":${JSON.stringify(f.type)},"users":[${users}],` +
-    `"name":${JSON.stringify(f.name)},"status":${JSON.stringify(f.status)},"account_number":${f.accountNumber}}`
+    `"account_group_id":"${f.groupId}","type":${quote(f.type)},"users":${f.usersJson ?? usersJson(f.users)},` +
+    `"name":${JSON.stringify(f.name)},"status":${quote(f.status)},"account_number":${f.accountNumber}}`
   );
 }

@@ -203,7 +203,7 @@ function verifies(key: KeyObject, data: Buffer, signature: Uint8Array): boolean 
 export class NonceCache {
   private readonly seen = new Map<string, number>();
 
-  constructor(private readonly maxEntries = 1_000_000) {}
+  constructor(private readonly maxEntries = 250_000) {}
 
   /** Records the nonce until `untilMs`; false when it is already known (a replay). */
   remember(nonce: string, untilMs: number, nowMs: number): boolean {

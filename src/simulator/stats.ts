@@ -30,7 +30,7 @@ export class SimulatorStats {
     return this.log.length > this.maxEvents ? this.log.slice(-this.maxEvents) : this.log;
   }
 
-  /** Answers sent in the last `windowMs` milliseconds, optionally for one path. */
+  /** Answers sent at or after `sinceMs` (wall clock), optionally for one path. */
   countSince(sinceMs: number, path?: string): number {
     let n = 0;
     for (let i = this.log.length - 1; i >= 0 && this.log[i]!.at >= sinceMs; i--) {
