@@ -11,7 +11,9 @@ export function sqlStateOf(error: unknown): string | undefined {
     if (!current || typeof current !== 'object' || seen.has(current)) continue;
     seen.add(current);
     const record = current as Record<string, unknown>;
-    for (const key of ['code', 'originalCode', 'sqlState']) {
+    // Prisma's own codes (P2010 ...) look like SQLSTATEs; the database's sits deeper.
+    const isPrismaError = typeof record.name === 'string' && record.name.startsWith('PrismaClient');
+    for (const key of isPrismaError ? [] : ['originalCode', 'code', 'sqlState']) {
       const value = record[key];
       if (typeof value === 'string' && /^[0-9A-Z]{5}$/.test(value)) return value;
     }

@@ -39,25 +39,40 @@ export async function writePage(prisma: PrismaClient, page: PageWrite): Promise<
   // Sorting by id gives every transaction the same lock order, which keeps parallel page
   // writers from deadlocking on the rows two pages share.
   const accounts = newestById(page.accounts).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  // One JSON parameter per set: PostgreSQL parses it faster than the driver serialises arrays.
+  const accountsJson = JSON.stringify(
+    accounts.map((a) => ({
+      id: a.id,
+      account_group_id: a.accountGroupId,
+      type: a.type,
+      name: a.name,
+      status: a.status,
+      account_number: a.accountNumber,
+      created_at: a.createdAt,
+      updated_at: a.updatedAt,
+    })),
+  );
+  const linksJson = JSON.stringify(
+    accounts.flatMap((a) => a.users.map((u) => ({ account_id: a.id, user_id: u.id, type: u.type }))),
+  );
   return withTransactionRetry(() =>
     prisma.$transaction(
       async (tx) => {
-        const written = await upsertAccounts(tx, page, accounts);
-        await insertUsers(tx, accounts, page.observedAt);
-        const relinked = await syncLinks(tx, accounts);
+        const written = accounts.length === 0 ? [] : await upsertAccounts(tx, page, accountsJson);
+        const relinked = accounts.length === 0 ? [] : await syncLinks(tx, page, accountsJson, linksJson);
         const statusChanges = await recordStatusChanges(tx, page, written);
-        await keepRejected(tx, page);
+        const changedIds = new Set([...relinked, ...written.filter((row) => !row.inserted).map((row) => row.id)]);
         let inserted = 0;
-        const updatedIds = new Set(relinked);
         for (const row of written) {
-          if (row.inserted) inserted += 1;
-          else updatedIds.add(row.id);
+          if (row.inserted) {
+            inserted += 1;
+            changedIds.delete(row.id);
+          }
         }
-        for (const row of written) if (row.inserted) updatedIds.delete(row.id);
         const outcome: PageOutcome = {
           inserted,
-          updated: updatedIds.size,
-          unchanged: accounts.length - inserted - updatedIds.size,
+          updated: changedIds.size,
+          unchanged: accounts.length - inserted - changedIds.size,
           statusChanges,
           rejected: page.rejected.length,
         };
@@ -84,37 +99,40 @@ interface WrittenRow {
   to_status: string;
   changed_at: string;
   inserted: boolean;
-  was_deleted: boolean;
 }
 
-async function upsertAccounts(tx: Tx, page: PageWrite, accounts: AccountRecord[]): Promise<WrittenRow[]> {
-  if (accounts.length === 0) return [];
-  // `previous` reads the rows as they were before this statement (one snapshot for the whole
-  // WITH), which is what the status change needs as its from_status.
-  // An older version than the stored one (a page fetched before a newer one was written) is
-  // never written over the newer.
-  return tx.$queryRaw<WrittenRow[]>`
+/**
+ * Upserts the page's accounts. Every part of the WITH reads the rows as they were before the
+ * statement (one snapshot), which is what a status change needs as its from_status. Rows that
+ * would not change are filtered out before the INSERT ... ON CONFLICT, which would otherwise
+ * lock (and so dirty) every row it looks at. An older version than the stored one (fetched
+ * before a newer one was written) is never written over the newer.
+ */
+async function upsertAccounts(tx: Tx, page: PageWrite, accountsJson: string): Promise<WrittenRow[]> {
+  // The planner cannot know how many rows a JSON parameter holds (it assumes 100), so the
+  // statement avoids joins whose plan depends on that: index lookups into accounts, and the
+  // pairing of written rows with their previous status done by the caller.
+  const rows = await tx.$queryRaw<Array<{ kind: 'written' | 'previous'; id: string; status: string | null; changed_at: string | null; inserted: boolean | null }>>`
     WITH input AS (
-      SELECT * FROM unnest(
-        ${accounts.map((a) => a.id)}::uuid[],
-        ${accounts.map((a) => a.accountGroupId)}::uuid[],
-        ${accounts.map((a) => a.type)}::text[],
-        ${accounts.map((a) => a.name)}::text[],
-        ${accounts.map((a) => a.status)}::text[],
-        ${accounts.map((a) => String(a.accountNumber))}::bigint[],
-        ${accounts.map((a) => a.createdAt)}::timestamptz[],
-        ${accounts.map((a) => a.updatedAt)}::timestamptz[]
-      ) AS t(id, account_group_id, type, name, status, account_number, created_at, updated_at)
+      SELECT * FROM json_to_recordset(${accountsJson}::json) AS t(
+        id uuid, account_group_id uuid, type text, name text, status text, account_number bigint,
+        created_at timestamptz, updated_at timestamptz)
     ),
-    previous AS (
-      SELECT a.id, a.status, a.deleted_at FROM accounts a JOIN input i ON i.id = a.id
+    compared AS (
+      SELECT i.*, a.id IS NOT NULL AS known, a.status AS previous_status,
+             (a.id IS NULL OR (i.updated_at >= a.updated_at
+               AND (a.account_group_id, a.type, a.name, a.status, a.account_number, a.created_at, a.updated_at, a.deleted_at)
+                   IS DISTINCT FROM
+                   (i.account_group_id, i.type, i.name, i.status, i.account_number, i.created_at, i.updated_at, NULL::timestamptz)))
+               AS differs
+      FROM input i LEFT JOIN accounts a ON a.id = i.id
     ),
     written AS (
       INSERT INTO accounts AS a (id, account_group_id, type, name, status, account_number, created_at,
                                  updated_at, first_seen_at, last_seen_at, deleted_at, last_sync_run_id)
       SELECT id, account_group_id, type, name, status, account_number, created_at, updated_at,
              ${page.observedAt}, ${page.observedAt}, NULL, ${page.runId}
-      FROM input
+      FROM compared WHERE differs ORDER BY id
       ON CONFLICT (id) DO UPDATE SET
         account_group_id = EXCLUDED.account_group_id,
         type = EXCLUDED.type,
@@ -126,6 +144,7 @@ async function upsertAccounts(tx: Tx, page: PageWrite, accounts: AccountRecord[]
         last_seen_at = EXCLUDED.last_seen_at,
         deleted_at = NULL,
         last_sync_run_id = EXCLUDED.last_sync_run_id
+      -- Checked again against the row as it is now: a parallel page may have just written it.
       WHERE EXCLUDED.updated_at >= a.updated_at
         AND (a.account_group_id, a.type, a.name, a.status, a.account_number, a.created_at, a.updated_at, a.deleted_at)
             IS DISTINCT FROM
@@ -133,50 +152,62 @@ async function upsertAccounts(tx: Tx, page: PageWrite, accounts: AccountRecord[]
              EXCLUDED.created_at, EXCLUDED.updated_at, NULL::timestamptz)
       RETURNING a.id, a.status, a.updated_at, (a.xmax = 0) AS inserted
     )
-    SELECT w.id::text AS id, p.status AS from_status, w.status AS to_status,
-           w.updated_at::text AS changed_at, w.inserted, (p.deleted_at IS NOT NULL) AS was_deleted
-    FROM written w LEFT JOIN previous p ON p.id = w.id`;
-}
-
-async function insertUsers(tx: Tx, accounts: AccountRecord[], observedAt: Date): Promise<void> {
-  const ids = [...new Set(accounts.flatMap((a) => a.users.map((u) => u.id)))].sort();
-  if (ids.length === 0) return;
-  await tx.$executeRaw`
-    INSERT INTO users (id, first_seen_at, last_seen_at)
-    SELECT id, ${observedAt}, ${observedAt} FROM unnest(${ids}::uuid[]) AS t(id)
-    ON CONFLICT (id) DO NOTHING`;
+    SELECT 'written' AS kind, id::text AS id, status, updated_at::text AS changed_at, inserted FROM written
+    UNION ALL
+    SELECT 'previous', id::text, previous_status, NULL, NULL FROM compared WHERE differs AND known`;
+  const previous = new Map<string, string | null>();
+  for (const row of rows) if (row.kind === 'previous') previous.set(row.id, row.status);
+  return rows
+    .filter((row) => row.kind === 'written')
+    .map((row) => ({
+      id: row.id,
+      from_status: previous.get(row.id) ?? null,
+      to_status: row.status!,
+      changed_at: row.changed_at!,
+      inserted: row.inserted!,
+    }));
 }
 
 /**
- * Makes account_users the current list of each account on the page — but only for accounts
- * whose stored version is the one on the page (not a newer one written meanwhile).
- * Returns the accounts whose links changed.
+ * Makes account_users each account's current list, creating users first seen. A statement of
+ * its own, after the accounts: every page transaction takes its locks in the same order
+ * (accounts, then users and links, each sorted), so parallel pages cannot deadlock, and a page
+ * that waited for a parallel one to commit an account sees that page's links too.
+ * Only accounts whose stored version is the one on the page are touched. Returns the accounts
+ * whose links changed.
  */
-async function syncLinks(tx: Tx, accounts: AccountRecord[]): Promise<string[]> {
-  if (accounts.length === 0) return [];
-  const links = accounts.flatMap((a) => a.users.map((u) => ({ accountId: a.id, userId: u.id, type: u.type })));
+async function syncLinks(tx: Tx, page: PageWrite, accountsJson: string, linksJson: string): Promise<string[]> {
   const rows = await tx.$queryRaw<Array<{ account_id: string }>>`
     WITH current AS (
-      SELECT c.account_id FROM unnest(${accounts.map((a) => a.id)}::uuid[], ${accounts.map((a) => a.updatedAt)}::timestamptz[])
-             AS c(account_id, updated_at)
-      JOIN accounts a ON a.id = c.account_id AND a.updated_at = c.updated_at
+      SELECT a.id FROM json_to_recordset(${accountsJson}::json) AS i(id uuid, updated_at timestamptz)
+      JOIN accounts a ON a.id = i.id AND a.updated_at = i.updated_at
     ),
     wanted AS (
-      SELECT l.account_id, l.user_id, l.type
-      FROM unnest(${links.map((l) => l.accountId)}::uuid[], ${links.map((l) => l.userId)}::uuid[], ${links.map((l) => l.type)}::text[])
-           AS l(account_id, user_id, type)
-      JOIN current USING (account_id)
+      SELECT l.* FROM json_to_recordset(${linksJson}::json) AS l(account_id uuid, user_id uuid, type text)
+      JOIN current c ON c.id = l.account_id
     ),
+    existing AS (
+      SELECT au.* FROM account_users au JOIN current c ON c.id = au.account_id
+    ),
+    new_users AS (
+      INSERT INTO users (id, first_seen_at, last_seen_at)
+      SELECT DISTINCT w.user_id, ${page.observedAt}::timestamptz, ${page.observedAt}::timestamptz FROM wanted w
+      WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = w.user_id)
+      ORDER BY 1
+      ON CONFLICT (id) DO NOTHING
+    ),
+    -- EXCEPT is hashed whatever the row estimates; an anti-join on them may not be.
     removed AS (
       DELETE FROM account_users au
-      USING current
-      WHERE au.account_id = current.account_id
-        AND NOT EXISTS (SELECT 1 FROM wanted w WHERE w.account_id = au.account_id AND w.user_id = au.user_id)
+      USING (SELECT account_id, user_id FROM existing EXCEPT SELECT account_id, user_id FROM wanted) gone
+      WHERE au.account_id = gone.account_id AND au.user_id = gone.user_id
       RETURNING au.account_id
     ),
     added AS (
       INSERT INTO account_users AS au (account_id, user_id, type)
-      SELECT account_id, user_id, type FROM wanted ORDER BY account_id, user_id
+      SELECT account_id, user_id, type
+      FROM (SELECT account_id, user_id, type FROM wanted EXCEPT SELECT account_id, user_id, type FROM existing) fresh
+      ORDER BY 1, 2
       ON CONFLICT (account_id, user_id) DO UPDATE SET type = EXCLUDED.type
       WHERE au.type IS DISTINCT FROM EXCLUDED.type
       RETURNING au.account_id
@@ -188,31 +219,27 @@ async function syncLinks(tx: Tx, accounts: AccountRecord[]): Promise<string[]> {
 async function recordStatusChanges(tx: Tx, page: PageWrite, written: WrittenRow[]): Promise<number> {
   const changes = written.filter((row) => row.from_status !== row.to_status);
   if (changes.length === 0) return 0;
-  // See FEED_LOCK_KEY: ids must become visible in the order they were handed out.
-  await tx.$executeRaw`SELECT pg_advisory_xact_lock(${FEED_LOCK_KEY})`;
-  const [inserted] = await tx.$queryRaw<Array<{ count: number; max_id: string }>>`
-    WITH added AS (
+  const changesJson = JSON.stringify(
+    changes.map((c) => ({ account_id: c.id, from_status: c.from_status, to_status: c.to_status, changed_at: c.changed_at })),
+  );
+  // The lock (see FEED_LOCK_KEY) is joined in, so it is held before the first id is drawn,
+  // and until commit: ids become visible in the order they were handed out.
+  const [inserted] = await tx.$queryRaw<Array<{ count: number }>>`
+    WITH feed_lock AS MATERIALIZED (SELECT pg_advisory_xact_lock(${FEED_LOCK_KEY}) AS locked),
+    added AS (
       INSERT INTO account_status_changes (account_id, from_status, to_status, changed_at, observed_at, sync_run_id)
-      SELECT account_id, from_status, to_status, changed_at, ${page.observedAt}, ${page.runId}
-      FROM unnest(${changes.map((c) => c.id)}::uuid[], ${changes.map((c) => c.from_status)}::text[],
-                  ${changes.map((c) => c.to_status)}::text[], ${changes.map((c) => c.changed_at)}::timestamptz[])
-           AS t(account_id, from_status, to_status, changed_at)
-      ORDER BY changed_at, account_id
+      SELECT c.account_id, c.from_status, c.to_status, c.changed_at, ${page.observedAt}, ${page.runId}
+      FROM feed_lock, json_to_recordset(${changesJson}::json)
+           AS c(account_id uuid, from_status text, to_status text, changed_at timestamptz)
+      ORDER BY c.changed_at, c.account_id
       RETURNING id
-    )
-    SELECT count(*)::int AS count, max(id)::text AS max_id FROM added`;
-  const payload = JSON.stringify({ sync_run_id: String(page.runId), max_id: inserted?.max_id, count: inserted?.count });
-  await tx.$executeRaw`SELECT pg_notify(${FEED_CHANNEL}, ${payload})`;
+    ),
+    summary AS (SELECT count(*)::int AS count, max(id)::text AS max_id FROM added)
+    SELECT count
+    FROM summary,
+         LATERAL (SELECT pg_notify(${FEED_CHANNEL},
+                   json_build_object('sync_run_id', ${String(page.runId)}::text, 'max_id', max_id, 'count', count)::text)) AS notified`;
   return inserted?.count ?? 0;
-}
-
-async function keepRejected(tx: Tx, page: PageWrite): Promise<void> {
-  if (page.rejected.length === 0) return;
-  await tx.$executeRaw`
-    INSERT INTO rejected_records (sync_run_id, page_offset, account_id, raw, reason)
-    SELECT ${page.runId}, ${page.offset}, account_id, raw, reason
-    FROM unnest(${page.rejected.map((r) => r.accountId)}::text[], ${page.rejected.map((r) => jsonForPostgres(r.raw))}::jsonb[],
-                ${page.rejected.map((r) => r.reason)}::text[]) AS t(account_id, raw, reason)`;
 }
 
 /** JSON text PostgreSQL's jsonb accepts: it refuses \u0000, so that one escape is spelled out. */
@@ -221,8 +248,15 @@ export function jsonForPostgres(value: unknown): string {
   return json.replace(/(?<!\\)((?:\\\\)*)\\u0000/g, '$1\\\\u0000');
 }
 
+/** The page's bookkeeping row and its rejected records, in one statement. */
 async function recordPage(tx: Tx, page: PageWrite, outcome: PageOutcome): Promise<void> {
+  const rejectedJson = jsonForPostgres(page.rejected.map((r) => ({ account_id: r.accountId, raw: r.raw ?? null, reason: r.reason })));
   await tx.$executeRaw`
+    WITH rejected AS (
+      INSERT INTO rejected_records (sync_run_id, page_offset, account_id, raw, reason)
+      SELECT ${page.runId}, ${page.offset}, r.account_id, coalesce(r.raw, 'null'::jsonb), r.reason
+      FROM jsonb_to_recordset(${rejectedJson}::jsonb) AS r(account_id text, raw jsonb, reason text)
+    )
     INSERT INTO sync_run_pages (sync_run_id, page_index, page_offset, item_count, total_count, first_id, last_id,
                                 account_ids, inserted, updated, unchanged, status_changes, rejected, retries)
     VALUES (${page.runId}, ${page.pageIndex}, ${page.offset}, ${page.itemCount}, ${page.totalCount},
