@@ -1,5 +1,6 @@
 // Builds the Prisma client the rest of the code is handed. Prisma 7's Rust-free client talks to
 // PostgreSQL through node-postgres (@prisma/adapter-pg): no engine binary at run time.
+import { createHash } from 'node:crypto';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient } from '../generated/prisma/client.js';
 
@@ -18,6 +19,22 @@ export function createPrisma(databaseUrl: string, options: PrismaOptions = {}): 
     max: options.poolSize ?? 10,
     application_name: options.applicationName ?? 'account-sync',
     connectionTimeoutMillis: 10_000,
-  });
+  }, { statementNameGenerator: preparedStatementName });
   return new PrismaClient({ adapter });
+}
+
+const statementNames = new Map<string, string>();
+
+/**
+ * Names each distinct statement so that node-postgres prepares it once per connection: the
+ * page writes are large CTEs whose planning would otherwise be paid on every page.
+ */
+function preparedStatementName(query: { sql: string; argTypes: ReadonlyArray<unknown> }): string {
+  const key = `${query.sql}\u0000${JSON.stringify(query.argTypes)}`;
+  let name = statementNames.get(key);
+  if (name === undefined) {
+    name = `as_${createHash('sha1').update(key).digest('hex').slice(0, 24)}`;
+    if (statementNames.size < 10_000) statementNames.set(key, name);
+  }
+  return name;
 }
