@@ -9,6 +9,11 @@ const commands: Record<string, () => Promise<Command>> = {
   sync: async () => (await import('./commands/sync.js')).syncCommand,
   simulator: async () => (await import('./commands/simulator.js')).simulatorCommand,
   demo: async () => (await import('./commands/demo.js')).demoCommand,
+  status: async () => (await import('./commands/status.js')).statusCommand,
+  changes: async () => (await import('./commands/changes.js')).changesCommand,
+  'grant-readonly': async () => (await import('./commands/grant-readonly.js')).grantReadonlyCommand,
+  worker: async () => (await import('./commands/worker.js')).workerCommand,
+  trigger: async () => (await import('./commands/trigger.js')).triggerCommand,
 };
 
 function usage(): string {
@@ -20,6 +25,13 @@ function usage(): string {
     '  sync        run one sync now, in this process (--json for a machine-readable summary)',
     '  simulator   serve the bundled Upvest simulator and print the settings a client needs',
     '  demo        simulator + migrate + two syncs with changes in between, then a report',
+    '  status      last runs, live accounts by status, freshness (--json; exit 3 when stale)',
+    '  changes     the status change feed from a cursor (--since <id>, --json, --follow, --limit N)',
+    '  grant-readonly <role>  create or update a role that can only read the mirror',
+    '              (--login | --nologin, --password-stdin)',
+    '  worker      the daemon: scheduled syncs through a Redis queue, one at a time across replicas,',
+    '              with /healthz, /readyz and /metrics on HEALTH_PORT',
+    '  trigger     ask the daemon for a run now (--wait to wait for its end, --json)',
     '',
     'Settings come from the environment; see README.md or .env.example.',
   ].join('\n');

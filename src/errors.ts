@@ -22,7 +22,10 @@ export type ErrorCode =
   | 'DB_ERROR'
   | 'MIGRATION_FAILED'
   | 'SYNC_LOCKED'
-  | 'SYNC_INTERRUPTED';
+  | 'SYNC_INTERRUPTED'
+  | 'SYNC_ABANDONED'
+  | 'REDIS_UNAVAILABLE'
+  | 'READONLY_ROLE_REFUSED';
 
 export class AccountSyncError extends Error {
   readonly code: ErrorCode;
@@ -91,4 +94,12 @@ export function errorCodeOf(error: unknown): ErrorCode | 'UNKNOWN' {
 
 export function errorMessageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** The message on one line, without the invocation preamble Prisma puts before the cause. */
+export function oneLineMessage(error: unknown): string {
+  return errorMessageOf(error)
+    .replace(/Invalid `[^`]*` invocation:/g, '')
+    .replace(/\s+/g, ' ')
+    .trim();
 }

@@ -4,9 +4,9 @@
 //
 // A full run walks the whole list oldest-first and is the only kind that may mark accounts
 // deleted. An incremental run walks newest-first and stops at the previous run's watermark.
-import { errorCodeOf, errorMessageOf } from '../errors.js';
+import { errorCodeOf, oneLineMessage } from '../errors.js';
 import type { PrismaClient } from '../db/prisma.js';
-import type { Logger } from '../logger.js';
+import { redactText, type Logger } from '../logger.js';
 import type { UpvestClient } from '../upvest/client.js';
 import { checkAccount, type AccountRecord, type RejectedAccount } from '../upvest/schema.js';
 import { closeRun, lastWatermark, openRun, resumeRun, setWatermark, type RunMode, type RunTotals } from './runs.js';
@@ -161,13 +161,17 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Run
   }
 
   const finishedAt = now();
-  const status = failure === undefined ? 'succeeded' : deps.signal?.aborted ? 'interrupted' : 'failed';
+  // A run that ran out of patience with a throttling server is not wrong, only early: like a
+  // stopped one it keeps its pages, and the next attempt resumes it.
+  const throttled = failure !== undefined && errorCodeOf(failure) === 'UPVEST_RATE_LIMITED';
+  const status =
+    failure === undefined ? 'succeeded' : deps.signal?.aborted || throttled ? 'interrupted' : 'failed';
   const error =
-    status === 'interrupted'
-      ? { code: 'SYNC_INTERRUPTED', message: `interrupted: ${errorMessageOf(deps.signal?.reason)}` }
-      : failure === undefined
-        ? undefined
-        : { code: errorCodeOf(failure), message: errorMessageOf(failure) };
+    failure === undefined
+      ? undefined
+      : deps.signal?.aborted
+        ? { code: 'SYNC_INTERRUPTED', message: `interrupted: ${oneLineMessage(deps.signal.reason)}` }
+        : { code: errorCodeOf(failure), message: redactText(oneLineMessage(failure)) };
   const closed = await closeRun(deps.prisma, {
     runId,
     mode,

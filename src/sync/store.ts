@@ -228,10 +228,11 @@ async function recordStatusChanges(tx: Tx, page: PageWrite, written: WrittenRow[
     WITH feed_lock AS MATERIALIZED (SELECT pg_advisory_xact_lock(${FEED_LOCK_KEY}) AS locked),
     added AS (
       INSERT INTO account_status_changes (account_id, from_status, to_status, changed_at, observed_at, sync_run_id)
-      SELECT c.account_id, c.from_status, c.to_status, c.changed_at, ${page.observedAt}, ${page.runId}
-      FROM feed_lock, json_to_recordset(${changesJson}::json)
-           AS c(account_id uuid, from_status text, to_status text, changed_at timestamptz)
-      ORDER BY c.changed_at, c.account_id
+      -- Sorted in a subquery: ids are drawn above it, so they follow changed_at.
+      SELECT account_id, from_status, to_status, changed_at, ${page.observedAt}, ${page.runId}
+      FROM (SELECT c.* FROM feed_lock, json_to_recordset(${changesJson}::json)
+                 AS c(account_id uuid, from_status text, to_status text, changed_at timestamptz)
+            ORDER BY c.changed_at, c.account_id) AS sorted
       RETURNING id
     ),
     summary AS (SELECT count(*)::int AS count, max(id)::text AS max_id FROM added)

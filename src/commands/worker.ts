@@ -1,0 +1,203 @@
+// `account-sync worker`: the daemon. Composition root: settings are read once here, every
+// dependency is built here and handed down, and shutdown undoes start-up in reverse order.
+import { hostname } from 'node:os';
+import { parseArgs } from 'node:util';
+import { loadWorkerCommandConfig, type WorkerCommandConfig } from '../config.js';
+import { createPrisma } from '../db/prisma.js';
+import { errorMessageOf } from '../errors.js';
+import { createMetrics } from '../health/metrics.js';
+import { createReadiness } from '../health/readiness.js';
+import { startHealthServer } from '../health/server.js';
+import { createLogger, type Logger } from '../logger.js';
+import { runGuarded } from '../queue/guarded-run.js';
+import { syncJobOptions } from '../queue/names.js';
+import { createSyncProcessor } from '../queue/processor.js';
+import { createDaemonRedis, describeRedisUrl } from '../queue/redis.js';
+import { requestStartupRun } from '../queue/requests.js';
+import { describeSchedule, keepSchedule, scheduleSpec } from '../queue/scheduler.js';
+import { createSyncQueue, createSyncWorker } from '../queue/worker.js';
+import { createUpvestClientFromConfig } from '../upvest/index.js';
+import type { Command } from './command.js';
+
+const SIGNAL_NUMBERS: Record<string, number> = { SIGINT: 2, SIGTERM: 15 };
+
+/** Readiness is also checked on this timer, so outages are logged when nobody probes. */
+const READINESS_EVERY_MS = 5_000;
+const READINESS_TIMEOUT_MS = 3_000;
+
+export const workerCommand: Command = {
+  async run(args, context) {
+    parseArgs({ args, options: {}, strict: true, allowPositionals: false });
+    const config = loadWorkerCommandConfig(context.env);
+    const logger = createLogger(config.log, context.stderr, {
+      secrets: [config.upvest.clientSecret, config.upvest.signingKeyPassphrase],
+    });
+    const daemon = await startDaemon(config, logger);
+
+    let stopping: Promise<void> | null = null;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        logger.warn(`${signal} again: exiting at once`);
+        process.exit(128 + (SIGNAL_NUMBERS[signal] ?? 1));
+      }
+      logger.info(`${signal}: stopping (the page in flight commits, the run is left interrupted and resumes later)`);
+      const forced = setTimeout(() => {
+        logger.error(`shutdown took longer than SHUTDOWN_TIMEOUT_MS (${config.shutdown.timeoutMs} ms): exiting anyway`);
+        process.exit(1);
+      }, config.shutdown.timeoutMs);
+      forced.unref();
+      stopping = daemon.stop(`shutting down on ${signal}`);
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+    try {
+      await daemon.stopped;
+      logger.info('worker stopped');
+      return 0;
+    } finally {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+    }
+  },
+};
+
+interface Daemon {
+  /** Settles once `stop` has closed everything. */
+  stopped: Promise<void>;
+  stop(reason: string): Promise<void>;
+}
+
+async function startDaemon(config: WorkerCommandConfig, logger: Logger): Promise<Daemon> {
+  const instance = `${hostname()}:${process.pid}`;
+  const jobOptions = syncJobOptions(config.queue);
+  const spec = scheduleSpec(config.schedule);
+
+  // First what can fail on bad settings (the signing key), before any connection is opened.
+  const client = createUpvestClientFromConfig(config.upvest, {
+    logger,
+    onRetry: (error) => metrics.upstreamRetry(error),
+    onResponse: ({ path, status }) => metrics.upstreamResponse(path, status),
+  });
+  const prisma = createPrisma(config.database.url, { poolSize: config.sync.concurrency + 3, applicationName: `account-sync worker ${instance}` });
+  const redis = createDaemonRedis(config.redis.url, `account-sync:worker:${instance}`);
+  const queue = createSyncQueue(redis, config.queue);
+  queue.on('error', (error) => logger.debug({ err: error }, `queue: ${error.message}`));
+
+  const metrics = createMetrics({
+    lastSuccess: async () => {
+      const [row] = await prisma.$queryRaw<Array<{ at: Date | null }>>`
+        SELECT max(finished_at) AS at FROM sync_runs WHERE status = 'succeeded'`;
+      return row?.at ?? null;
+    },
+    queueCounts: async () => {
+      if (redis.status !== 'ready') throw new Error('redis not ready');
+      return queue.getJobCounts('active', 'waiting', 'delayed', 'prioritized', 'completed', 'failed');
+    },
+  });
+  const readiness = createReadiness({
+    checks: {
+      redis: async () => {
+        if (redis.status !== 'ready') throw new Error(`connection ${redis.status}`);
+        await redis.ping();
+      },
+      database: () => prisma.$queryRaw`SELECT 1`,
+    },
+    timeoutMs: READINESS_TIMEOUT_MS,
+    everyMs: READINESS_EVERY_MS,
+    logger,
+    onResult: (name, up) => metrics.dependency(name, up),
+  });
+  let health: Awaited<ReturnType<typeof startHealthServer>>;
+  try {
+    health = await startHealthServer({ ...config.health, registry: metrics.registry, readiness, logger });
+  } catch (error) {
+    // E.g. the port is taken: nothing has started yet, so nothing must keep the process alive.
+    readiness.stop();
+    redis.disconnect();
+    await prisma.$disconnect();
+    throw error;
+  }
+
+  const shutdown = new AbortController();
+  const processor = createSyncProcessor({
+    run: (signal) => {
+      metrics.runStarted();
+      return runGuarded(
+        {
+          prisma,
+          client,
+          logger,
+          databaseUrl: config.database.url,
+          applicationName: `account-sync worker ${instance}`,
+          secrets: [config.upvest.clientSecret, config.upvest.signingKeyPassphrase],
+        },
+        {
+          pageSize: config.sync.pageSize,
+          concurrency: config.sync.concurrency,
+          mode: 'scheduled',
+          fullIntervalMs: config.sync.fullIntervalMs,
+          incrementalLagMs: config.sync.incrementalLagMs,
+          lockWaitMs: config.runGuard.lockWaitMs,
+          resumeWithinMs: config.runGuard.resumeWithinMs,
+          signal,
+        },
+      );
+    },
+    rateLimit: (ms) => queue.rateLimit(ms),
+    shutdown: shutdown.signal,
+    rateLimitPauseMs: config.queue.rateLimitPauseMs,
+    logger,
+    onOutcome: (outcome) => metrics.observeOutcome(outcome),
+    onRateLimitPause: () => metrics.rateLimitPause(),
+  });
+  const worker = createSyncWorker({ redis, config: config.queue, processor, logger, name: instance });
+
+  logger.info(
+    {
+      instance,
+      redis: describeRedisUrl(config.redis.url),
+      queuePrefix: config.queue.prefix,
+      schedule: describeSchedule(spec),
+      healthPort: health.port,
+    },
+    `worker starting: sync ${describeSchedule(spec)}, queue "${config.queue.prefix}" at ${describeRedisUrl(config.redis.url)}`,
+  );
+  const keeper = keepSchedule({ queue, redis, spec, jobOptions, checkEveryMs: config.queue.scheduleCheckMs, logger });
+  // In the background: with Redis or PostgreSQL down the daemon still starts, and waits.
+  void keeper.started.then(() =>
+    requestStartupRun({ prisma, queue, intervalMs: config.schedule.intervalMs, jobOptions, logger }),
+  );
+  const running = worker.run().catch((error: unknown) => logger.error(`queue worker stopped: ${errorMessageOf(error)}`));
+  logger.info({ instance }, 'worker started');
+
+  let stopped!: () => void;
+  const stoppedPromise = new Promise<void>((resolve) => (stopped = resolve));
+  let stopping: Promise<void> | null = null;
+  const step = async (what: string, work: () => Promise<unknown>) => {
+    try {
+      await work();
+    } catch (error) {
+      logger.warn(`shutdown: ${what}: ${errorMessageOf(error)}`);
+    }
+  };
+  return {
+    stopped: stoppedPromise,
+    stop(reason) {
+      stopping ??= (async () => {
+        keeper.stop();
+        // Aborting the run lets the page in flight commit; the processor then puts the job back.
+        shutdown.abort(new Error(reason));
+        await step('closing the worker', () => worker.close());
+        await step('worker loop', () => running);
+        await step('closing the queue', () => queue.close());
+        // QUIT would wait for a connection that is down; then there is nothing to say goodbye to.
+        await step('closing Redis', async () => (redis.status === 'ready' ? redis.quit() : redis.disconnect()));
+        await step('closing PostgreSQL', () => prisma.$disconnect());
+        readiness.stop();
+        await step('closing the health server', () => health.close());
+        stopped();
+      })();
+      return stopping;
+    },
+  };
+}

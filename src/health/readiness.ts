@@ -1,0 +1,64 @@
+// Whether the daemon can do its work: Redis and PostgreSQL answer. Checked on every /readyz
+// and on a timer, so that an outage and the recovery from it are logged even when nobody asks.
+import { oneLineMessage } from '../errors.js';
+import type { Logger } from '../logger.js';
+
+export type Check = () => Promise<unknown>;
+
+export interface ReadinessReport {
+  ready: boolean;
+  checks: Record<string, { up: boolean; error?: string }>;
+}
+
+export interface Readiness {
+  check(): Promise<ReadinessReport>;
+  stop(): void;
+}
+
+export function createReadiness(deps: {
+  checks: Record<string, Check>;
+  timeoutMs: number;
+  everyMs: number;
+  logger: Logger;
+  onResult?: (name: string, up: boolean) => void;
+}): Readiness {
+  const known = new Map<string, boolean>();
+  const runOne = async (name: string, check: Check) => {
+    try {
+      await withTimeout(check(), deps.timeoutMs, `no answer within ${deps.timeoutMs} ms`);
+      return { name, up: true as const };
+    } catch (error) {
+      return { name, up: false as const, error: oneLineMessage(error) };
+    }
+  };
+  const check = async (): Promise<ReadinessReport> => {
+    const results = await Promise.all(Object.entries(deps.checks).map(([name, c]) => runOne(name, c)));
+    const report: ReadinessReport = { ready: results.every((r) => r.up), checks: {} };
+    for (const result of results) {
+      report.checks[result.name] = result.up ? { up: true } : { up: false, error: result.error };
+      deps.onResult?.(result.name, result.up);
+      const before = known.get(result.name);
+      known.set(result.name, result.up);
+      if (before === result.up || (before === undefined && result.up)) continue;
+      if (result.up) deps.logger.info({ dependency: result.name }, `${result.name} reachable again`);
+      else deps.logger.error({ dependency: result.name, error: result.error }, `${result.name} unreachable: ${result.error}`);
+    }
+    return report;
+  };
+  const timer = setInterval(() => void check(), deps.everyMs);
+  timer.unref();
+  return {
+    check,
+    stop() {
+      clearInterval(timer);
+    },
+  };
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,117 @@
+// One sync run under the run lock: take the lock, settle the runs that dead or stopped
+// processes left behind (resuming the newest where it can), run, let go. Shared by the daemon's
+// job processor and `account-sync sync`, so both follow the same rules.
+import { acquireRunLock, type LockHolder } from '../db/run-lock.js';
+import type { PrismaClient } from '../db/prisma.js';
+import { redactText, type Logger } from '../logger.js';
+import { runSync, type RunSummary, type SyncProgress } from '../sync/run.js';
+import { scheduledMode, type RunMode } from '../sync/runs.js';
+import type { UpvestClient } from '../upvest/client.js';
+import { markResumed, settleAbandonedRuns, type AbandonedRun } from './abandoned-runs.js';
+
+export interface GuardedRunDeps {
+  prisma: PrismaClient;
+  client: UpvestClient;
+  logger: Logger;
+  databaseUrl: string;
+  /** Names this process in pg_stat_activity, which is what a blocked `sync` reports. */
+  applicationName: string;
+  now?: () => Date;
+  onProgress?: (progress: SyncProgress) => void;
+  /** Secret values to scrub from a run's stored error text. */
+  secrets?: ReadonlyArray<string | undefined>;
+}
+
+export interface GuardedRunOptions {
+  pageSize: number;
+  concurrency: number;
+  /**
+   * The mode of a new run; 'scheduled' lets the history decide (full when none succeeded
+   * within `fullIntervalMs`, incremental otherwise). A resumed run keeps its own.
+   */
+  mode: RunMode | 'scheduled';
+  fullIntervalMs: number;
+  incrementalLagMs: number;
+  /** 0: give up at once when another run holds the lock; Infinity: wait for it. */
+  lockWaitMs: number;
+  resumeWithinMs: number;
+  signal?: AbortSignal;
+}
+
+export type GuardedOutcome =
+  | {
+      kind: 'ran';
+      summary: RunSummary;
+      /** The abandoned run this continued, when it did. */
+      resumed: AbandonedRun | null;
+      /** Abandoned runs closed as failed before this one started. */
+      closed: AbandonedRun[];
+      /** The run stopped because the lock's connection was lost, not because we were told to. */
+      lockLost: boolean;
+    }
+  | { kind: 'locked'; holder: LockHolder | null };
+
+/** Rejects only when the database is unreachable (DB_UNAVAILABLE, or Prisma's own error). */
+export async function runGuarded(deps: GuardedRunDeps, options: GuardedRunOptions): Promise<GuardedOutcome> {
+  const now = deps.now ?? (() => new Date());
+  const attempt = await acquireRunLock(deps.databaseUrl, {
+    applicationName: deps.applicationName,
+    waitMs: options.lockWaitMs,
+    signal: options.signal,
+  });
+  if (!attempt.acquired) return { kind: 'locked', holder: attempt.holder };
+  const { lock } = attempt;
+  try {
+    const settlement = await settleAbandonedRuns(deps.prisma, {
+      resumeWithinMs: options.resumeWithinMs,
+      now,
+      logger: deps.logger,
+    });
+    const resume = settlement.resume;
+    if (resume) {
+      const resumes = await markResumed(deps.prisma, resume.runId, now());
+      deps.logger.info(
+        { runId: String(resume.runId), previousStatus: resume.status, resumes },
+        `resuming sync run ${resume.runId}, left ${resume.status} by a process that ${resume.status === 'interrupted' ? 'was stopped' : 'died'}`,
+      );
+    }
+    const signal = options.signal ? AbortSignal.any([options.signal, lock.lost]) : lock.lost;
+    const mode = options.mode === 'scheduled' ? await scheduledMode(deps.prisma, options.fullIntervalMs, now()) : options.mode;
+    const summary = await runSync(
+      { prisma: deps.prisma, client: deps.client, logger: deps.logger, now, onProgress: deps.onProgress, signal },
+      {
+        pageSize: options.pageSize,
+        concurrency: options.concurrency,
+        mode,
+        incrementalLagMs: options.incrementalLagMs,
+        resumeRunId: resume?.runId,
+      },
+    );
+    const scrubbed = await scrubStoredError(deps.prisma, summary, deps.secrets ?? []);
+    return {
+      kind: 'ran',
+      summary: scrubbed,
+      resumed: resume,
+      closed: settlement.closed.map((c) => c.run),
+      lockLost: lock.lost.aborted && !(options.signal?.aborted ?? false),
+    };
+  } finally {
+    await lock.release();
+  }
+}
+
+/**
+ * The run's error text comes from upstream messages; whatever secret-shaped text slipped into
+ * one is replaced before it stays in sync_runs (and before it becomes a job's failed reason).
+ */
+async function scrubStoredError(
+  prisma: PrismaClient,
+  summary: RunSummary,
+  secrets: ReadonlyArray<string | undefined>,
+): Promise<RunSummary> {
+  if (summary.error === null) return summary;
+  const clean = redactText(summary.error, secrets);
+  if (clean === summary.error) return summary;
+  await prisma.syncRun.update({ where: { id: summary.runId }, data: { error: clean } });
+  return { ...summary, error: clean };
+}
