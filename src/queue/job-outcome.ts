@@ -58,6 +58,11 @@ export function judgeOutcome(outcome: JobOutcome, options: { rateLimitPauseMs: n
     case 'succeeded':
       return { kind: 'complete', result: resultOf(outcome) };
     case 'interrupted':
+      if (summary.errorCode === 'UPVEST_RATE_LIMITED') {
+        // The run spent its request retries on 429s: Upvest wants less traffic, not more. It kept
+        // its pages, so the job resumes it once the pause is over.
+        return { kind: 'pause-queue', ms: options.rateLimitPauseMs, reason: `UPVEST_RATE_LIMITED: ${summary.error ?? ''} (sync run ${summary.runId})` };
+      }
       return {
         kind: 'requeue',
         reason: outcome.lockLost ? 'the run lock was lost' : (summary.error ?? 'interrupted'),
@@ -66,10 +71,6 @@ export function judgeOutcome(outcome: JobOutcome, options: { rateLimitPauseMs: n
       const code = summary.errorCode ?? 'UNKNOWN';
       const error = new JobFailure(code, summary.error ?? 'failed', summary.runId);
       if (UNRECOVERABLE_CODES.has(code)) return { kind: 'fail', error };
-      if (code === 'UPVEST_RATE_LIMITED') {
-        // The run already spent its request retries on 429s: Upvest wants less traffic, not more.
-        return { kind: 'pause-queue', ms: options.rateLimitPauseMs, reason: error.message };
-      }
       return { kind: 'retry', error };
     }
   }

@@ -218,8 +218,8 @@ describe('the cookbook, as the read-only role', () => {
   });
 });
 
-describe('docs/analysts.md', () => {
-  const docs = readFileSync(new URL('../../docs/analysts.md', import.meta.url), 'utf8');
+describe('README.md', () => {
+  const docs = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
   it.each(COOKBOOK.map((q) => [q.id, q] as const))('quotes the %s query verbatim, with its question', (_id, query) => {
     expect(docs).toContain(`\`\`\`sql\n${query.sql}\n\`\`\``);
     expect(docs).toContain(query.question);

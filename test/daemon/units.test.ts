@@ -135,7 +135,7 @@ describe('what a run means for its job', () => {
       kind: 'fail',
       error: { message: 'UPVEST_TOKEN_INVALID: refused (sync run 7)' },
     });
-    expect(judge(ran({ status: 'failed', errorCode: 'UPVEST_RATE_LIMITED', error: '429' }))).toEqual({
+    expect(judge(ran({ status: 'interrupted', errorCode: 'UPVEST_RATE_LIMITED', error: '429' }))).toEqual({
       kind: 'pause-queue',
       ms: 60_000,
       reason: 'UPVEST_RATE_LIMITED: 429 (sync run 7)',
