@@ -22,7 +22,7 @@ function usage(): string {
     '',
     'commands:',
     '  migrate     create the database if needed and apply pending migrations',
-    '  sync        run one sync now, in this process (--json for a machine-readable summary)',
+    '  sync        run one sync now, in this process (--full | --incremental, --dry-run, --json, --wait)',
     '  simulator   serve the bundled Upvest simulator and print the settings a client needs',
     '  demo        simulator + migrate + two syncs with changes in between, then a report',
     '  status      last runs, live accounts by status, freshness (--json; exit 3 when stale)',
