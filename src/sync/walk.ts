@@ -65,44 +65,16 @@ export async function walkPages(
   const fetchPage = async (index: number): Promise<void> => {
     const offset = pageOffset(index, limit);
     const page = await client.listAccounts({ offset, limit, sort: 'created_at', order: 'ASC' }, abort.signal);
-    const ids = page.data.map(idOf);
-    const meta: FetchedPage = {
-      index,
-      offset,
-      limit,
-      count: page.data.length,
-      totalCount: page.meta.total_count,
-      firstId: ids[0] ?? null,
-      lastId: ids[ids.length - 1] ?? null,
-      page,
-    };
-    maxTotal = Math.max(maxTotal, meta.totalCount);
-    if (meta.count < limit) endIndex = Math.min(endIndex, index);
-    await handle(meta);
+    if (index === 0) limit = servedLimit(page, limit);
+    const fetched = fetchedPage(index, offset, limit, page);
+    maxTotal = Math.max(maxTotal, fetched.totalCount);
+    if (fetched.count < limit) endIndex = Math.min(endIndex, index);
+    await handle(fetched);
   };
 
   try {
-    if (!done.has(0)) {
-      const first = await client.listAccounts({ offset: 0, limit, sort: 'created_at', order: 'ASC' }, abort.signal);
-      // A server that caps the page size below what we asked would otherwise look like a run of
-      // short pages; walk with the size it actually serves.
-      if (first.meta.limit > 1 && first.meta.limit < limit && first.data.length <= first.meta.limit) {
-        limit = first.meta.limit;
-      }
-      const ids = first.data.map(idOf);
-      maxTotal = Math.max(maxTotal, first.meta.total_count);
-      if (first.data.length < limit) endIndex = 0;
-      await handle({
-        index: 0,
-        offset: 0,
-        limit,
-        count: first.data.length,
-        totalCount: first.meta.total_count,
-        firstId: ids[0] ?? null,
-        lastId: ids[ids.length - 1] ?? null,
-        page: first,
-      });
-    }
+    // The first page alone: it tells the total, and the page size the server really serves.
+    if (!done.has(0)) await fetchPage(0);
 
     let next = 1;
     const claim = (): number | undefined => {
@@ -156,20 +128,8 @@ export async function walkNewestFirst(
   for (let index = first; ; index += 1) {
     const offset = pageOffset(index - first, limit);
     const page = await client.listAccounts({ offset, limit, sort: 'updated_at', order: 'DESC' }, options.signal);
-    if (index === first && page.meta.limit > 1 && page.meta.limit < limit && page.data.length <= page.meta.limit) {
-      limit = page.meta.limit;
-    }
-    const ids = page.data.map(idOf);
-    await handle({
-      index,
-      offset,
-      limit,
-      count: page.data.length,
-      totalCount: page.meta.total_count,
-      firstId: ids[0] ?? null,
-      lastId: ids[ids.length - 1] ?? null,
-      page,
-    });
+    if (index === first) limit = servedLimit(page, limit);
+    await handle(fetchedPage(index, offset, limit, page));
     const reachedOlder = page.data.some((record) => {
       const micros = updatedMicrosOf(record);
       return micros !== undefined && micros < options.sinceMicros;
@@ -189,6 +149,28 @@ export async function newestUpdate(client: UpvestClient, signal?: AbortSignal): 
 function updatedMicrosOf(record: unknown): bigint | undefined {
   const value = record && typeof record === 'object' ? (record as Record<string, unknown>).updated_at : undefined;
   return typeof value === 'string' ? toMicros(value) : undefined;
+}
+
+/**
+ * A server that caps the page size below what we asked would otherwise look like a run of
+ * short pages: walk with the size it actually serves.
+ */
+function servedLimit(page: AccountsPage, asked: number): number {
+  const served = page.meta.limit;
+  return served > 1 && served < asked && page.data.length <= served ? served : asked;
+}
+
+function fetchedPage(index: number, offset: number, limit: number, page: AccountsPage): FetchedPage {
+  return {
+    index,
+    offset,
+    limit,
+    count: page.data.length,
+    totalCount: page.meta.total_count,
+    firstId: page.data.length > 0 ? idOf(page.data[0]) : null,
+    lastId: page.data.length > 0 ? idOf(page.data[page.data.length - 1]) : null,
+    page,
+  };
 }
 
 function idOf(record: unknown): string | null {
