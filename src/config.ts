@@ -45,6 +45,8 @@ export interface SyncConfig {
   concurrency: number;
   /** Incremental runs reach back this far before the last watermark. */
   incrementalLagMs: number;
+  /** Recognise pages served exactly as a full run last wrote them, and skip writing them. */
+  skipUnchangedPages: boolean;
   /** Scheduled runs are full at least this often; incremental in between. */
   fullIntervalMs: number;
 }
@@ -134,6 +136,10 @@ const syncShape = {
   SYNC_CONCURRENCY: int(1, 64).default(4),
   SYNC_INCREMENTAL_LAG_MS: int(0, 86_400_000).default(60_000),
   SYNC_FULL_INTERVAL_MS: int(60_000, 30 * 86_400_000).default(86_400_000),
+  SYNC_SKIP_UNCHANGED_PAGES: z
+    .enum(['true', 'false'], { message: 'must be true or false' })
+    .default('true')
+    .transform((value) => value === 'true'),
 };
 
 const scheduleShape = {
@@ -225,6 +231,7 @@ export function parseSyncConfig(env: Env): SyncConfig {
     pageSize: v.SYNC_PAGE_SIZE,
     concurrency: v.SYNC_CONCURRENCY,
     incrementalLagMs: v.SYNC_INCREMENTAL_LAG_MS,
+    skipUnchangedPages: v.SYNC_SKIP_UNCHANGED_PAGES,
     fullIntervalMs: v.SYNC_FULL_INTERVAL_MS,
   };
 }

@@ -61,6 +61,7 @@ export const syncCommand: Command = {
           mode: values.incremental ? 'incremental' : 'full',
           fullIntervalMs: config.sync.fullIntervalMs,
           incrementalLagMs: config.sync.incrementalLagMs,
+          skipUnchangedPages: config.sync.skipUnchangedPages,
           lockWaitMs: values.wait ? Number.POSITIVE_INFINITY : 0,
           resumeWithinMs: config.runGuard.resumeWithinMs,
           signal: abort.signal,

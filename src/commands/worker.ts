@@ -137,6 +137,7 @@ async function startDaemon(config: WorkerCommandConfig, logger: Logger): Promise
           mode: 'scheduled',
           fullIntervalMs: config.sync.fullIntervalMs,
           incrementalLagMs: config.sync.incrementalLagMs,
+          skipUnchangedPages: config.sync.skipUnchangedPages,
           lockWaitMs: config.runGuard.lockWaitMs,
           resumeWithinMs: config.runGuard.resumeWithinMs,
           signal,

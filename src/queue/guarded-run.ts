@@ -32,6 +32,7 @@ export interface GuardedRunOptions {
   mode: RunMode | 'scheduled';
   fullIntervalMs: number;
   incrementalLagMs: number;
+  skipUnchangedPages?: boolean;
   /** 0: give up at once when another run holds the lock; Infinity: wait for it. */
   lockWaitMs: number;
   resumeWithinMs: number;
@@ -84,6 +85,7 @@ export async function runGuarded(deps: GuardedRunDeps, options: GuardedRunOption
         concurrency: options.concurrency,
         mode,
         incrementalLagMs: options.incrementalLagMs,
+        skipUnchangedPages: options.skipUnchangedPages,
         resumeRunId: resume?.runId,
       },
     );

@@ -4,6 +4,7 @@
 //
 // A full run walks the whole list oldest-first and is the only kind that may mark accounts
 // deleted. An incremental run walks newest-first and stops at the previous run's watermark.
+import { createHash } from 'node:crypto';
 import { errorCodeOf, oneLineMessage } from '../errors.js';
 import type { PrismaClient } from '../db/prisma.js';
 import { redactText, type Logger } from '../logger.js';
@@ -28,6 +29,8 @@ export interface SyncOptions {
   concurrency: number;
   /** Default 'full'. 'incremental' falls back to a full run when no run has succeeded yet. */
   mode?: RunMode;
+  /** Recognise pages served exactly as when last written, and skip writing them (default true). */
+  skipUnchangedPages?: boolean;
   /** Incremental runs reach back this far before the previous watermark (Upvest-side lag). */
   incrementalLagMs?: number;
   /**
@@ -117,6 +120,10 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Run
       listedIds: [...accounts.map((a) => a.id), ...rejected.flatMap((r) => (r.accountId ? [r.accountId] : []))],
       retries: fetched.page.retries,
       observedAt: now(),
+      fingerprint:
+        mode === 'full' && options.skipUnchangedPages !== false
+          ? { limit: fetched.limit, digest: createHash('sha256').update(JSON.stringify(fetched.page.data)).digest('base64') }
+          : undefined,
     });
     if (fetched.index === 0 && fetched.limit !== pageSize) {
       // The server serves fewer per page than asked; a resumed run must walk the same layout.

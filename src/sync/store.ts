@@ -22,6 +22,12 @@ export interface PageWrite {
   listedIds: string[];
   retries: number;
   observedAt: Date;
+  /**
+   * Where the page sits in an oldest-first full walk, and a digest of its records as served:
+   * a page served exactly as when it was last written needs no write (see
+   * sync_page_fingerprints). Absent for other walks.
+   */
+  fingerprint?: { limit: number; digest: string };
 }
 
 export interface PageOutcome {
@@ -55,6 +61,9 @@ export async function writePage(prisma: PrismaClient, page: PageWrite): Promise<
   const linksJson = JSON.stringify(
     accounts.flatMap((a) => a.users.map((u) => ({ account_id: a.id, user_id: u.id, type: u.type }))),
   );
+  if (page.fingerprint && page.rejected.length === 0 && (await recordIfUnchanged(prisma, page, accounts.length))) {
+    return { inserted: 0, updated: 0, unchanged: accounts.length, statusChanges: 0, rejected: 0 };
+  }
   return withTransactionRetry(() =>
     prisma.$transaction(
       async (tx) => {
@@ -77,6 +86,8 @@ export async function writePage(prisma: PrismaClient, page: PageWrite): Promise<
           rejected: page.rejected.length,
         };
         await recordPage(tx, page, outcome);
+        // A page with rejected records is written in full every time, so that every run keeps them aside.
+        if (page.fingerprint && page.rejected.length === 0) await rememberFingerprint(tx, page, page.fingerprint);
         return outcome;
       },
       { maxWait: 30_000, timeout: 120_000 },
@@ -247,6 +258,32 @@ async function recordStatusChanges(tx: Tx, page: PageWrite, written: WrittenRow[
 export function jsonForPostgres(value: unknown): string {
   const json = JSON.stringify(value === undefined ? null : value);
   return json.replace(/(?<!\\)((?:\\\\)*)\\u0000/g, '$1\\\\u0000');
+}
+
+/**
+ * Records the page as seen if the last full run wrote exactly this page at this position: then
+ * every account on it is already stored as served (a full run rewrites the fingerprint of each
+ * page it writes, so one that listed the page differently, or marked one of its accounts
+ * deleted, left a different fingerprint). One statement; true if it recorded the page.
+ */
+async function recordIfUnchanged(prisma: PrismaClient, page: PageWrite, unchanged: number): Promise<boolean> {
+  const fingerprint = page.fingerprint!;
+  const recorded = await prisma.$executeRaw`
+    INSERT INTO sync_run_pages (sync_run_id, page_index, page_offset, item_count, total_count, first_id, last_id,
+                                account_ids, unchanged, retries)
+    SELECT ${page.runId}, ${page.pageIndex}, ${page.offset}, ${page.itemCount}, ${page.totalCount},
+           ${page.firstId}, ${page.lastId}, ${page.listedIds}::uuid[], ${unchanged}, ${page.retries}
+    WHERE EXISTS (SELECT 1 FROM sync_page_fingerprints
+                  WHERE page_offset = ${page.offset} AND page_limit = ${fingerprint.limit}
+                    AND fingerprint = ${fingerprint.digest})`;
+  return recorded === 1;
+}
+
+async function rememberFingerprint(tx: Tx, page: PageWrite, fingerprint: { limit: number; digest: string }): Promise<void> {
+  await tx.$executeRaw`
+    INSERT INTO sync_page_fingerprints AS f (page_offset, page_limit, fingerprint, sync_run_id)
+    VALUES (${page.offset}, ${fingerprint.limit}, ${fingerprint.digest}, ${page.runId})
+    ON CONFLICT (page_offset, page_limit) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, sync_run_id = EXCLUDED.sync_run_id`;
 }
 
 /** The page's bookkeeping row and its rejected records, in one statement. */

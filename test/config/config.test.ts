@@ -26,7 +26,13 @@ describe('configuration', () => {
     expect(config.upvest.baseUrl).toBe('https://sandbox.upvest.co');
     expect(config.upvest.scopes).toBe('accounts:read');
     expect(config.upvest.apiVersion).toBe('1');
-    expect(config.sync).toEqual({ pageSize: 1000, concurrency: 4, incrementalLagMs: 60_000, fullIntervalMs: 86_400_000 });
+    expect(config.sync).toEqual({
+      pageSize: 1000,
+      concurrency: 4,
+      incrementalLagMs: 60_000,
+      fullIntervalMs: 86_400_000,
+      skipUnchangedPages: true,
+    });
     expect(config.upvest.retry).toEqual({ retries: 8, minDelayMs: 500, maxDelayMs: 30_000, maxRetryTimeMs: 300_000 });
     expect(config.log.level).toBe('info');
   });
@@ -80,5 +86,15 @@ describe('configuration', () => {
   it('asks the migrate command only for the database', () => {
     expect(loadDatabaseCommandConfig({ DATABASE_URL: valid.DATABASE_URL }).database.url).toBe(valid.DATABASE_URL);
     expect(problemsOf(() => loadDatabaseCommandConfig({}))).toEqual(['DATABASE_URL is required']);
+  });
+});
+
+describe('page skipping', () => {
+  it('is on by default and can be turned off; anything else is named', () => {
+    expect(loadSyncCommandConfig(valid).sync.skipUnchangedPages).toBe(true);
+    expect(loadSyncCommandConfig({ ...valid, SYNC_SKIP_UNCHANGED_PAGES: 'false' }).sync.skipUnchangedPages).toBe(false);
+    expect(problemsOf(() => loadSyncCommandConfig({ ...valid, SYNC_SKIP_UNCHANGED_PAGES: 'no' }))).toEqual([
+      'SYNC_SKIP_UNCHANGED_PAGES must be true or false',
+    ]);
   });
 });

@@ -69,6 +69,7 @@ export async function startHarness(label: string, simulatorOptions: SimulatorOpt
           resumeRunId: options.resumeRunId,
           mode: options.mode,
           incrementalLagMs: config.sync.incrementalLagMs,
+          skipUnchangedPages: config.sync.skipUnchangedPages,
         },
       );
     },

@@ -129,3 +129,45 @@ describe('writing a page', () => {
     expect(jsonForPostgres({ a: '\u0000' })).toBe('{"a":"\\\\u0000"}');
   });
 });
+
+describe('pages served exactly as a full run last wrote them', () => {
+  const fingerprint = { limit: 1000, digest: 'digest-of-page-at-offset-5000' };
+  const fingerprinted = (accounts: AccountRecord[]): PageWrite => ({ ...page(accounts), offset: 5000, fingerprint });
+
+  it('are recorded as seen with one statement, without looking at their accounts again', async () => {
+    const accounts = [account(21), account(22)];
+    expect(await writePage(prisma, fingerprinted(accounts))).toMatchObject({ inserted: 2 });
+    // Change the mirror behind the sync's back: a skipped page does not even read it.
+    await prisma.account.update({ where: { id: account(21).id }, data: { name: 'changed by hand' } });
+    const again = fingerprinted(accounts);
+    expect(await writePage(prisma, again)).toEqual({ inserted: 0, updated: 0, unchanged: 2, statusChanges: 0, rejected: 0 });
+    expect((await prisma.account.findUniqueOrThrow({ where: { id: account(21).id } })).name).toBe('changed by hand');
+    const recorded = await prisma.syncRunPage.findUniqueOrThrow({
+      where: { syncRunId_pageIndex: { syncRunId: runId, pageIndex: again.pageIndex } },
+    });
+    expect(recorded).toMatchObject({ pageOffset: 5000, unchanged: 2, accountIds: [account(21).id, account(22).id] });
+  });
+
+  it('are written in full when the page differs, or when asked to (no fingerprint)', async () => {
+    const accounts = [account(21), account(22)];
+    expect(await writePage(prisma, { ...fingerprinted(accounts), fingerprint: { ...fingerprint, digest: 'another' } })).toMatchObject({
+      updated: 1,
+    });
+    expect((await prisma.account.findUniqueOrThrow({ where: { id: account(21).id } })).name).toBe('Account 21');
+    const stored = await prisma.syncPageFingerprint.findUniqueOrThrow({
+      where: { pageOffset_pageLimit: { pageOffset: 5000, pageLimit: 1000 } },
+    });
+    expect(stored.fingerprint).toBe('another');
+  });
+
+  it('are written in full whenever they hold a rejected record, so that every run keeps it aside', async () => {
+    const withReject = (): PageWrite => ({
+      ...fingerprinted([account(21), account(22)]),
+      fingerprint: { ...fingerprint, digest: 'another' },
+      rejected: [{ accountId: null, raw: { id: 1 }, reason: 'id must be string' }],
+    });
+    expect(await writePage(prisma, withReject())).toMatchObject({ rejected: 1 });
+    expect(await writePage(prisma, withReject())).toMatchObject({ rejected: 1 });
+    expect(await prisma.rejectedRecord.count({ where: { reason: 'id must be string' } })).toBe(2);
+  });
+});
