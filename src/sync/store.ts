@@ -45,8 +45,45 @@ export async function writePage(prisma: PrismaClient, page: PageWrite): Promise<
   // Sorting by id gives every transaction the same lock order, which keeps parallel page
   // writers from deadlocking on the rows two pages share.
   const accounts = newestById(page.accounts).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  // One JSON parameter per set: PostgreSQL parses it faster than the driver serialises arrays.
-  const accountsJson = JSON.stringify(
+  if (page.fingerprint && page.rejected.length === 0 && (await recordIfUnchanged(prisma, page, accounts.length))) {
+    return { inserted: 0, updated: 0, unchanged: accounts.length, statusChanges: 0, rejected: 0 };
+  }
+  const accountsJson = accountsJsonOf(accounts);
+  return withTransactionRetry(() =>
+    prisma.$transaction(
+      async (tx) => {
+        const written = accounts.length === 0 ? [] : await upsertAccounts(tx, page, accountsJson);
+        // Accounts this transaction created cannot have links yet (a parallel page that lists
+        // one too waits for this one to commit), so theirs are simply inserted; the others are
+        // compared with what is stored.
+        const created = new Set(written.filter((row) => row.inserted).map((row) => row.id));
+        const known = accounts.filter((a) => !created.has(a.id));
+        if (created.size > 0) await insertLinks(tx, page, accounts.filter((a) => created.has(a.id)));
+        const relinked = known.length === 0 ? [] : await syncLinks(tx, page, known);
+        const changes = written.filter((row) => row.from_status !== row.to_status);
+        const updated = new Set([...relinked, ...written.filter((row) => !row.inserted).map((row) => row.id)]);
+        const outcome: PageOutcome = {
+          inserted: created.size,
+          updated: updated.size,
+          unchanged: accounts.length - created.size - updated.size,
+          statusChanges: changes.length,
+          rejected: page.rejected.length,
+        };
+        await recordPage(tx, page, outcome);
+        // A page with rejected records is written in full every time, so that every run keeps them aside.
+        if (page.fingerprint && page.rejected.length === 0) await rememberFingerprint(tx, page, page.fingerprint);
+        // Last: from here to commit, page transactions take turns (see FEED_LOCK_KEY).
+        await recordStatusChanges(tx, page, changes);
+        return outcome;
+      },
+      { maxWait: 30_000, timeout: 120_000 },
+    ),
+  );
+}
+
+/** One JSON parameter per set: PostgreSQL parses it faster than the driver serialises arrays. */
+function accountsJsonOf(accounts: AccountRecord[]): string {
+  return JSON.stringify(
     accounts.map((a) => ({
       id: a.id,
       account_group_id: a.accountGroupId,
@@ -58,41 +95,10 @@ export async function writePage(prisma: PrismaClient, page: PageWrite): Promise<
       updated_at: a.updatedAt,
     })),
   );
-  const linksJson = JSON.stringify(
-    accounts.flatMap((a) => a.users.map((u) => ({ account_id: a.id, user_id: u.id, type: u.type }))),
-  );
-  if (page.fingerprint && page.rejected.length === 0 && (await recordIfUnchanged(prisma, page, accounts.length))) {
-    return { inserted: 0, updated: 0, unchanged: accounts.length, statusChanges: 0, rejected: 0 };
-  }
-  return withTransactionRetry(() =>
-    prisma.$transaction(
-      async (tx) => {
-        const written = accounts.length === 0 ? [] : await upsertAccounts(tx, page, accountsJson);
-        const relinked = accounts.length === 0 ? [] : await syncLinks(tx, page, accountsJson, linksJson);
-        const statusChanges = await recordStatusChanges(tx, page, written);
-        const changedIds = new Set([...relinked, ...written.filter((row) => !row.inserted).map((row) => row.id)]);
-        let inserted = 0;
-        for (const row of written) {
-          if (row.inserted) {
-            inserted += 1;
-            changedIds.delete(row.id);
-          }
-        }
-        const outcome: PageOutcome = {
-          inserted,
-          updated: changedIds.size,
-          unchanged: accounts.length - inserted - changedIds.size,
-          statusChanges,
-          rejected: page.rejected.length,
-        };
-        await recordPage(tx, page, outcome);
-        // A page with rejected records is written in full every time, so that every run keeps them aside.
-        if (page.fingerprint && page.rejected.length === 0) await rememberFingerprint(tx, page, page.fingerprint);
-        return outcome;
-      },
-      { maxWait: 30_000, timeout: 120_000 },
-    ),
-  );
+}
+
+function linksJsonOf(accounts: AccountRecord[]): string {
+  return JSON.stringify(accounts.flatMap((a) => a.users.map((u) => ({ account_id: a.id, user_id: u.id, type: u.type }))));
 }
 
 function newestById(accounts: AccountRecord[]): AccountRecord[] {
@@ -187,7 +193,9 @@ async function upsertAccounts(tx: Tx, page: PageWrite, accountsJson: string): Pr
  * Only accounts whose stored version is the one on the page are touched. Returns the accounts
  * whose links changed.
  */
-async function syncLinks(tx: Tx, page: PageWrite, accountsJson: string, linksJson: string): Promise<string[]> {
+async function syncLinks(tx: Tx, page: PageWrite, accounts: AccountRecord[]): Promise<string[]> {
+  const accountsJson = JSON.stringify(accounts.map((a) => ({ id: a.id, updated_at: a.updatedAt })));
+  const linksJson = linksJsonOf(accounts);
   const rows = await tx.$queryRaw<Array<{ account_id: string }>>`
     WITH current AS (
       SELECT a.id FROM json_to_recordset(${accountsJson}::json) AS i(id uuid, updated_at timestamptz)
@@ -227,8 +235,25 @@ async function syncLinks(tx: Tx, page: PageWrite, accountsJson: string, linksJso
   return rows.map((row) => row.account_id);
 }
 
-async function recordStatusChanges(tx: Tx, page: PageWrite, written: WrittenRow[]): Promise<number> {
-  const changes = written.filter((row) => row.from_status !== row.to_status);
+/** Users first seen and the links of accounts this transaction created. */
+async function insertLinks(tx: Tx, page: PageWrite, accounts: AccountRecord[]): Promise<void> {
+  await tx.$executeRaw`
+    WITH wanted AS (
+      SELECT * FROM json_to_recordset(${linksJsonOf(accounts)}::json) AS l(account_id uuid, user_id uuid, type text)
+    ),
+    new_users AS (
+      INSERT INTO users (id, first_seen_at, last_seen_at)
+      SELECT DISTINCT w.user_id, ${page.observedAt}::timestamptz, ${page.observedAt}::timestamptz FROM wanted w
+      WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = w.user_id)
+      ORDER BY 1
+      ON CONFLICT (id) DO NOTHING
+    )
+    INSERT INTO account_users (account_id, user_id, type)
+    SELECT account_id, user_id, type FROM wanted ORDER BY 1, 2
+    ON CONFLICT (account_id, user_id) DO NOTHING`;
+}
+
+async function recordStatusChanges(tx: Tx, page: PageWrite, changes: WrittenRow[]): Promise<number> {
   if (changes.length === 0) return 0;
   const changesJson = JSON.stringify(
     changes.map((c) => ({ account_id: c.id, from_status: c.from_status, to_status: c.to_status, changed_at: c.changed_at })),

@@ -32,13 +32,19 @@ const label = text.pipe(z.string().min(1, { message: 'is empty' }));
 
 const timestamp = z.string().refine(isRfc3339, { message: 'is not an RFC 3339 date-time' });
 
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
 export function isRfc3339(value: string): boolean {
   const match = RFC3339.exec(value);
   if (!match) return false;
-  const [, year, month, day, hour, minute, second] = match.map(Number) as number[];
-  if (year! < 1 || month! < 1 || month! > 12 || hour! > 23 || minute! > 59 || second! > 59) return false;
-  const daysInMonth = new Date(Date.UTC(year!, month!, 0)).getUTCDate();
-  return day! >= 1 && day! <= daysInMonth;
+  const year = Number(match[1]);
+  const month = Number(match[2]);
+  const day = Number(match[3]);
+  if (year < 1 || month < 1 || month > 12 || Number(match[4]) > 23 || Number(match[5]) > 59 || Number(match[6]) > 59) {
+    return false;
+  }
+  const leap = month === 2 && year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  return day >= 1 && day <= DAYS_IN_MONTH[month - 1]! + (leap ? 1 : 0);
 }
 
 export const accountSchema = z.object({
