@@ -160,24 +160,29 @@ async function rates(list: number[]): Promise<void> {
   const size = Number(values['rate-page-size']);
   console.log(`\nshared request budget — ${n.toLocaleString('en')} accounts in pages of ${size}, concurrency ${concurrency}`);
   for (const limit of list) {
-    const simulator = await startSimulator({ accounts: n, seed: 2 });
-    const name = `account_sync_bench_rate_${limit}`;
-    const url = await freshDatabase(name);
-    try {
-      simulator.faults.setRateLimit(limit);
-      const run = await runCli(['sync', '--json'], clientEnv(simulator, url, { SYNC_PAGE_SIZE: String(size) }));
-      const summary = summaryOf(run);
-      const ok = (simulator.stats.byPath['/accounts'] ?? 0) - (simulator.stats.byStatus[429] ?? 0);
-      const throttled = simulator.stats.byStatus[429] ?? 0;
-      const achieved = ok / (run.wallMs / 1000);
-      console.log(
-        table([
-          [`R = ${limit}/s`, `${achieved.toFixed(1)} successful requests/s (${((achieved / limit) * 100).toFixed(0)}% of R), ${throttled} answered 429, ${ok} answered 200, ${seconds(run.wallMs)}, ${summary.accounts_seen} accounts`],
-        ]),
-      );
-    } finally {
-      await simulator.close();
-      await dropDatabase(name);
+    // Twice per limit: a real sync, and a dry run (fetch and validate only), which shows what the
+    // budget does where writing is not what limits the pace.
+    for (const mode of ['sync', 'dry run'] as const) {
+      const simulator = await startSimulator({ accounts: n, seed: 2 });
+      const name = `account_sync_bench_rate_${limit}`;
+      const url = await freshDatabase(name);
+      try {
+        simulator.faults.setRateLimit(limit);
+        const args = mode === 'sync' ? ['sync', '--json'] : ['sync', '--dry-run', '--json'];
+        const run = await runCli(args, clientEnv(simulator, url, { SYNC_PAGE_SIZE: String(size) }));
+        if (run.code !== 0) throw new Error(`${mode} exited ${run.code}: ${run.stdout}${run.stderr.slice(-2000)}`);
+        const throttled = simulator.stats.byStatus[429] ?? 0;
+        const ok = (simulator.stats.byPath['/accounts'] ?? 0) - throttled;
+        const achieved = ok / (run.wallMs / 1000);
+        console.log(
+          table([
+            [`R = ${limit}/s, ${mode}`, `${achieved.toFixed(1)} successful requests/s (${((achieved / limit) * 100).toFixed(0)}% of R), ${throttled} answered 429, ${ok} pages, ${seconds(run.wallMs)}`],
+          ]),
+        );
+      } finally {
+        await simulator.close();
+        await dropDatabase(name);
+      }
     }
   }
 }
