@@ -2,7 +2,7 @@
 // the page size, no statement per account. An unchanged account causes no row write, so
 // writing the same page twice changes nothing.
 import { FEED_CHANNEL, FEED_LOCK_KEY } from '../db/feed.js';
-import type { PrismaClient } from '../db/prisma.js';
+import { Prisma, type PrismaClient } from '../db/prisma.js';
 import type { AccountRecord, RejectedAccount } from '../upvest/schema.js';
 import { withTransactionRetry } from '../db/transactions.js';
 
@@ -208,13 +208,7 @@ async function syncLinks(tx: Tx, page: PageWrite, accounts: AccountRecord[]): Pr
     existing AS (
       SELECT au.* FROM account_users au JOIN current c ON c.id = au.account_id
     ),
-    new_users AS (
-      INSERT INTO users (id, first_seen_at, last_seen_at)
-      SELECT DISTINCT w.user_id, ${page.observedAt}::timestamptz, ${page.observedAt}::timestamptz FROM wanted w
-      WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = w.user_id)
-      ORDER BY 1
-      ON CONFLICT (id) DO NOTHING
-    ),
+    ${newUsersOf(page)},
     -- EXCEPT is hashed whatever the row estimates; an anti-join on them may not be.
     removed AS (
       DELETE FROM account_users au
@@ -235,19 +229,24 @@ async function syncLinks(tx: Tx, page: PageWrite, accounts: AccountRecord[]): Pr
   return rows.map((row) => row.account_id);
 }
 
+/** The CTE that stores the users of the links in `wanted` not seen before. */
+function newUsersOf(page: PageWrite): Prisma.Sql {
+  return Prisma.sql`new_users AS (
+      INSERT INTO users (id, first_seen_at, last_seen_at)
+      SELECT DISTINCT w.user_id, ${page.observedAt}::timestamptz, ${page.observedAt}::timestamptz FROM wanted w
+      WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = w.user_id)
+      ORDER BY 1
+      ON CONFLICT (id) DO NOTHING
+    )`;
+}
+
 /** Users first seen and the links of accounts this transaction created. */
 async function insertLinks(tx: Tx, page: PageWrite, accounts: AccountRecord[]): Promise<void> {
   await tx.$executeRaw`
     WITH wanted AS (
       SELECT * FROM json_to_recordset(${linksJsonOf(accounts)}::json) AS l(account_id uuid, user_id uuid, type text)
     ),
-    new_users AS (
-      INSERT INTO users (id, first_seen_at, last_seen_at)
-      SELECT DISTINCT w.user_id, ${page.observedAt}::timestamptz, ${page.observedAt}::timestamptz FROM wanted w
-      WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = w.user_id)
-      ORDER BY 1
-      ON CONFLICT (id) DO NOTHING
-    )
+    ${newUsersOf(page)}
     INSERT INTO account_users (account_id, user_id, type)
     SELECT account_id, user_id, type FROM wanted ORDER BY 1, 2
     ON CONFLICT (account_id, user_id) DO NOTHING`;
