@@ -17,6 +17,8 @@ export interface ListAccountsQuery {
 
 export interface AccountsPage extends PageEnvelope {
   requestId: string | undefined;
+  /** The body exactly as served (what a page's fingerprint is taken of). */
+  body: string;
   /** Failed attempts before this page came back. */
   retries: number;
 }
@@ -64,7 +66,12 @@ export function createUpvestClient(deps: UpvestClientDeps): UpvestClient {
         continue;
       }
       if (response.status !== 200) throw statusError(response, what, deps.now);
-      return { ...parsePage(response.body, what, response.requestId), requestId: response.requestId, retries: 0 };
+      return {
+        ...parsePage(response.body, what, response.requestId),
+        requestId: response.requestId,
+        body: response.body,
+        retries: 0,
+      };
     }
   }
 
