@@ -89,7 +89,9 @@ export const syncCommand: Command = {
 /** `sync --dry-run`: fetch and validate every page, write nothing, no database needed. */
 async function dryRunCommand(json: boolean, context: CommandContext): Promise<number> {
   const config = loadUpvestCommandConfig(context.env);
-  const logger = createLogger(config.log, context.stderr);
+  const logger = createLogger(config.log, context.stderr, {
+    secrets: [config.upvest.clientSecret, config.upvest.signingKeyPassphrase],
+  });
   const client = createUpvestClientFromConfig(config.upvest, { logger });
   const summary = await dryRun(client, { pageSize: config.sync.pageSize, concurrency: config.sync.concurrency });
   context.stdout.write(

@@ -45,6 +45,15 @@ describe('account-sync sync', () => {
     });
   });
 
+  it('fetches and validates every page without a database on --dry-run', async () => {
+    const { DATABASE_URL: _unused, ...withoutDatabase } = h.env;
+    const before = await h.prisma.syncRun.count();
+    const { code, stdout } = await cli(['sync', '--dry-run', '--json'], withoutDatabase);
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout)).toMatchObject({ dry_run: true, pages: 6, accounts: 500, rejected: 0, retries: 0 });
+    expect(await h.prisma.syncRun.count()).toBe(before);
+  });
+
   it('names every bad setting in one line and exits 78', async () => {
     const { code, stdout, stderr } = await cli(['sync'], {
       ...h.env,
