@@ -11,7 +11,7 @@ import { redactText, type Logger } from '../logger.js';
 import type { UpvestClient } from '../upvest/client.js';
 import { checkAccount, type AccountRecord, type RejectedAccount } from '../upvest/schema.js';
 import { closeRun, lastWatermark, openRun, resumeRun, setWatermark, type RunMode, type RunTotals } from './runs.js';
-import { writePage } from './store.js';
+import { recordUnchangedPage, writePage, type PageWrite } from './store.js';
 import { toMicros } from './timestamps.js';
 import { newestUpdate, walkNewestFirst, walkPages, type FetchedPage, type PageMeta } from './walk.js';
 
@@ -92,7 +92,39 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Run
   let pagesDone = done.length;
   let accountsDone = done.reduce((sum, page) => sum + page.count, 0);
   let totalCount: number | null = done[0]?.totalCount ?? null;
+  const fingerprinting = mode === 'full' && options.skipUnchangedPages !== false;
   const handle = async (fetched: FetchedPage) => {
+    const fingerprint = fingerprinting ? { limit: fetched.limit, digest: recordsDigest(fetched.page) } : undefined;
+    const page = {
+      runId,
+      pageIndex: fetched.index,
+      offset: fetched.offset,
+      totalCount: fetched.totalCount,
+      itemCount: fetched.count,
+      firstId: fetched.firstId,
+      lastId: fetched.lastId,
+      retries: fetched.page.retries,
+    };
+    const unchanged =
+      fingerprint &&
+      (await recordUnchangedPage(deps.prisma, { ...page, fingerprint, listedIds: fetched.page.data.map(rawId) }));
+    if (!unchanged) await validateAndWrite(fetched, page, fingerprint);
+    if (fetched.index === 0 && fetched.limit !== pageSize) {
+      // The server serves fewer per page than asked; a resumed run must walk the same layout.
+      pageSize = fetched.limit;
+      await deps.prisma.syncRun.update({ where: { id: runId }, data: { pageSize } });
+    }
+    pagesDone += 1;
+    accountsDone += fetched.count;
+    totalCount ??= fetched.totalCount;
+    deps.onProgress?.({ runId, pagesDone, accountsDone, totalCount });
+  };
+
+  const validateAndWrite = async (
+    fetched: FetchedPage,
+    page: Omit<PageWrite, 'accounts' | 'rejected' | 'listedIds' | 'observedAt'>,
+    fingerprint: PageWrite['fingerprint'],
+  ) => {
     const accounts: AccountRecord[] = [];
     const rejected: RejectedAccount[] = [];
     for (const raw of fetched.page.data) {
@@ -108,32 +140,13 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Run
       await setWatermark(deps.prisma, runId, watermark);
     }
     await writePage(deps.prisma, {
-      runId,
-      pageIndex: fetched.index,
-      offset: fetched.offset,
-      totalCount: fetched.totalCount,
-      itemCount: fetched.count,
-      firstId: fetched.firstId,
-      lastId: fetched.lastId,
+      ...page,
       accounts,
       rejected,
       listedIds: [...accounts.map((a) => a.id), ...rejected.flatMap((r) => (r.accountId ? [r.accountId] : []))],
-      retries: fetched.page.retries,
       observedAt: now(),
-      fingerprint:
-        mode === 'full' && options.skipUnchangedPages !== false
-          ? { limit: fetched.limit, digest: recordsDigest(fetched.page) }
-          : undefined,
+      fingerprint,
     });
-    if (fetched.index === 0 && fetched.limit !== pageSize) {
-      // The server serves fewer per page than asked; a resumed run must walk the same layout.
-      pageSize = fetched.limit;
-      await deps.prisma.syncRun.update({ where: { id: runId }, data: { pageSize } });
-    }
-    pagesDone += 1;
-    accountsDone += fetched.count;
-    totalCount ??= fetched.totalCount;
-    deps.onProgress?.({ runId, pagesDone, accountsDone, totalCount });
   };
 
   let failure: unknown;
@@ -223,6 +236,11 @@ export function recordsDigest(page: { body: string; data: unknown[] }): string {
   if (meta >= 0 && data > meta) hash.update(page.body.slice(data));
   else hash.update(JSON.stringify(page.data));
   return hash.digest('base64');
+}
+
+/** The id of a record on a page known to hold only valid records (see recordUnchangedPage). */
+function rawId(record: unknown): string {
+  return String((record as { id: string }).id).toLowerCase();
 }
 
 function nextIndex(done: ReadonlyArray<PageMeta>): number {

@@ -45,9 +45,6 @@ export async function writePage(prisma: PrismaClient, page: PageWrite): Promise<
   // Sorting by id gives every transaction the same lock order, which keeps parallel page
   // writers from deadlocking on the rows two pages share.
   const accounts = newestById(page.accounts).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  if (page.fingerprint && page.rejected.length === 0 && (await recordIfUnchanged(prisma, page, accounts.length))) {
-    return { inserted: 0, updated: 0, unchanged: accounts.length, statusChanges: 0, rejected: 0 };
-  }
   const accountsJson = accountsJsonOf(accounts);
   return withTransactionRetry(() =>
     prisma.$transaction(
@@ -284,14 +281,21 @@ export function jsonForPostgres(value: unknown): string {
   return json.replace(/(?<!\\)((?:\\\\)*)\\u0000/g, '$1\\\\u0000');
 }
 
+export type UnchangedPage = Omit<PageWrite, 'accounts' | 'rejected' | 'observedAt' | 'fingerprint'> & {
+  fingerprint: { limit: number; digest: string };
+};
+
 /**
  * Records the page as seen if the last full run wrote exactly this page at this position: then
- * every account on it is already stored as served (a full run rewrites the fingerprint of each
- * page it writes, so one that listed the page differently, or marked one of its accounts
- * deleted, left a different fingerprint). One statement; true if it recorded the page.
+ * every account on it is already stored as served, and every record on it was valid (a full
+ * run rewrites the fingerprint of each page it writes, keeps none for a page with a rejected
+ * record, and one that listed the page differently or marked one of its accounts deleted left
+ * a different fingerprint). So the caller need not even validate the page. One statement;
+ * the outcome if it recorded the page, null if the page must be written.
  */
-async function recordIfUnchanged(prisma: PrismaClient, page: PageWrite, unchanged: number): Promise<boolean> {
-  const fingerprint = page.fingerprint!;
+export async function recordUnchangedPage(prisma: PrismaClient, page: UnchangedPage): Promise<PageOutcome | null> {
+  const { fingerprint } = page;
+  const unchanged = new Set(page.listedIds).size;
   const recorded = await prisma.$executeRaw`
     INSERT INTO sync_run_pages (sync_run_id, page_index, page_offset, item_count, total_count, first_id, last_id,
                                 account_ids, unchanged, retries)
@@ -300,7 +304,7 @@ async function recordIfUnchanged(prisma: PrismaClient, page: PageWrite, unchange
     WHERE EXISTS (SELECT 1 FROM sync_page_fingerprints
                   WHERE page_offset = ${page.offset} AND page_limit = ${fingerprint.limit}
                     AND fingerprint = ${fingerprint.digest})`;
-  return recorded === 1;
+  return recorded === 1 ? { inserted: 0, updated: 0, unchanged, statusChanges: 0, rejected: 0 } : null;
 }
 
 async function rememberFingerprint(tx: Tx, page: PageWrite, fingerprint: { limit: number; digest: string }): Promise<void> {

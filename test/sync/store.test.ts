@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPrisma, type PrismaClient } from '../../src/db/prisma.js';
-import { jsonForPostgres, writePage, type AccountRecord, type PageWrite } from '../../src/sync/store.js';
+import { jsonForPostgres, recordUnchangedPage, writePage, type AccountRecord, type PageWrite } from '../../src/sync/store.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { mirrorRowsWrittenSince, txidNow } from '../support/harness.js';
 
@@ -137,18 +137,29 @@ describe('pages served exactly as a full run last wrote them', () => {
   it('are recorded as seen with one statement, without looking at their accounts again', async () => {
     const accounts = [account(21), account(22)];
     expect(await writePage(prisma, fingerprinted(accounts))).toMatchObject({ inserted: 2 });
-    // Change the mirror behind the sync's back: a skipped page does not even read it.
+    // Change the mirror behind the sync's back: a page recorded as unchanged does not even read it.
     await prisma.account.update({ where: { id: account(21).id }, data: { name: 'changed by hand' } });
-    const again = fingerprinted(accounts);
-    expect(await writePage(prisma, again)).toEqual({ inserted: 0, updated: 0, unchanged: 2, statusChanges: 0, rejected: 0 });
+    const { accounts: _a, rejected: _r, observedAt: _o, ...again } = fingerprinted(accounts);
+    expect(await recordUnchangedPage(prisma, { ...again, fingerprint })).toEqual({
+      inserted: 0,
+      updated: 0,
+      unchanged: 2,
+      statusChanges: 0,
+      rejected: 0,
+    });
     expect((await prisma.account.findUniqueOrThrow({ where: { id: account(21).id } })).name).toBe('changed by hand');
     const recorded = await prisma.syncRunPage.findUniqueOrThrow({
       where: { syncRunId_pageIndex: { syncRunId: runId, pageIndex: again.pageIndex } },
     });
     expect(recorded).toMatchObject({ pageOffset: 5000, unchanged: 2, accountIds: [account(21).id, account(22).id] });
+    // Another position, or other records, is not the page that was written.
+    const { accounts: _b, rejected: _c, observedAt: _d, ...moved } = { ...fingerprinted(accounts), offset: 4999 };
+    expect(await recordUnchangedPage(prisma, { ...moved, fingerprint })).toBeNull();
+    const { accounts: _e, rejected: _f, observedAt: _g, ...other } = fingerprinted(accounts);
+    expect(await recordUnchangedPage(prisma, { ...other, fingerprint: { ...fingerprint, digest: 'other records' } })).toBeNull();
   });
 
-  it('are written in full when the page differs, or when asked to (no fingerprint)', async () => {
+  it('are written in full when the page differs, and the new fingerprint is kept', async () => {
     const accounts = [account(21), account(22)];
     expect(await writePage(prisma, { ...fingerprinted(accounts), fingerprint: { ...fingerprint, digest: 'another' } })).toMatchObject({
       updated: 1,
@@ -160,14 +171,14 @@ describe('pages served exactly as a full run last wrote them', () => {
     expect(stored.fingerprint).toBe('another');
   });
 
-  it('are written in full whenever they hold a rejected record, so that every run keeps it aside', async () => {
+  it('leave no fingerprint when they hold a rejected record, so that every run keeps it aside', async () => {
     const withReject = (): PageWrite => ({
       ...fingerprinted([account(21), account(22)]),
       fingerprint: { ...fingerprint, digest: 'another' },
       rejected: [{ accountId: null, raw: { id: 1 }, reason: 'id must be string' }],
     });
+    await prisma.syncPageFingerprint.deleteMany();
     expect(await writePage(prisma, withReject())).toMatchObject({ rejected: 1 });
-    expect(await writePage(prisma, withReject())).toMatchObject({ rejected: 1 });
-    expect(await prisma.rejectedRecord.count({ where: { reason: 'id must be string' } })).toBe(2);
+    expect(await prisma.syncPageFingerprint.count()).toBe(0);
   });
 });
