@@ -27,7 +27,9 @@ const statementNames = new Map<string, string>();
 
 /**
  * Names each distinct statement so that node-postgres prepares it once per connection: the
- * page writes are large CTEs whose planning would otherwise be paid on every page.
+ * page writes are large CTEs, and planning them for every page costs more than running them.
+ * PostgreSQL may then keep a generic plan; the page writes are written so that theirs cannot
+ * depend on the tables' size (see the note on lookups in sync/store.ts).
  */
 function preparedStatementName(query: { sql: string; argTypes: ReadonlyArray<unknown> }): string {
   const key = `${query.sql}\u0000${JSON.stringify(query.argTypes)}`;

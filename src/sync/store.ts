@@ -40,6 +40,11 @@ export interface PageOutcome {
 
 type Tx = Parameters<Parameters<PrismaClient['$transaction']>[0]>[0];
 
+// A note on lookups. The planner cannot know how many rows a JSON parameter holds (it assumes
+// 100), and between ANALYZEs it can think the mirror's tables far smaller than they are; then it
+// joins a page against a sequential scan of the whole table, and each page costs a read of all
+// accounts. Lookups of stored rows are therefore written as LATERAL subqueries with a LIMIT,
+// which the planner cannot turn into joins: one index probe per row of the page, always.
 export async function writePage(prisma: PrismaClient, page: PageWrite): Promise<PageOutcome> {
   // Within a page the same id can only be written once per statement; keep its newest version.
   // Sorting by id gives every transaction the same lock order, which keeps parallel page
@@ -139,7 +144,9 @@ async function upsertAccounts(tx: Tx, page: PageWrite, accountsJson: string): Pr
                    IS DISTINCT FROM
                    (i.account_group_id, i.type, i.name, i.status, i.account_number, i.created_at, i.updated_at, NULL::timestamptz)))
                AS differs
-      FROM input i LEFT JOIN accounts a ON a.id = i.id
+      -- LATERAL ... LIMIT 1 keeps this an index lookup per account, whatever the planner
+      -- believes about the table's size (see the note on lookups above writePage).
+      FROM input i LEFT JOIN LATERAL (SELECT * FROM accounts a WHERE a.id = i.id LIMIT 1) a ON true
     ),
     written AS (
       INSERT INTO accounts AS a (id, account_group_id, type, name, status, account_number, created_at,
@@ -196,14 +203,15 @@ async function syncLinks(tx: Tx, page: PageWrite, accounts: AccountRecord[]): Pr
   const rows = await tx.$queryRaw<Array<{ account_id: string }>>`
     WITH current AS (
       SELECT a.id FROM json_to_recordset(${accountsJson}::json) AS i(id uuid, updated_at timestamptz)
-      JOIN accounts a ON a.id = i.id AND a.updated_at = i.updated_at
+      JOIN LATERAL (SELECT a.id FROM accounts a WHERE a.id = i.id AND a.updated_at = i.updated_at LIMIT 1) a ON true
     ),
     wanted AS (
       SELECT l.* FROM json_to_recordset(${linksJson}::json) AS l(account_id uuid, user_id uuid, type text)
       JOIN current c ON c.id = l.account_id
     ),
     existing AS (
-      SELECT au.* FROM account_users au JOIN current c ON c.id = au.account_id
+      SELECT au.* FROM current c
+      JOIN LATERAL (SELECT * FROM account_users au WHERE au.account_id = c.id LIMIT 10000) au ON true
     ),
     ${newUsersOf(page)},
     -- EXCEPT is hashed whatever the row estimates; an anti-join on them may not be.
@@ -231,7 +239,8 @@ function newUsersOf(page: PageWrite): Prisma.Sql {
   return Prisma.sql`new_users AS (
       INSERT INTO users (id, first_seen_at, last_seen_at)
       SELECT DISTINCT w.user_id, ${page.observedAt}::timestamptz, ${page.observedAt}::timestamptz FROM wanted w
-      WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = w.user_id)
+      LEFT JOIN LATERAL (SELECT u.id FROM users u WHERE u.id = w.user_id LIMIT 1) known ON true
+      WHERE known.id IS NULL
       ORDER BY 1
       ON CONFLICT (id) DO NOTHING
     )`;
