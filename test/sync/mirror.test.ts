@@ -64,6 +64,13 @@ describe('a full sync against the simulator', () => {
       SELECT count(*)::int AS n FROM (SELECT user_id FROM account_users GROUP BY user_id HAVING count(*) > 1) s`;
     expect(shared!.n).toBeGreaterThan(0);
 
+    // A run that wrote this much leaves fresh planner statistics behind (autovacuum may be off).
+    const analyzed = await h.prisma.$queryRaw<Array<{ relname: string }>>`
+      SELECT relname::text FROM pg_stat_user_tables
+      WHERE relname IN ('accounts', 'users', 'account_users', 'account_status_changes') AND last_analyze IS NOT NULL
+      ORDER BY relname`;
+    expect(analyzed.map((t) => t.relname)).toEqual(['account_status_changes', 'account_users', 'accounts', 'users']);
+
     const firstSight = await statusChangesOf(summary.runId);
     expect(firstSight).toHaveLength(3000);
     expect(firstSight.every((c) => c.from_status === null)).toBe(true);
