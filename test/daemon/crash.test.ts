@@ -4,7 +4,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   committedPageCount,
   daemonEnv,
-  expectedMirror,
   httpGet,
   isMsg,
   metric,
@@ -16,7 +15,7 @@ import {
   type CliProcess,
   type LogLine,
 } from '../support/daemon.js';
-import { mirroredAccounts, startHarness, type Harness } from '../support/harness.js';
+import { expectedMirror, mirroredAccounts, startHarness, type Harness } from '../support/harness.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {

@@ -7,8 +7,8 @@ import { silentLogger } from '../../src/logger.js';
 import { runGuarded } from '../../src/queue/guarded-run.js';
 import { loadSyncCommandConfig } from '../../src/config.js';
 import { createUpvestClientFromConfig } from '../../src/upvest/index.js';
-import { expectedMirror, pollUntil, runRows, spawnCli } from '../support/daemon.js';
-import { mirroredAccounts, startHarness, type Harness } from '../support/harness.js';
+import { pollUntil, runRows, spawnCli } from '../support/daemon.js';
+import { expectedMirror, mirroredAccounts, startHarness, type Harness } from '../support/harness.js';
 
 let h: Harness;
 

@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import type { Env } from '../../src/config.js';
 import type { PrismaClient } from '../../src/db/prisma.js';
 import { QUEUE_NAME, type SyncJobData, type SyncJobResult } from '../../src/queue/names.js';
-import { normalizeTimestamp, type Harness } from './harness.js';
+import type { Harness } from './harness.js';
 
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -246,21 +246,6 @@ export function metric(text: string, sample: string): number | undefined {
 }
 
 export const isMsg = (prefix: string) => (line: LogLine) => typeof line.msg === 'string' && line.msg.startsWith(prefix);
-
-/** The simulator's accounts in the form mirroredAccounts() returns, for an exact comparison. */
-export function expectedMirror(h: Harness) {
-  return h.simulator.dataset.list().map((a) => ({
-    id: a.id,
-    created_at: normalizeTimestamp(a.created_at),
-    updated_at: normalizeTimestamp(a.updated_at),
-    account_group_id: a.account_group_id,
-    type: a.type,
-    name: a.name,
-    status: a.status,
-    account_number: a.account_number,
-    users: [...a.users].sort((x, y) => (x.id < y.id ? -1 : 1)).map((u) => ({ id: u.id, type: u.type })),
-  }));
-}
 
 /** How many pages a run has committed so far (sync_run_pages; there is no event for it). */
 export async function committedPageCount(prisma: PrismaClient, runId: string | bigint): Promise<number> {

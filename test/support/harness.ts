@@ -114,6 +114,21 @@ function utc(column: string) {
   );
 }
 
+/** The simulator's accounts in the form mirroredAccounts() returns, for an exact comparison. */
+export function expectedMirror(h: Harness) {
+  return h.simulator.dataset.list().map((a) => ({
+    id: a.id,
+    created_at: normalizeTimestamp(a.created_at),
+    updated_at: normalizeTimestamp(a.updated_at),
+    account_group_id: a.account_group_id,
+    type: a.type,
+    name: a.name,
+    status: a.status,
+    account_number: a.account_number,
+    users: [...a.users].sort((x, y) => (x.id < y.id ? -1 : 1)).map((u) => ({ id: u.id, type: u.type })),
+  }));
+}
+
 /** An RFC 3339 timestamp in the form mirroredAccounts() prints, for comparison. */
 export function normalizeTimestamp(value: string): string {
   const match = /^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/.exec(value);
