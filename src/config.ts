@@ -401,80 +401,55 @@ export function parseLogConfig(env: Env): LogConfig {
   return { level: parseSection(logShape, env).LOG_LEVEL };
 }
 
-export interface SyncCommandConfig {
-  database: DatabaseConfig;
-  upvest: UpvestConfig;
-  sync: SyncConfig;
-  runGuard: RunGuardConfig;
-  log: LogConfig;
+/** Every section of the settings, by the name commands ask for it. */
+const SECTIONS = {
+  database: parseDatabaseConfig,
+  upvest: parseUpvestConfig,
+  sync: parseSyncConfig,
+  runGuard: parseRunGuardConfig,
+  schedule: parseScheduleConfig,
+  redis: parseRedisConfig,
+  queue: parseQueueConfig,
+  health: parseHealthConfig,
+  shutdown: parseShutdownConfig,
+  log: parseLogConfig,
+} as const;
+
+type Sections = { [K in keyof typeof SECTIONS]: ReturnType<(typeof SECTIONS)[K]> };
+type SectionName = keyof Sections;
+
+/** Parses the named sections; the problems of all of them are reported together. */
+function loadSections<K extends SectionName>(env: Env, names: readonly K[]): Pick<Sections, K> {
+  return collect(Object.fromEntries(names.map((name) => [name, () => SECTIONS[name](env)]))) as Pick<Sections, K>;
 }
+
+const SYNC_SECTIONS = ['database', 'upvest', 'sync', 'runGuard', 'log'] as const;
+const WORKER_SECTIONS = [...SYNC_SECTIONS, 'schedule', 'redis', 'queue', 'health', 'shutdown'] as const;
+
+export type SyncCommandConfig = Pick<Sections, (typeof SYNC_SECTIONS)[number]>;
+export type WorkerCommandConfig = Pick<Sections, (typeof WORKER_SECTIONS)[number]>;
+export type TriggerCommandConfig = Pick<Sections, 'redis' | 'queue' | 'log'>;
+export type DatabaseCommandConfig = Pick<Sections, 'database' | 'log'>;
 
 export function loadSyncCommandConfig(env: Env = process.env): SyncCommandConfig {
-  return collect({
-    database: () => parseDatabaseConfig(env),
-    upvest: () => parseUpvestConfig(env),
-    sync: () => parseSyncConfig(env),
-    runGuard: () => parseRunGuardConfig(env),
-    log: () => parseLogConfig(env),
-  });
-}
-
-export interface WorkerCommandConfig extends SyncCommandConfig {
-  schedule: ScheduleConfig;
-  redis: RedisConfig;
-  queue: QueueConfig;
-  health: HealthConfig;
-  shutdown: ShutdownConfig;
+  return loadSections(env, SYNC_SECTIONS);
 }
 
 export function loadWorkerCommandConfig(env: Env = process.env): WorkerCommandConfig {
-  return collect({
-    database: () => parseDatabaseConfig(env),
-    upvest: () => parseUpvestConfig(env),
-    sync: () => parseSyncConfig(env),
-    runGuard: () => parseRunGuardConfig(env),
-    schedule: () => parseScheduleConfig(env),
-    redis: () => parseRedisConfig(env),
-    queue: () => parseQueueConfig(env),
-    health: () => parseHealthConfig(env),
-    shutdown: () => parseShutdownConfig(env),
-    log: () => parseLogConfig(env),
-  });
-}
-
-export interface TriggerCommandConfig {
-  redis: RedisConfig;
-  queue: QueueConfig;
-  log: LogConfig;
+  return loadSections(env, WORKER_SECTIONS);
 }
 
 export function loadTriggerCommandConfig(env: Env = process.env): TriggerCommandConfig {
-  return collect({
-    redis: () => parseRedisConfig(env),
-    queue: () => parseQueueConfig(env),
-    log: () => parseLogConfig(env),
-  });
+  return loadSections(env, ['redis', 'queue', 'log']);
 }
 
 /** What a walk needs without a database (`sync --dry-run`). */
-export function loadUpvestCommandConfig(env: Env = process.env): Pick<SyncCommandConfig, 'upvest' | 'sync' | 'log'> {
-  return collect({
-    upvest: () => parseUpvestConfig(env),
-    sync: () => parseSyncConfig(env),
-    log: () => parseLogConfig(env),
-  });
-}
-
-export interface DatabaseCommandConfig {
-  database: DatabaseConfig;
-  log: LogConfig;
+export function loadUpvestCommandConfig(env: Env = process.env): Pick<Sections, 'upvest' | 'sync' | 'log'> {
+  return loadSections(env, ['upvest', 'sync', 'log']);
 }
 
 export function loadDatabaseCommandConfig(env: Env = process.env): DatabaseCommandConfig {
-  return collect({
-    database: () => parseDatabaseConfig(env),
-    log: () => parseLogConfig(env),
-  });
+  return loadSections(env, ['database', 'log']);
 }
 
 export function loadLogConfig(env: Env = process.env): LogConfig {
