@@ -12,24 +12,31 @@ export function createProgressDisplay(stream: NodeJS.WritableStream, interactive
   const started = now();
   let lastDraw = 0;
   let drawn = false;
+  let latest: SyncProgress | undefined;
+  const draw = (progress: SyncProgress, time: number) => {
+    const elapsed = Math.max(0.001, (time - started) / 1000);
+    const total = progress.totalCount ?? 0;
+    const percent = total > 0 ? Math.min(100, Math.floor((progress.accountsDone / total) * 100)) : 100;
+    const width = 30;
+    const filled = Math.round((percent / 100) * width);
+    const bar = `${'#'.repeat(filled)}${'.'.repeat(width - filled)}`;
+    const rate = Math.round(progress.accountsDone / elapsed);
+    stream.write(
+      `\r[${bar}] ${percent}%  ${progress.accountsDone}/${total} accounts  ${progress.pagesDone} pages  ${rate}/s   `,
+    );
+    drawn = true;
+  };
   return {
     update(progress) {
+      latest = progress;
       const time = now();
       if (time - lastDraw < 100) return;
       lastDraw = time;
-      const elapsed = Math.max(0.001, (time - started) / 1000);
-      const total = progress.totalCount ?? 0;
-      const percent = total > 0 ? Math.min(100, Math.floor((progress.accountsDone / total) * 100)) : 100;
-      const width = 30;
-      const filled = Math.round((percent / 100) * width);
-      const bar = `${'#'.repeat(filled)}${'.'.repeat(width - filled)}`;
-      const rate = Math.round(progress.accountsDone / elapsed);
-      stream.write(
-        `\r[${bar}] ${percent}%  ${progress.accountsDone}/${total} accounts  ${progress.pagesDone} pages  ${rate}/s   `,
-      );
-      drawn = true;
+      draw(progress, time);
     },
     done() {
+      // The last update may have fallen between two redraws: show where the run ended.
+      if (latest) draw(latest, now());
       if (drawn) stream.write('\n');
     },
   };

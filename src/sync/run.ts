@@ -90,7 +90,7 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Run
   );
 
   let pagesDone = done.length;
-  let accountsDone = done.reduce((sum, page) => sum + page.count, 0);
+  let accountsDone = done.reduce((sum, page) => sum + (page.index === 0 ? page.count : Math.max(0, page.count - 1)), 0);
   let totalCount: number | null = done[0]?.totalCount ?? null;
   const fingerprinting = mode === 'full' && options.skipUnchangedPages !== false;
   const handle = async (fetched: FetchedPage) => {
@@ -115,7 +115,8 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Run
       await deps.prisma.syncRun.update({ where: { id: runId }, data: { pageSize } });
     }
     pagesDone += 1;
-    accountsDone += fetched.count;
+    // Each page after the first repeats the previous page's last account (the overlap).
+    accountsDone += fetched.index === 0 ? fetched.count : Math.max(0, fetched.count - 1);
     totalCount ??= fetched.totalCount;
     deps.onProgress?.({ runId, pagesDone, accountsDone, totalCount });
   };
