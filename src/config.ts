@@ -70,36 +70,23 @@ const int = (min: number, max: number) =>
 
 const required = z.string({ message: 'is required' }).trim().min(1, { message: 'is required' });
 
+/** Whether `value` parses as a URL with one of `protocols` (e.g. 'https:'). */
+function hasProtocol(value: string, protocols: readonly string[]): boolean {
+  return URL.canParse(value) && protocols.includes(new URL(value).protocol);
+}
+
 const httpUrl = z
   .string()
   .trim()
-  .refine(
-    (value) => {
-      try {
-        const url = new URL(value);
-        return url.protocol === 'http:' || url.protocol === 'https:';
-      } catch {
-        return false;
-      }
-    },
-    { message: 'must be an http(s) URL' },
-  )
+  .refine((value) => hasProtocol(value, ['http:', 'https:']), { message: 'must be an http(s) URL' })
   .transform((value) => value.replace(/\/+$/, ''));
 
-const postgresUrl = required.refine(
-  (value) => {
-    try {
-      const url = new URL(value);
-      return url.protocol === 'postgresql:' || url.protocol === 'postgres:';
-    } catch {
-      return false;
-    }
-  },
-  { message: 'must be a postgresql:// URL' },
-).refine((value) => !URL.canParse(value) || !new URL(value).searchParams.has('schema'), {
+const postgresUrl = required
+  .refine((value) => hasProtocol(value, ['postgresql:', 'postgres:']), { message: 'must be a postgresql:// URL' })
   // Raw SQL and migrations use the search path; a dedicated database is the supported way.
-  message: 'must not set ?schema= (give account-sync a database of its own instead)',
-});
+  .refine((value) => !URL.canParse(value) || !new URL(value).searchParams.has('schema'), {
+    message: 'must not set ?schema= (give account-sync a database of its own instead)',
+  });
 
 const databaseShape = {
   DATABASE_URL: postgresUrl,
@@ -285,17 +272,7 @@ const redisShape = {
   REDIS_URL: z
     .string()
     .trim()
-    .refine(
-      (value) => {
-        try {
-          const url = new URL(value);
-          return url.protocol === 'redis:' || url.protocol === 'rediss:';
-        } catch {
-          return false;
-        }
-      },
-      { message: 'must be a redis:// or rediss:// URL' },
-    )
+    .refine((value) => hasProtocol(value, ['redis:', 'rediss:']), { message: 'must be a redis:// or rediss:// URL' })
     .default('redis://127.0.0.1:6379'),
 };
 

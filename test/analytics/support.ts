@@ -3,7 +3,8 @@
 import { Writable } from 'node:stream';
 import { Client } from 'pg';
 import type { PrismaClient } from '../../src/db/prisma.js';
-import { writePage, type AccountRecord, type PageWrite } from '../../src/sync/store.js';
+import { writePage, type AccountRecord } from '../../src/sync/store.js';
+import { pageWrite } from '../support/pages.js';
 
 /** A deterministic account id: 00000000-0000-4000-8000-<n, 12 digits>. */
 export function accountId(n: number): string {
@@ -49,21 +50,7 @@ export async function writeAccounts(
 ) {
   const pageIndex = pageIndexes.get(runId) ?? 0;
   pageIndexes.set(runId, pageIndex + 1);
-  const page: PageWrite = {
-    runId,
-    pageIndex,
-    offset: pageIndex * 100,
-    totalCount: accounts.length,
-    itemCount: accounts.length,
-    firstId: accounts[0]?.id ?? null,
-    lastId: accounts[accounts.length - 1]?.id ?? null,
-    accounts,
-    rejected: [],
-    listedIds: accounts.map((a) => a.id),
-    retries: 0,
-    observedAt: new Date(observedAt),
-  };
-  return writePage(prisma, page);
+  return writePage(prisma, pageWrite(runId, pageIndex, accounts, { offset: pageIndex * 100, observedAt: new Date(observedAt) }));
 }
 
 /** What the end of a complete run does to an account it no longer lists (see closeRun). */

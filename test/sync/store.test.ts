@@ -3,6 +3,7 @@ import { createPrisma, type PrismaClient } from '../../src/db/prisma.js';
 import { jsonForPostgres, recordUnchangedPage, writePage, type AccountRecord, type PageWrite } from '../../src/sync/store.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { mirrorRowsWrittenSince, txidNow } from '../support/harness.js';
+import { pageWrite } from '../support/pages.js';
 
 let db: TestDatabase;
 let prisma: PrismaClient;
@@ -33,20 +34,7 @@ const account = (n: number, overrides: Partial<AccountRecord> = {}): AccountReco
 
 let pageIndex = 0;
 function page(accounts: AccountRecord[]): PageWrite {
-  return {
-    runId,
-    pageIndex: pageIndex++,
-    offset: 0,
-    totalCount: accounts.length,
-    itemCount: accounts.length,
-    firstId: accounts[0]?.id ?? null,
-    lastId: accounts[accounts.length - 1]?.id ?? null,
-    accounts,
-    rejected: [],
-    listedIds: accounts.map((a) => a.id),
-    retries: 0,
-    observedAt: new Date('2026-11-27T10:00:00Z'),
-  };
+  return pageWrite(runId, pageIndex++, accounts, { offset: 0, observedAt: new Date('2026-11-27T10:00:00Z') });
 }
 
 describe('writing a page', () => {
