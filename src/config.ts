@@ -28,6 +28,10 @@ export interface UpvestConfig {
   connectTimeoutMs: number;
   /** Whole-request budget for one attempt, from connecting to the last body byte. */
   requestTimeoutMs: number;
+  /** Largest response body read, counted after decompression. */
+  maxResponseBytes: number;
+  /** Plain http to a host that is not loopback, explicitly allowed (and warned about at start). */
+  plainHttpToRemoteHost: boolean;
   retry: RetryConfig;
 }
 
@@ -43,6 +47,8 @@ export interface RetryConfig {
 export interface SyncConfig {
   pageSize: number;
   concurrency: number;
+  /** No run fetches more pages than this, whatever total_count says. */
+  maxPages: number;
   /** Incremental runs reach back this far before the last watermark. */
   incrementalLagMs: number;
   /** Recognise pages served exactly as a full run last wrote them, and skip writing them. */
@@ -67,6 +73,12 @@ const int = (min: number, max: number) =>
         .min(min, { message: `must be at least ${min}` })
         .max(max, { message: `must be at most ${max}` }),
     );
+
+const boolean = (fallback: boolean) =>
+  z
+    .enum(['true', 'false'], { message: 'must be true or false' })
+    .default(fallback ? 'true' : 'false')
+    .transform((value) => value === 'true');
 
 const required = z.string({ message: 'is required' }).trim().min(1, { message: 'is required' });
 
@@ -105,6 +117,8 @@ const upvestShape = {
   UPVEST_TOKEN_REFRESH_MARGIN_SECONDS: int(0, 3600).default(60),
   UPVEST_CONNECT_TIMEOUT_MS: int(100, 120_000).default(5_000),
   UPVEST_REQUEST_TIMEOUT_MS: int(100, 600_000).default(30_000),
+  UPVEST_MAX_RESPONSE_BYTES: int(64 * 1024, 1024 * 1024 * 1024).default(16 * 1024 * 1024),
+  UPVEST_ALLOW_INSECURE_HTTP: boolean(false),
   UPVEST_RETRIES: int(0, 100).default(8),
   UPVEST_RETRY_MIN_DELAY_MS: int(0, 600_000).default(500),
   UPVEST_RETRY_MAX_DELAY_MS: int(0, 3_600_000).default(30_000),
@@ -121,12 +135,10 @@ const upvestShape = {
 const syncShape = {
   SYNC_PAGE_SIZE: int(2, 10_000).default(1000),
   SYNC_CONCURRENCY: int(1, 64).default(4),
+  SYNC_MAX_PAGES: int(1, 100_000_000).default(100_000),
   SYNC_INCREMENTAL_LAG_MS: int(0, 86_400_000).default(60_000),
   SYNC_FULL_INTERVAL_MS: int(60_000, 30 * 86_400_000).default(86_400_000),
-  SYNC_SKIP_UNCHANGED_PAGES: z
-    .enum(['true', 'false'], { message: 'must be true or false' })
-    .default('true')
-    .transform((value) => value === 'true'),
+  SYNC_SKIP_UNCHANGED_PAGES: boolean(true),
 };
 
 const scheduleShape = {
@@ -188,6 +200,15 @@ export function parseUpvestConfig(env: Env): UpvestConfig {
   if (v.UPVEST_RETRY_MAX_DELAY_MS < v.UPVEST_RETRY_MIN_DELAY_MS) {
     problems.push({ key: 'UPVEST_RETRY_MAX_DELAY_MS', message: 'must not be below UPVEST_RETRY_MIN_DELAY_MS' });
   }
+  const base = new URL(v.UPVEST_BASE_URL);
+  if (base.protocol === 'http:' && !isLoopback(base.hostname) && !v.UPVEST_ALLOW_INSECURE_HTTP) {
+    problems.push({
+      key: 'UPVEST_BASE_URL',
+      message:
+        'must be https: plain http would send the client secret and access tokens in clear text ' +
+        '(http is accepted for loopback hosts, or anywhere with UPVEST_ALLOW_INSECURE_HTTP=true)',
+    });
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     baseUrl: v.UPVEST_BASE_URL,
@@ -203,6 +224,8 @@ export function parseUpvestConfig(env: Env): UpvestConfig {
     maxRequestsPerSecond: v.UPVEST_MAX_REQUESTS_PER_SECOND,
     connectTimeoutMs: v.UPVEST_CONNECT_TIMEOUT_MS,
     requestTimeoutMs: v.UPVEST_REQUEST_TIMEOUT_MS,
+    maxResponseBytes: v.UPVEST_MAX_RESPONSE_BYTES,
+    plainHttpToRemoteHost: base.protocol === 'http:' && !isLoopback(base.hostname),
     retry: {
       retries: v.UPVEST_RETRIES,
       minDelayMs: v.UPVEST_RETRY_MIN_DELAY_MS,
@@ -217,6 +240,7 @@ export function parseSyncConfig(env: Env): SyncConfig {
   return {
     pageSize: v.SYNC_PAGE_SIZE,
     concurrency: v.SYNC_CONCURRENCY,
+    maxPages: v.SYNC_MAX_PAGES,
     incrementalLagMs: v.SYNC_INCREMENTAL_LAG_MS,
     skipUnchangedPages: v.SYNC_SKIP_UNCHANGED_PAGES,
     fullIntervalMs: v.SYNC_FULL_INTERVAL_MS,
@@ -253,6 +277,12 @@ function cronGapMs(pattern: string, tz: string): number | string {
   } catch (error) {
     return `is not a cron pattern (${error instanceof Error ? error.message : String(error)})`;
   }
+}
+
+/** Whether a URL's hostname is this machine: localhost, 127.0.0.0/8 or ::1. */
+export function isLoopback(hostname: string): boolean {
+  const host = hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  return host === 'localhost' || host.endsWith('.localhost') || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
 }
 
 function isTimeZone(zone: string): boolean {

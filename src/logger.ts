@@ -53,8 +53,11 @@ export const REDACT_PATHS = [
 const TRANSPORT_PROPERTIES = ['options', 'request', 'response', 'timings', 'config', 'headers', 'body'];
 
 export interface LoggerOptions {
-  /** Configured secret values (client secret, key passphrase) to scrub from every line. */
-  secrets?: ReadonlyArray<string | undefined>;
+  /**
+   * Secret values to scrub from every line: a registry (which learns access tokens as they are
+   * received, see secrets.ts) or a fixed list.
+   */
+  secrets?: { redact(text: string): string } | ReadonlyArray<string | undefined>;
 }
 
 export function createLogger(
@@ -62,7 +65,8 @@ export function createLogger(
   destination: NodeJS.WritableStream = process.stderr,
   options: LoggerOptions = {},
 ): Logger {
-  const scrub = secretScrubber(options.secrets ?? []);
+  const secrets = options.secrets ?? [];
+  const scrub = 'redact' in secrets ? secrets.redact : secretScrubber(secrets);
   return pino(
     {
       level: config.level,

@@ -9,6 +9,7 @@ import { migrate } from '../db/migrate.js';
 import { openClient } from '../db/pg-client.js';
 import { createPrisma, type PrismaClient } from '../db/prisma.js';
 import { createLogger } from '../logger.js';
+import { secretsOfSettings } from '../secrets.js';
 import { startStandaloneSimulator } from '../simulator/standalone.js';
 import { createProgressDisplay } from '../sync/progress.js';
 import { runSync, type RunSummary } from '../sync/run.js';
@@ -58,13 +59,14 @@ export const demoCommand: Command = {
         `Database ${new URL(config.database.url).pathname.slice(1)}: ` +
           `${migrated.createdDatabase ? 'created, ' : ''}${migrated.applied.length} migration(s) applied`,
       );
-      const client = createUpvestClientFromConfig(config.upvest, { logger });
+      const secrets = secretsOfSettings(config);
+      const client = createUpvestClientFromConfig(config.upvest, { logger, secrets });
       const sync = async (label: string): Promise<RunSummary> => {
         out(`\n${label}`);
         const progress = createProgressDisplay(context.stderr, isInteractive());
         const summary = await runSync(
-          { prisma, client, logger, onProgress: (p) => progress.update(p) },
-          { pageSize: config.sync.pageSize, concurrency: config.sync.concurrency },
+          { prisma, client, logger, onProgress: (p) => progress.update(p), redact: secrets.redact },
+          { pageSize: config.sync.pageSize, concurrency: config.sync.concurrency, maxPages: config.sync.maxPages },
         );
         progress.done();
         out(summaryLine(summary));

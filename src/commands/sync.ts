@@ -7,7 +7,9 @@ import { parseArgs } from 'node:util';
 import { isInteractive, loadSyncCommandConfig, loadUpvestCommandConfig } from '../config.js';
 import { createPrisma } from '../db/prisma.js';
 import { describeHolder } from '../db/run-lock.js';
+import { errorCodeOf, oneLineMessage } from '../errors.js';
 import { createLogger } from '../logger.js';
+import { secretsOfSettings } from '../secrets.js';
 import { runGuarded } from '../queue/guarded-run.js';
 import { createProgressDisplay } from '../sync/progress.js';
 import { summaryJson, summaryLine } from '../sync/summary.js';
@@ -34,9 +36,9 @@ export const syncCommand: Command = {
       return 2;
     }
     const config = loadSyncCommandConfig(context.env);
-    const secrets = [config.upvest.clientSecret, config.upvest.signingKeyPassphrase];
+    const secrets = secretsOfSettings(config);
     const logger = createLogger(config.log, context.stderr, { secrets });
-    const client = createUpvestClientFromConfig(config.upvest, { logger });
+    const client = createUpvestClientFromConfig(config.upvest, { logger, secrets });
     const prisma = createPrisma(config.database.url, { poolSize: config.sync.concurrency + 2 });
     const progress = createProgressDisplay(context.stderr, !values.json && isInteractive());
     const abort = new AbortController();
@@ -52,11 +54,12 @@ export const syncCommand: Command = {
           databaseUrl: config.database.url,
           applicationName: `account-sync sync ${hostname()}:${process.pid}`,
           onProgress: (p) => progress.update(p),
-          secrets,
+          redact: secrets.redact,
         },
         {
           pageSize: config.sync.pageSize,
           concurrency: config.sync.concurrency,
+          maxPages: config.sync.maxPages,
           // By hand, a full run unless asked otherwise: it is the one that also sees deletions.
           mode: values.incremental ? 'incremental' : 'full',
           fullIntervalMs: config.sync.fullIntervalMs,
@@ -89,15 +92,25 @@ export const syncCommand: Command = {
 /** `sync --dry-run`: fetch and validate every page, write nothing, no database needed. */
 async function dryRunCommand(json: boolean, context: CommandContext): Promise<number> {
   const config = loadUpvestCommandConfig(context.env);
-  const logger = createLogger(config.log, context.stderr, {
-    secrets: [config.upvest.clientSecret, config.upvest.signingKeyPassphrase],
-  });
-  const client = createUpvestClientFromConfig(config.upvest, { logger });
-  const summary = await dryRun(client, { pageSize: config.sync.pageSize, concurrency: config.sync.concurrency });
+  const secrets = secretsOfSettings(config);
+  const logger = createLogger(config.log, context.stderr, { secrets });
+  const client = createUpvestClientFromConfig(config.upvest, { logger, secrets });
+  let summary;
+  try {
+    summary = await dryRun(client, {
+      pageSize: config.sync.pageSize,
+      concurrency: config.sync.concurrency,
+      maxPages: config.sync.maxPages,
+    });
+  } catch (error) {
+    context.stderr.write(`account-sync sync --dry-run: ${errorCodeOf(error)}: ${secrets.redact(oneLineMessage(error))}\n`);
+    return 1;
+  }
   context.stdout.write(
     json
       ? `${JSON.stringify({ dry_run: true, ...summary })}\n`
-      : `dry run in ${(summary.durationMs / 1000).toFixed(1)}s: ${summary.pages} pages, ${summary.accounts} valid accounts, ${summary.rejected} rejected, ${summary.retries} retries\n`,
+      : `dry run in ${(summary.durationMs / 1000).toFixed(1)}s: ${summary.pages} pages, ${summary.accountsSeen} accounts seen ` +
+          `(${summary.accounts} valid), ${summary.rejected} rejected (${summary.unidentified} without a usable id), ${summary.retries} retries\n`,
   );
   return 0;
 }

@@ -9,6 +9,7 @@ import { createMetrics } from '../health/metrics.js';
 import { createReadiness } from '../health/readiness.js';
 import { startHealthServer } from '../health/server.js';
 import { createLogger, type Logger } from '../logger.js';
+import { secretsOfSettings, type SecretRegistry } from '../secrets.js';
 import { runGuarded } from '../queue/guarded-run.js';
 import { syncJobOptions } from '../queue/names.js';
 import { createSyncProcessor } from '../queue/processor.js';
@@ -29,10 +30,9 @@ export const workerCommand: Command = {
   async run(args, context) {
     parseArgs({ args, options: {}, strict: true, allowPositionals: false });
     const config = loadWorkerCommandConfig(context.env);
-    const logger = createLogger(config.log, context.stderr, {
-      secrets: [config.upvest.clientSecret, config.upvest.signingKeyPassphrase],
-    });
-    const daemon = await startDaemon(config, logger);
+    const secrets = secretsOfSettings(config);
+    const logger = createLogger(config.log, context.stderr, { secrets });
+    const daemon = await startDaemon(config, logger, secrets);
 
     let stopping: Promise<void> | null = null;
     const onSignal = (signal: NodeJS.Signals) => {
@@ -67,7 +67,7 @@ interface Daemon {
   stop(reason: string): Promise<void>;
 }
 
-async function startDaemon(config: WorkerCommandConfig, logger: Logger): Promise<Daemon> {
+async function startDaemon(config: WorkerCommandConfig, logger: Logger, secrets: SecretRegistry): Promise<Daemon> {
   const instance = `${hostname()}:${process.pid}`;
   const jobOptions = syncJobOptions(config.queue);
   const spec = scheduleSpec(config.schedule);
@@ -75,6 +75,7 @@ async function startDaemon(config: WorkerCommandConfig, logger: Logger): Promise
   // First what can fail on bad settings (the signing key), before any connection is opened.
   const client = createUpvestClientFromConfig(config.upvest, {
     logger,
+    secrets,
     onRetry: (error) => metrics.upstreamRetry(error),
     onResponse: ({ path, status }) => metrics.upstreamResponse(path, status),
   });
@@ -129,11 +130,12 @@ async function startDaemon(config: WorkerCommandConfig, logger: Logger): Promise
           logger,
           databaseUrl: config.database.url,
           applicationName: `account-sync worker ${instance}`,
-          secrets: [config.upvest.clientSecret, config.upvest.signingKeyPassphrase],
+          redact: secrets.redact,
         },
         {
           pageSize: config.sync.pageSize,
           concurrency: config.sync.concurrency,
+          maxPages: config.sync.maxPages,
           mode: 'scheduled',
           fullIntervalMs: config.sync.fullIntervalMs,
           incrementalLagMs: config.sync.incrementalLagMs,
@@ -147,6 +149,7 @@ async function startDaemon(config: WorkerCommandConfig, logger: Logger): Promise
     rateLimit: (ms) => queue.rateLimit(ms),
     shutdown: shutdown.signal,
     rateLimitPauseMs: config.queue.rateLimitPauseMs,
+    redact: secrets.redact,
     logger,
     onOutcome: (outcome) => metrics.observeOutcome(outcome),
     onRateLimitPause: () => metrics.rateLimitPause(),

@@ -17,6 +17,14 @@ export function sqlStateOf(error: unknown): string | undefined {
   return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
 }
 
+/** The database's own message behind an error from Prisma or node-postgres, without Prisma's preamble. */
+export function databaseMessageOf(error: unknown): string {
+  const meta = (error as { meta?: { driverAdapterError?: { cause?: { originalMessage?: unknown } } } } | null)?.meta;
+  const original = meta?.driverAdapterError?.cause?.originalMessage;
+  if (typeof original === 'string') return original;
+  return error instanceof Error ? error.message : String(error);
+}
+
 export async function withTransactionRetry<T>(run: () => Promise<T>, attempts = 5): Promise<T> {
   for (let attempt = 1; ; attempt += 1) {
     try {

@@ -5,9 +5,13 @@ import type { Logger } from '../logger.js';
 
 export type Check = () => Promise<unknown>;
 
+/**
+ * Only up or down per dependency: /readyz may be reachable by anyone, and a driver's message
+ * names hosts and users. The reason goes to the log instead.
+ */
 export interface ReadinessReport {
   ready: boolean;
-  checks: Record<string, { up: boolean; error?: string }>;
+  checks: Record<string, { up: boolean }>;
 }
 
 export interface Readiness {
@@ -35,7 +39,7 @@ export function createReadiness(deps: {
     const results = await Promise.all(Object.entries(deps.checks).map(([name, c]) => runOne(name, c)));
     const report: ReadinessReport = { ready: results.every((r) => r.up), checks: {} };
     for (const result of results) {
-      report.checks[result.name] = result.up ? { up: true } : { up: false, error: result.error };
+      report.checks[result.name] = { up: result.up };
       deps.onResult?.(result.name, result.up);
       const before = known.get(result.name);
       known.set(result.name, result.up);

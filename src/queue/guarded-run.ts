@@ -3,7 +3,7 @@
 // job processor and `account-sync sync`, so both follow the same rules.
 import { acquireRunLock, type LockHolder } from '../db/run-lock.js';
 import type { PrismaClient } from '../db/prisma.js';
-import { redactText, type Logger } from '../logger.js';
+import type { Logger } from '../logger.js';
 import { runSync, type RunSummary, type SyncProgress } from '../sync/run.js';
 import { scheduledMode, type RunMode } from '../sync/runs.js';
 import type { UpvestClient } from '../upvest/client.js';
@@ -18,13 +18,14 @@ export interface GuardedRunDeps {
   applicationName: string;
   now?: () => Date;
   onProgress?: (progress: SyncProgress) => void;
-  /** Secret values to scrub from a run's stored error text. */
-  secrets?: ReadonlyArray<string | undefined>;
+  /** Scrubs secrets from what the run stores (see SyncDeps.redact). */
+  redact?: (text: string) => string;
 }
 
 export interface GuardedRunOptions {
   pageSize: number;
   concurrency: number;
+  maxPages: number;
   /**
    * The mode of a new run; 'scheduled' lets the history decide (full when none succeeded
    * within `fullIntervalMs`, incremental otherwise). A resumed run keeps its own.
@@ -79,20 +80,20 @@ export async function runGuarded(deps: GuardedRunDeps, options: GuardedRunOption
     const signal = options.signal ? AbortSignal.any([options.signal, lock.lost]) : lock.lost;
     const mode = options.mode === 'scheduled' ? await scheduledMode(deps.prisma, options.fullIntervalMs, now()) : options.mode;
     const summary = await runSync(
-      { prisma: deps.prisma, client: deps.client, logger: deps.logger, now, onProgress: deps.onProgress, signal },
+      { prisma: deps.prisma, client: deps.client, logger: deps.logger, now, onProgress: deps.onProgress, signal, redact: deps.redact },
       {
         pageSize: options.pageSize,
         concurrency: options.concurrency,
+        maxPages: options.maxPages,
         mode,
         incrementalLagMs: options.incrementalLagMs,
         skipUnchangedPages: options.skipUnchangedPages,
         resumeRunId: resume?.runId,
       },
     );
-    const scrubbed = await scrubStoredError(deps.prisma, summary, deps.secrets ?? []);
     return {
       kind: 'ran',
-      summary: scrubbed,
+      summary,
       resumed: resume,
       closed: settlement.closed.map((c) => c.run),
       lockLost: lock.lost.aborted && !(options.signal?.aborted ?? false),
@@ -100,20 +101,4 @@ export async function runGuarded(deps: GuardedRunDeps, options: GuardedRunOption
   } finally {
     await lock.release();
   }
-}
-
-/**
- * The run's error text comes from upstream messages; whatever secret-shaped text slipped into
- * one is replaced before it stays in sync_runs (and before it becomes a job's failed reason).
- */
-async function scrubStoredError(
-  prisma: PrismaClient,
-  summary: RunSummary,
-  secrets: ReadonlyArray<string | undefined>,
-): Promise<RunSummary> {
-  if (summary.error === null) return summary;
-  const clean = redactText(summary.error, secrets);
-  if (clean === summary.error) return summary;
-  await prisma.syncRun.update({ where: { id: summary.runId }, data: { error: clean } });
-  return { ...summary, error: clean };
 }

@@ -42,11 +42,15 @@ export class JobFailure extends AccountSyncError {
   }
 }
 
-export function judgeOutcome(outcome: JobOutcome, options: { rateLimitPauseMs: number }): JobVerdict {
+export function judgeOutcome(
+  outcome: JobOutcome,
+  options: { rateLimitPauseMs: number; redact?: (text: string) => string },
+): JobVerdict {
   if (outcome.kind === 'threw') {
-    if (outcome.stopped) return { kind: 'requeue', reason: `stopped before the run began: ${oneLineMessage(outcome.error)}` };
+    const message = (options.redact ?? ((text: string) => text))(oneLineMessage(outcome.error));
+    if (outcome.stopped) return { kind: 'requeue', reason: `stopped before the run began: ${message}` };
     // runSync throws only when the database is unreachable: worth another attempt later.
-    return { kind: 'retry', error: new JobFailure(errorCodeOf(outcome.error), oneLineMessage(outcome.error), null) };
+    return { kind: 'retry', error: new JobFailure(errorCodeOf(outcome.error), message, null) };
   }
   if (outcome.kind === 'locked') {
     // Another process is running a sync right now; this one would only repeat it.

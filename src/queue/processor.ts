@@ -15,6 +15,8 @@ export interface SyncProcessorDeps {
   /** Aborted when the process is shutting down. */
   shutdown: AbortSignal;
   rateLimitPauseMs: number;
+  /** Scrubs secrets from a failed reason before it is stored on the job in Redis. */
+  redact?: (text: string) => string;
   logger: Logger;
   onOutcome?: (outcome: JobOutcome) => void;
   onRateLimitPause?: (ms: number) => void;
@@ -34,7 +36,7 @@ export function createSyncProcessor(deps: SyncProcessorDeps): SyncProcessor {
       outcome = { kind: 'threw', error, stopped: stop.aborted };
     }
     deps.onOutcome?.(outcome);
-    const verdict = judgeOutcome(outcome, { rateLimitPauseMs: deps.rateLimitPauseMs });
+    const verdict = judgeOutcome(outcome, { rateLimitPauseMs: deps.rateLimitPauseMs, redact: deps.redact });
     switch (verdict.kind) {
       case 'complete':
         if (verdict.note) logger.warn(`sync job skipped: ${verdict.note}`);

@@ -39,10 +39,11 @@ export function handleAccounts(ex: Exchange, ctx: SimulatorContext): void {
     return;
   }
   const { offset, limit, sort, order } = params;
-  const indices = ctx.dataset.indices(sort, order, offset, limit);
+  const paging = ctx.faults.paging(ctx.dataset.count);
+  const indices = pageIndices(ctx, params, paging.endless ? limit : (ex.oversize ?? limit), paging.endless || ex.oversize !== undefined);
   const body = new BufferBuilder(512 * (indices.length + 1));
   body.append(
-    `{"meta":{"offset":${offset},"limit":${limit},"count":${indices.length},"total_count":${ctx.dataset.count},` +
+    `{"meta":{"offset":${offset},"limit":${limit},"count":${indices.length},"total_count":${paging.totalCount},` +
       `"sort":"${sort}","order":"${order}"},"data":[`,
   );
   for (let i = 0; i < indices.length; i++) body.append(i === 0 ? ctx.dataset.json(indices[i]!) : `,${ctx.dataset.json(indices[i]!)}`);
@@ -50,6 +51,18 @@ export function handleAccounts(ex: Exchange, ctx: SimulatorContext): void {
   ctx.stats.accountsServed += indices.length;
   ctx.stats.pagesServed++;
   ex.send(200, 'application/json', body.bytes());
+}
+
+/** The page's accounts; with `wrap`, exactly `items` of them, the list read round and round. */
+function pageIndices(ctx: SimulatorContext, params: Params, items: number, wrap: boolean): number[] {
+  const { offset, sort, order } = params;
+  const count = ctx.dataset.count;
+  if (!wrap || count === 0) return ctx.dataset.indices(sort, order, offset, items);
+  const out: number[] = [];
+  for (let position = offset; out.length < items; position = (position + 1) % count) {
+    out.push(...ctx.dataset.indices(sort, order, position % count, 1));
+  }
+  return out;
 }
 
 function acceptsJson(accept: string | undefined): boolean {

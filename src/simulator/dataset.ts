@@ -37,6 +37,8 @@ export class Dataset {
   private readonly added: AccountFields[] = [];
   private readonly overrides = new Map<number, Override>();
   private readonly corruptions = new Map<number, Record<string, unknown>>();
+  /** Records served as this exact JSON text instead of the account (see serveRaw). */
+  private readonly rawRecords = new Map<number, string>();
   /** Removed indices, sorted: the exclusions of the created_at order. */
   private readonly removed: number[] = [];
   private lastChangeUs: number;
@@ -96,7 +98,7 @@ export class Dataset {
 
   /** One account as GET /accounts serves it, by index (see indices()). */
   json(index: number): string {
-    return accountJson(this.fields(index), this.corruptions.get(index));
+    return this.rawRecords.get(index) ?? accountJson(this.fields(index), this.corruptions.get(index));
   }
 
   /** Every live account in created_at order. Meant for tests with a few thousand accounts. */
@@ -124,7 +126,7 @@ export class Dataset {
   served(id: string): Record<string, unknown> | undefined {
     const index = this.indexOf(id);
     if (index === undefined || this.isRemoved(index)) return undefined;
-    return JSON.parse(accountJson(this.fields(index), this.corruptions.get(index))) as Record<string, unknown>;
+    return JSON.parse(this.json(index)) as Record<string, unknown>;
   }
 
   has(id: string): boolean {
@@ -209,7 +211,18 @@ export class Dataset {
   }
 
   uncorrupt(id: string): void {
-    this.corruptions.delete(this.requireIndex(id));
+    const index = this.requireIndex(id);
+    this.corruptions.delete(index);
+    this.rawRecords.delete(index);
+  }
+
+  /**
+   * Serves this exact JSON text in the account's place (anything at all: a record without an
+   * id, one nested ten thousand levels deep, escapes JSON.stringify would never write). A
+   * fault, not a change: the account keeps its place in the orderings.
+   */
+  serveRaw(id: string, jsonText: string): void {
+    this.rawRecords.set(this.requireIndex(id), jsonText);
   }
 
   applyRandomChanges(options: RandomChangeOptions): ChangeLog {

@@ -7,6 +7,8 @@ import type { SimulatorStats } from './stats.js';
 export class Exchange {
   /** Set by the truncate fault: the answer's body is cut short and the socket destroyed. */
   truncate = false;
+  /** Set by the oversize fault: the page holds this many accounts whatever its limit. */
+  oversize: number | undefined;
   private done = false;
 
   constructor(

@@ -8,7 +8,22 @@ export type Fault =
   | { kind: 'reset' }
   | { kind: 'truncate' }
   | { kind: 'nonjson' }
-  | { kind: 'latency'; ms: number };
+  | { kind: 'latency'; ms: number }
+  /** A small gzip body that unpacks to `bytes` bytes. */
+  | { kind: 'gzipBomb'; bytes: number }
+  /** The page, answered normally, but holding `items` accounts whatever its limit. */
+  | { kind: 'oversize'; items: number }
+  /** An error whose detail repeats the request's bearer token, without the word "Bearer". */
+  | { kind: 'echoToken'; status: number };
+
+/**
+ * Paging that never ends: every page full, and total_count either `totalCount` or, without
+ * it, the real count plus `growBy` more on every request.
+ */
+export interface EndlessPaging {
+  totalCount?: number;
+  growBy?: number;
+}
 
 /** '/accounts', '/auth/token', or '*' for any path. */
 export type FaultPath = '/accounts' | '/auth/token' | '*' | (string & {});
@@ -30,6 +45,20 @@ export class Faults {
   private random: { probability: number; kinds: Fault[]; prng: Prng; path: FaultPath } | null = null;
   private latencyMs = 0;
   private rate: { rps: number; retryAfter: boolean; buckets: Map<string, Bucket> } | null = null;
+  private endlessPaging: (EndlessPaging & { requests: number }) | null = null;
+
+  /** Pages that never end (see EndlessPaging); null for honest paging. */
+  setEndless(options: EndlessPaging | null): void {
+    this.endlessPaging = options === null ? null : { ...options, requests: 0 };
+  }
+
+  /** The total_count to report for this request, and whether every page is served full. */
+  paging(realCount: number): { totalCount: number; endless: boolean } {
+    const endless = this.endlessPaging;
+    if (!endless) return { totalCount: realCount, endless: false };
+    endless.requests += 1;
+    return { totalCount: endless.totalCount ?? realCount + (endless.growBy ?? 0) * endless.requests, endless: true };
+  }
 
   enqueue(path: FaultPath, ...faults: Fault[]): void {
     for (const fault of faults) {
@@ -78,6 +107,7 @@ export class Faults {
     this.random = null;
     this.latencyMs = 0;
     this.rate = null;
+    this.endlessPaging = null;
   }
 
   /** The fault for this request, if any: queued ones first, then a random draw. */
@@ -113,4 +143,6 @@ function validate(fault: Fault): void {
     throw new RangeError(`fault status must be an HTTP status, got ${fault.status}`);
   }
   if (fault.kind === 'latency' && !(fault.ms >= 0)) throw new RangeError('fault latency must be >= 0');
+  if (fault.kind === 'gzipBomb' && !(Number.isSafeInteger(fault.bytes) && fault.bytes > 0)) throw new RangeError('gzipBomb bytes must be > 0');
+  if (fault.kind === 'oversize' && !(Number.isSafeInteger(fault.items) && fault.items > 0)) throw new RangeError('oversize items must be > 0');
 }

@@ -54,6 +54,8 @@ export interface Simulator {
   readonly stats: SimulatorStats;
   /** Every token issued so far answers 401 from now on. */
   expireTokens(): void;
+  /** The access tokens issued so far. */
+  issuedTokens(): string[];
   close(): Promise<void>;
 }
 
@@ -117,6 +119,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     faults: ctx.faults,
     stats,
     expireTokens: () => ctx.tokens.expireAll(),
+    issuedTokens: () => ctx.tokens.issued(),
     close,
   };
 }

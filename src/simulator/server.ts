@@ -2,7 +2,9 @@
 // rules every Upvest call shares (signature, API version), then hands over to the route.
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { once } from 'node:events';
 import type { Socket } from 'node:net';
+import { createGzip } from 'node:zlib';
 import { handleAccounts } from './accounts-route.js';
 import type { SimulatorContext } from './context.js';
 import { Exchange } from './exchange.js';
@@ -168,5 +170,39 @@ async function applyFault(ex: Exchange, fault: Fault, delay: (ms: number) => Pro
       return false;
     case 'latency':
       return !(await delay(fault.ms));
+    case 'gzipBomb':
+      ex.send(200, 'application/json', await gzipOfSpaces(fault.bytes), { 'content-encoding': 'gzip' });
+      return true;
+    case 'oversize':
+      ex.oversize = fault.items;
+      return false;
+    case 'echoToken': {
+      const token = String(ex.req.headers.authorization ?? '').replace(/^Bearer\s+/i, '');
+      ex.problem(fault.status, `access token ${token} is not allowed to list accounts`);
+      return true;
+    }
   }
+}
+
+const bombs = new Map<number, Promise<Buffer>>();
+
+/** `bytes` spaces, gzipped (about a thousandth of the size), built in chunks and kept for reuse. */
+function gzipOfSpaces(bytes: number): Promise<Buffer> {
+  let bomb = bombs.get(bytes);
+  if (!bomb) {
+    bomb = (async () => {
+      const gzip = createGzip({ level: 9 });
+      const out: Buffer[] = [];
+      gzip.on('data', (chunk: Buffer) => out.push(chunk));
+      const chunk = Buffer.alloc(1 << 20, ' ');
+      for (let left = bytes; left > 0; left -= chunk.length) {
+        if (!gzip.write(left >= chunk.length ? chunk : chunk.subarray(0, left))) await once(gzip, 'drain');
+      }
+      gzip.end();
+      await once(gzip, 'end');
+      return Buffer.concat(out);
+    })();
+    bombs.set(bytes, bomb);
+  }
+  return bomb;
 }

@@ -42,6 +42,11 @@ export class TokenStore {
     return { ok: true, grant };
   }
 
+  /** Every token issued and not yet pruned, oldest first (tests look for echoes of them). */
+  issued(): string[] {
+    return [...this.tokens.keys()];
+  }
+
   expireAll(): void {
     this.generation++;
   }

@@ -9,7 +9,8 @@ import { errorCodeOf, oneLineMessage } from '../errors.js';
 import type { PrismaClient } from '../db/prisma.js';
 import { redactText, type Logger } from '../logger.js';
 import type { UpvestClient } from '../upvest/client.js';
-import { checkAccount, type AccountRecord, type RejectedAccount } from '../upvest/schema.js';
+import { isUuid } from '../upvest/schema.js';
+import { checkPage } from './page-check.js';
 import { closeRun, lastWatermark, openRun, resumeRun, setWatermark, type RunMode, type RunTotals } from './runs.js';
 import { recordUnchangedPage, writePage, type PageWrite } from './store.js';
 import { toMicros } from './timestamps.js';
@@ -22,11 +23,18 @@ export interface SyncDeps {
   now?: () => Date;
   onProgress?: (progress: SyncProgress) => void;
   signal?: AbortSignal;
+  /**
+   * Scrubs secrets (the settings' and every access token received) from text the run stores:
+   * its error, and what it keeps of rejected records. Applied before anything is written.
+   */
+  redact?: (text: string) => string;
 }
 
 export interface SyncOptions {
   pageSize: number;
   concurrency: number;
+  /** SYNC_MAX_PAGES: no walk fetches more pages than this. */
+  maxPages?: number;
   /** Default 'full'. 'incremental' falls back to a full run when no run has succeeded yet. */
   mode?: RunMode;
   /** Recognise pages served exactly as when last written, and skip writing them (default true). */
@@ -65,6 +73,8 @@ export interface RunSummary extends RunTotals {
 
 export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<RunSummary> {
   const now = deps.now ?? (() => new Date());
+  const redact = deps.redact ?? ((text: string) => text);
+  const maxPages = options.maxPages ?? 100_000;
   let startedAt = now();
   let mode: RunMode = options.mode ?? 'full';
   let pageSize = options.pageSize;
@@ -105,9 +115,10 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Run
       lastId: fetched.lastId,
       retries: fetched.page.retries,
     };
+    // A page holding a record without a usable id was never fingerprinted: no need to look.
+    const listedIds = fingerprint ? usableIds(fetched.page.data) : null;
     const unchanged =
-      fingerprint &&
-      (await recordUnchangedPage(deps.prisma, { ...page, fingerprint, listedIds: fetched.page.data.map(rawId) }));
+      fingerprint && listedIds && (await recordUnchangedPage(deps.prisma, { ...page, fingerprint, listedIds }));
     if (!unchanged) await validateAndWrite(fetched, page, fingerprint);
     if (fetched.index === 0 && fetched.limit !== pageSize) {
       // The server serves fewer per page than asked; a resumed run must walk the same layout.
@@ -126,28 +137,15 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Run
     page: Omit<PageWrite, 'accounts' | 'rejected' | 'listedIds' | 'observedAt'>,
     fingerprint: PageWrite['fingerprint'],
   ) => {
-    const accounts: AccountRecord[] = [];
-    const rejected: RejectedAccount[] = [];
-    for (const raw of fetched.page.data) {
-      const checked = checkAccount(raw);
-      if (checked.ok) accounts.push(checked.account);
-      else rejected.push(checked.rejected);
-    }
-    for (const record of rejected) {
+    const checked = checkPage(fetched.page.data, redact);
+    for (const record of checked.rejected) {
       logger.warn({ offset: fetched.offset, accountId: record.accountId, reason: record.reason }, 'account rejected');
     }
-    if (mode === 'incremental' && watermark === null && accounts[0]) {
-      watermark = accounts[0].updatedAt;
+    if (mode === 'incremental' && watermark === null && checked.accounts[0]) {
+      watermark = checked.accounts[0].updatedAt;
       await setWatermark(deps.prisma, runId, watermark);
     }
-    await writePage(deps.prisma, {
-      ...page,
-      accounts,
-      rejected,
-      listedIds: [...accounts.map((a) => a.id), ...rejected.flatMap((r) => (r.accountId ? [r.accountId] : []))],
-      observedAt: now(),
-      fingerprint,
-    });
+    await writePage(deps.prisma, { ...page, ...checked, observedAt: now(), fingerprint, redact });
   };
 
   let failure: unknown;
@@ -161,7 +159,7 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Run
       }
       const walked = await walkPages(
         deps.client,
-        { limit: pageSize, concurrency: options.concurrency, signal: deps.signal, done },
+        { limit: pageSize, concurrency: options.concurrency, maxPages, signal: deps.signal, done },
         handle,
       );
       pageSize = walked.limit;
@@ -172,7 +170,7 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Run
       // newest-first list move with every change.
       const walked = await walkNewestFirst(
         deps.client,
-        { limit: pageSize, sinceMicros, signal: deps.signal, firstIndex: nextIndex(done) },
+        { limit: pageSize, maxPages, sinceMicros, signal: deps.signal, firstIndex: nextIndex(done) },
         handle,
       );
       pageSize = walked.limit;
@@ -192,7 +190,7 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Run
       ? undefined
       : deps.signal?.aborted
         ? { code: 'SYNC_INTERRUPTED', message: `interrupted: ${oneLineMessage(deps.signal.reason)}` }
-        : { code: errorCodeOf(failure), message: redactText(oneLineMessage(failure)) };
+        : { code: errorCodeOf(failure), message: redact(redactText(oneLineMessage(failure))) };
   const closed = await closeRun(deps.prisma, {
     runId,
     mode,
@@ -256,9 +254,15 @@ async function refreshStatistics(prisma: PrismaClient, totals: RunTotals, logger
   }
 }
 
-/** The id of a record on a page known to hold only valid records (see recordUnchangedPage). */
-function rawId(record: unknown): string {
-  return String((record as { id: string }).id).toLowerCase();
+/** The ids of the page's records, or null when one of them has no usable id. */
+function usableIds(records: ReadonlyArray<unknown>): string[] | null {
+  const ids: string[] = [];
+  for (const record of records) {
+    const id = record !== null && typeof record === 'object' ? (record as { id?: unknown }).id : undefined;
+    if (!isUuid(id)) return null;
+    ids.push(id.toLowerCase());
+  }
+  return ids;
 }
 
 function nextIndex(done: ReadonlyArray<PageMeta>): number {

@@ -132,11 +132,20 @@ export async function closeRun(prisma: PrismaClient, close: CloseRun): Promise<C
       async (tx) => {
         const pages = await committedPages(tx as unknown as PrismaClient, close.runId);
         const [sums] = await tx.$queryRaw<
-          Array<{ inserted: number; updated: number; unchanged: number; status_changes: number; rejected: number; retries: number }>
+          Array<{
+            inserted: number;
+            updated: number;
+            unchanged: number;
+            status_changes: number;
+            rejected: number;
+            unidentified: number;
+            retries: number;
+          }>
         >`
           SELECT coalesce(sum(inserted), 0)::int AS inserted, coalesce(sum(updated), 0)::int AS updated,
                  coalesce(sum(unchanged), 0)::int AS unchanged, coalesce(sum(status_changes), 0)::int AS status_changes,
-                 coalesce(sum(rejected), 0)::int AS rejected, coalesce(sum(retries), 0)::int AS retries
+                 coalesce(sum(rejected), 0)::int AS rejected, coalesce(sum(unidentified), 0)::int AS unidentified,
+                 coalesce(sum(retries), 0)::int AS retries
           FROM sync_run_pages WHERE sync_run_id = ${close.runId}`;
         const [listing] = await tx.$queryRaw<Array<{ listed: number; distinct_ids: number }>>`
           SELECT count(*)::int AS listed, count(DISTINCT id)::int AS distinct_ids
@@ -148,6 +157,14 @@ export async function closeRun(prisma: PrismaClient, close: CloseRun): Promise<C
           close.mode === 'full'
             ? assessWalk(pages, close.pageSize, Math.max(0, repeats - expectedRepeats(pages)))
             : assessNewestFirstWalk(close.walkFinished);
+        const unidentified = sums?.unidentified ?? 0;
+        if (unidentified > 0) {
+          // Such a record may be an account Upvest still lists: the run cannot tell which.
+          assessment.consistent = false;
+          assessment.reasons.push(
+            `${unidentified} record(s) without a usable id were kept aside, so which accounts are listed cannot be proven`,
+          );
+        }
 
         // Only a complete, consistent walk of the whole list knows what is no longer listed.
         let deletions = 0;

@@ -3,10 +3,22 @@
 // writing the same page twice changes nothing.
 import { FEED_CHANNEL, FEED_LOCK_KEY } from '../db/feed.js';
 import { Prisma, type PrismaClient } from '../db/prisma.js';
-import type { AccountRecord, RejectedAccount } from '../upvest/schema.js';
-import { withTransactionRetry } from '../db/transactions.js';
+import { databaseMessageOf, sqlStateOf, withTransactionRetry } from '../db/transactions.js';
+import { oneLineMessage } from '../errors.js';
+import type { AccountRecord } from '../upvest/schema.js';
+import { jsonbString, keptAsideJson } from './kept-aside.js';
 
-export type { AccountRecord, RejectedAccount };
+export type { AccountRecord };
+
+/** A record kept aside in rejected_records, already in the form it is stored in. */
+export interface KeptAside {
+  /** Its id when it has a usable one (a UUID): it is still listed, so never marked deleted. */
+  accountId: string | null;
+  /** JSON text jsonb accepts (see kept-aside.ts). */
+  rawJson: string;
+  rawTruncated: boolean;
+  reason: string;
+}
 
 export interface PageWrite {
   runId: bigint;
@@ -17,9 +29,11 @@ export interface PageWrite {
   firstId: string | null;
   lastId: string | null;
   accounts: AccountRecord[];
-  rejected: RejectedAccount[];
+  rejected: KeptAside[];
   /** Every id the page listed, rejected records with a usable id included. */
   listedIds: string[];
+  /** Records kept aside without a usable id: they may be accounts the run cannot name. */
+  unidentified?: number;
   retries: number;
   observedAt: Date;
   /**
@@ -28,6 +42,8 @@ export interface PageWrite {
    * sync_page_fingerprints). Absent for other walks.
    */
   fingerprint?: { limit: number; digest: string };
+  /** Applied to database messages before they are stored with a refused record. */
+  redact?: (text: string) => string;
 }
 
 export interface PageOutcome {
@@ -50,37 +66,144 @@ export async function writePage(prisma: PrismaClient, page: PageWrite): Promise<
   // Sorting by id gives every transaction the same lock order, which keeps parallel page
   // writers from deadlocking on the rows two pages share.
   const accounts = newestById(page.accounts).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  const accountsJson = accountsJsonOf(accounts);
-  return withTransactionRetry(() =>
-    prisma.$transaction(
-      async (tx) => {
-        const written = accounts.length === 0 ? [] : await upsertAccounts(tx, page, accountsJson);
-        // Accounts this transaction created cannot have links yet (a parallel page that lists
-        // one too waits for this one to commit), so theirs are simply inserted; the others are
-        // compared with what is stored.
-        const created = new Set(written.filter((row) => row.inserted).map((row) => row.id));
-        const known = accounts.filter((a) => !created.has(a.id));
-        if (created.size > 0) await insertLinks(tx, page, accounts.filter((a) => created.has(a.id)));
-        const relinked = known.length === 0 ? [] : await syncLinks(tx, page, known);
-        const changes = written.filter((row) => row.from_status !== row.to_status);
-        const updated = new Set([...relinked, ...written.filter((row) => !row.inserted).map((row) => row.id)]);
-        const outcome: PageOutcome = {
-          inserted: created.size,
-          updated: updated.size,
-          unchanged: accounts.length - created.size - updated.size,
-          statusChanges: changes.length,
-          rejected: page.rejected.length,
-        };
-        await recordPage(tx, page, outcome);
-        // A page with rejected records is written in full every time, so that every run keeps them aside.
-        if (page.fingerprint && page.rejected.length === 0) await rememberFingerprint(tx, page, page.fingerprint);
-        // Last: from here to commit, page transactions take turns (see FEED_LOCK_KEY).
-        await recordStatusChanges(tx, page, changes);
-        return outcome;
-      },
-      { maxWait: 30_000, timeout: 120_000 },
-    ),
-  );
+  try {
+    return await withTransactionRetry(() =>
+      prisma.$transaction(
+        async (tx) => {
+          const { written, changes } = await writeAccounts(tx, page, accounts);
+          const outcome = await recordOutcome(tx, page, written, []);
+          // Last: from here to commit, page transactions take turns (see FEED_LOCK_KEY).
+          await recordStatusChanges(tx, page, changes);
+          return outcome;
+        },
+        { maxWait: 30_000, timeout: 120_000 },
+      ),
+    );
+  } catch (error) {
+    // Validation should have kept aside whatever PostgreSQL refuses; should a record get
+    // through anyway, it must not fail its page on every run: find it, keep it aside with the
+    // database's own message, and store the rest.
+    if (!isDataError(error)) throw error;
+    return withTransactionRetry(() =>
+      prisma.$transaction(
+        async (tx) => {
+          const refused: KeptAside[] = [];
+          const written = await writeIsolating(tx, page, accounts, refused);
+          return recordOutcome(tx, page, written, refused);
+        },
+        { maxWait: 30_000, timeout: 300_000 },
+      ),
+    );
+  }
+}
+
+interface Written {
+  accounts: number;
+  inserted: number;
+  updated: number;
+  statusChanges: number;
+}
+
+const NOTHING_WRITTEN: Written = { accounts: 0, inserted: 0, updated: 0, statusChanges: 0 };
+
+function addWritten(a: Written, b: Written): Written {
+  return {
+    accounts: a.accounts + b.accounts,
+    inserted: a.inserted + b.inserted,
+    updated: a.updated + b.updated,
+    statusChanges: a.statusChanges + b.statusChanges,
+  };
+}
+
+/** The accounts, their users and links; the status changes they make are returned, not yet recorded. */
+async function writeAccounts(tx: Tx, page: PageWrite, accounts: AccountRecord[]): Promise<{ written: Written; changes: WrittenRow[] }> {
+  if (accounts.length === 0) return { written: NOTHING_WRITTEN, changes: [] };
+  const written = await upsertAccounts(tx, page, accountsJsonOf(accounts));
+  // Accounts this transaction created cannot have links yet (a parallel page that lists
+  // one too waits for this one to commit), so theirs are simply inserted; the others are
+  // compared with what is stored.
+  const created = new Set(written.filter((row) => row.inserted).map((row) => row.id));
+  const known = accounts.filter((a) => !created.has(a.id));
+  if (created.size > 0) await insertLinks(tx, page, accounts.filter((a) => created.has(a.id)));
+  const relinked = known.length === 0 ? [] : await syncLinks(tx, page, known);
+  const changes = written.filter((row) => row.from_status !== row.to_status);
+  const updated = new Set([...relinked, ...written.filter((row) => !row.inserted).map((row) => row.id)]);
+  return {
+    written: { accounts: accounts.length, inserted: created.size, updated: updated.size, statusChanges: changes.length },
+    changes,
+  };
+}
+
+/**
+ * Writes the accounts in halves under savepoints until every account PostgreSQL refuses is
+ * alone and kept aside: k bad records among n cost about k * log2(n) attempts.
+ */
+async function writeIsolating(tx: Tx, page: PageWrite, accounts: AccountRecord[], refused: KeptAside[]): Promise<Written> {
+  if (accounts.length === 0) return NOTHING_WRITTEN;
+  await tx.$executeRawUnsafe('SAVEPOINT page_part');
+  try {
+    // The status changes inside the savepoint too: this path values robustness over holding
+    // the feed lock for the shortest time.
+    const { written, changes } = await writeAccounts(tx, page, accounts);
+    await recordStatusChanges(tx, page, changes);
+    await tx.$executeRawUnsafe('RELEASE SAVEPOINT page_part');
+    return written;
+  } catch (error) {
+    if (!isDataError(error)) throw error;
+    await tx.$executeRawUnsafe('ROLLBACK TO SAVEPOINT page_part');
+    await tx.$executeRawUnsafe('RELEASE SAVEPOINT page_part');
+    if (accounts.length === 1) {
+      const account = accounts[0]!;
+      const message = (page.redact ?? ((text: string) => text))(oneLineMessage(databaseMessageOf(error)));
+      const raw = keptAsideJson(upvestShapeOf(account));
+      refused.push({
+        accountId: account.id,
+        rawJson: raw.json,
+        rawTruncated: raw.truncated,
+        reason: `PostgreSQL refused it (SQLSTATE ${sqlStateOf(error)}): ${message}`.slice(0, 1_000),
+      });
+      return NOTHING_WRITTEN;
+    }
+    const middle = Math.ceil(accounts.length / 2);
+    const first = await writeIsolating(tx, page, accounts.slice(0, middle), refused);
+    return addWritten(first, await writeIsolating(tx, page, accounts.slice(middle), refused));
+  }
+}
+
+/** SQLSTATE classes of a statement refused for the data it carried. */
+function isDataError(error: unknown): boolean {
+  const state = sqlStateOf(error);
+  return state !== undefined && ['22', '23', '54'].includes(state.slice(0, 2));
+}
+
+async function recordOutcome(tx: Tx, page: PageWrite, written: Written, refused: KeptAside[]): Promise<PageOutcome> {
+  const outcome: PageOutcome = {
+    inserted: written.inserted,
+    updated: written.updated,
+    unchanged: written.accounts - written.inserted - written.updated,
+    statusChanges: written.statusChanges,
+    rejected: page.rejected.length + refused.length,
+  };
+  const rejected = refused.length === 0 ? page.rejected : [...page.rejected, ...refused];
+  await recordPage(tx, page, outcome, rejected);
+  // A page with rejected records is written in full every time, so that every run keeps them aside.
+  if (page.fingerprint && rejected.length === 0) await rememberFingerprint(tx, page, page.fingerprint);
+  return outcome;
+}
+
+/** An account record back in the shape Upvest serves, for keeping it aside. */
+function upvestShapeOf(a: AccountRecord): Record<string, unknown> {
+  return {
+    id: a.id,
+    created_at: a.createdAt,
+    updated_at: a.updatedAt,
+    account_group_id: a.accountGroupId,
+    type: a.type,
+    users: a.users,
+    name: a.name,
+    status: a.status,
+    account_number: a.accountNumber,
+  };
 }
 
 /** One JSON parameter per set: PostgreSQL parses it faster than the driver serialises arrays. */
@@ -284,12 +407,6 @@ async function recordStatusChanges(tx: Tx, page: PageWrite, changes: WrittenRow[
   return inserted?.count ?? 0;
 }
 
-/** JSON text PostgreSQL's jsonb accepts: it refuses \u0000, so that one escape is spelled out. */
-export function jsonForPostgres(value: unknown): string {
-  const json = JSON.stringify(value === undefined ? null : value);
-  return json.replace(/(?<!\\)((?:\\\\)*)\\u0000/g, '$1\\\\u0000');
-}
-
 export type UnchangedPage = Omit<PageWrite, 'accounts' | 'rejected' | 'observedAt' | 'fingerprint'> & {
   fingerprint: { limit: number; digest: string };
 };
@@ -324,17 +441,25 @@ async function rememberFingerprint(tx: Tx, page: PageWrite, fingerprint: { limit
 }
 
 /** The page's bookkeeping row and its rejected records, in one statement. */
-async function recordPage(tx: Tx, page: PageWrite, outcome: PageOutcome): Promise<void> {
-  const rejectedJson = jsonForPostgres(page.rejected.map((r) => ({ account_id: r.accountId, raw: r.raw ?? null, reason: r.reason })));
+async function recordPage(tx: Tx, page: PageWrite, outcome: PageOutcome, rejected: KeptAside[]): Promise<void> {
+  // Built as text: each raw record is already JSON text jsonb accepts.
+  const rejectedJson = `[${rejected
+    .map(
+      (r) =>
+        `{"account_id":${r.accountId === null ? 'null' : jsonbString(r.accountId)},"reason":${jsonbString(r.reason)},` +
+        `"raw_truncated":${r.rawTruncated},"raw":${r.rawJson}}`,
+    )
+    .join(',')}]`;
+  const unidentified = page.unidentified ?? 0;
   await tx.$executeRaw`
     WITH rejected AS (
-      INSERT INTO rejected_records (sync_run_id, page_offset, account_id, raw, reason)
-      SELECT ${page.runId}, ${page.offset}, r.account_id, coalesce(r.raw, 'null'::jsonb), r.reason
-      FROM jsonb_to_recordset(${rejectedJson}::jsonb) AS r(account_id text, raw jsonb, reason text)
+      INSERT INTO rejected_records (sync_run_id, page_offset, account_id, raw, raw_truncated, reason)
+      SELECT ${page.runId}, ${page.offset}, r.account_id, coalesce(r.raw, 'null'::jsonb), r.raw_truncated, r.reason
+      FROM jsonb_to_recordset(${rejectedJson}::jsonb) AS r(account_id text, raw jsonb, raw_truncated boolean, reason text)
     )
     INSERT INTO sync_run_pages (sync_run_id, page_index, page_offset, item_count, total_count, first_id, last_id,
-                                account_ids, inserted, updated, unchanged, status_changes, rejected, retries)
+                                account_ids, inserted, updated, unchanged, status_changes, rejected, unidentified, retries)
     VALUES (${page.runId}, ${page.pageIndex}, ${page.offset}, ${page.itemCount}, ${page.totalCount},
             ${page.firstId}, ${page.lastId}, ${page.listedIds}::uuid[], ${outcome.inserted}, ${outcome.updated},
-            ${outcome.unchanged}, ${outcome.statusChanges}, ${outcome.rejected}, ${page.retries})`;
+            ${outcome.unchanged}, ${outcome.statusChanges}, ${outcome.rejected}, ${unidentified}, ${page.retries})`;
 }

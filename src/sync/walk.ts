@@ -5,7 +5,9 @@
 // walk shifts every later item by one, silently skipping or repeating one. So consecutive pages
 // overlap by one item (page k starts at k * (limit - 1)): the first item of page k must be the
 // last item of page k - 1, and when it is not, items moved between the two fetches.
+import { AccountSyncError } from '../errors.js';
 import type { AccountsPage, UpvestClient } from '../upvest/client.js';
+import { usableIdOf } from '../upvest/schema.js';
 import { toMicros } from './timestamps.js';
 
 export interface PageMeta {
@@ -31,9 +33,40 @@ export function pagesFor(total: number, limit: number): number {
   return total <= limit ? 1 : 1 + Math.ceil((total - limit) / (limit - 1));
 }
 
+/**
+ * The most pages one walk may fetch: what the first page's total_count needs, with room for
+ * accounts added while the walk is under way (10% more, and ten pages), and never more than
+ * `ceiling` (SYNC_MAX_PAGES). A server that keeps serving full pages, or raises total_count
+ * page after page, cannot keep a run going for ever.
+ */
+export function pageCap(firstTotal: number, limit: number, ceiling: number): number {
+  return Math.min(ceiling, pagesFor(Math.ceil(firstTotal * 1.1), limit) + 10);
+}
+
+/** A full walk whose first total_count already needs more pages than the ceiling fails at once. */
+function checkWholeListFits(firstTotal: number, limit: number, ceiling: number): void {
+  const needed = pagesFor(firstTotal, limit);
+  if (needed <= ceiling) return;
+  throw new AccountSyncError(
+    'SYNC_PAGE_LIMIT_EXCEEDED',
+    `total_count ${firstTotal} needs ${needed} pages of ${limit}, more than SYNC_MAX_PAGES (${ceiling})`,
+  );
+}
+
+function pageCapExceeded(cap: number, firstTotal: number, limit: number, ceiling: number): AccountSyncError {
+  return new AccountSyncError(
+    'SYNC_PAGE_LIMIT_EXCEEDED',
+    cap >= ceiling
+      ? `the list did not end within SYNC_MAX_PAGES (${ceiling}) pages`
+      : `the list did not end within ${cap} pages of ${limit}, the most its first total_count (${firstTotal}) allows with room for growth`,
+  );
+}
+
 export interface WalkOptions {
   limit: number;
   concurrency: number;
+  /** SYNC_MAX_PAGES: the absolute ceiling of pages per walk. */
+  maxPages: number;
   /** Pages already committed by an earlier attempt of this run (crash resume). */
   done?: ReadonlyArray<PageMeta>;
   signal?: AbortSignal;
@@ -61,11 +94,20 @@ export async function walkPages(
   let maxTotal = Math.max(0, ...[...done.values()].map((meta) => meta.totalCount));
   // The first short page marks the end of the list; nothing past it is fetched.
   let endIndex = Math.min(Infinity, ...[...done.values()].filter((m) => m.count < limit).map((m) => m.index));
+  const firstDone = done.get(0);
+  let firstTotal = firstDone?.totalCount ?? 0;
+  let cap = firstDone ? pageCap(firstTotal, limit, options.maxPages) : options.maxPages;
+  if (firstDone) checkWholeListFits(firstTotal, limit, options.maxPages);
 
   const fetchPage = async (index: number): Promise<void> => {
     const offset = pageOffset(index, limit);
     const page = await client.listAccounts({ offset, limit, sort: 'created_at', order: 'ASC' }, abort.signal);
-    if (index === 0) limit = servedLimit(page, limit);
+    if (index === 0) {
+      limit = servedLimit(page, limit);
+      firstTotal = page.meta.total_count;
+      checkWholeListFits(firstTotal, limit, options.maxPages);
+      cap = pageCap(firstTotal, limit, options.maxPages);
+    }
     const fetched = fetchedPage(index, offset, limit, page);
     maxTotal = Math.max(maxTotal, fetched.totalCount);
     if (fetched.count < limit) endIndex = Math.min(endIndex, index);
@@ -80,6 +122,7 @@ export async function walkPages(
     const claim = (): number | undefined => {
       for (;;) {
         if (next > endIndex || next >= pagesFor(maxTotal, limit)) return undefined;
+        if (next >= cap) throw pageCapExceeded(cap, firstTotal, limit, options.maxPages);
         const index = next++;
         if (!done.has(index)) return index;
       }
@@ -106,6 +149,8 @@ export async function walkPages(
 
 export interface NewestFirstOptions {
   limit: number;
+  /** SYNC_MAX_PAGES: the absolute ceiling of pages per walk. */
+  maxPages: number;
   /** Stop after the page that reaches accounts updated before this (microseconds). */
   sinceMicros: bigint;
   signal?: AbortSignal;
@@ -125,10 +170,17 @@ export async function walkNewestFirst(
 ): Promise<WalkOutcome> {
   let limit = options.limit;
   const first = options.firstIndex ?? 0;
+  let cap = options.maxPages;
+  let firstTotal = 0;
   for (let index = first; ; index += 1) {
+    if (index - first >= cap) throw pageCapExceeded(cap, firstTotal, limit, options.maxPages);
     const offset = pageOffset(index - first, limit);
     const page = await client.listAccounts({ offset, limit, sort: 'updated_at', order: 'DESC' }, options.signal);
-    if (index === first) limit = servedLimit(page, limit);
+    if (index === first) {
+      limit = servedLimit(page, limit);
+      firstTotal = page.meta.total_count;
+      cap = pageCap(firstTotal, limit, options.maxPages);
+    }
     await handle(fetchedPage(index, offset, limit, page));
     const reachedOlder = page.data.some((record) => {
       const micros = updatedMicrosOf(record);
@@ -167,15 +219,11 @@ function fetchedPage(index: number, offset: number, limit: number, page: Account
     limit,
     count: page.data.length,
     totalCount: page.meta.total_count,
-    firstId: page.data.length > 0 ? idOf(page.data[0]) : null,
-    lastId: page.data.length > 0 ? idOf(page.data[page.data.length - 1]) : null,
+    // Only a usable id (a UUID) is kept: these are stored, and compared across pages.
+    firstId: page.data.length > 0 ? usableIdOf(page.data[0]) : null,
+    lastId: page.data.length > 0 ? usableIdOf(page.data[page.data.length - 1]) : null,
     page,
   };
-}
-
-function idOf(record: unknown): string | null {
-  const id = record && typeof record === 'object' ? (record as Record<string, unknown>).id : undefined;
-  return typeof id === 'string' ? id.toLowerCase() : null;
 }
 
 export interface WalkAssessment {
@@ -210,7 +258,11 @@ export function assessWalk(pages: ReadonlyArray<PageMeta>, limit: number, repeat
     if (page.index !== previous.index + 1) continue;
     if (previous.count < limit) {
       reasons.push(`page at offset ${previous.offset} came back short (${previous.count} of ${limit}) before the end`);
-    } else if (page.count > 0 && (page.firstId === null || page.firstId !== previous.lastId)) {
+    } else if (page.count > 0 && (page.firstId === null || previous.lastId === null)) {
+      reasons.push(
+        `the overlap of the pages at offsets ${previous.offset} and ${page.offset} cannot be checked: the record there has no usable id`,
+      );
+    } else if (page.count > 0 && page.firstId !== previous.lastId) {
       reasons.push(`items shifted between the pages at offsets ${previous.offset} and ${page.offset}`);
     }
   }
@@ -235,11 +287,16 @@ export function assessNewestFirstWalk(reachedSince: boolean): WalkAssessment {
 
 /** Ids the overlaps are expected to repeat: one per pair of consecutive pages that matched. */
 export function expectedRepeats(pages: ReadonlyArray<PageMeta>): number {
+  return matchedOverlaps(pages).length;
+}
+
+/** The pages whose first record is the previous page's last (the overlap held). */
+export function matchedOverlaps(pages: ReadonlyArray<PageMeta>): number[] {
   const byIndex = new Map(pages.map((page) => [page.index, page]));
-  let repeats = 0;
+  const matched: number[] = [];
   for (const page of pages) {
     const previous = byIndex.get(page.index - 1);
-    if (previous && page.count > 0 && page.firstId !== null && page.firstId === previous.lastId) repeats += 1;
+    if (previous && page.count > 0 && page.firstId !== null && page.firstId === previous.lastId) matched.push(page.index);
   }
-  return repeats;
+  return matched;
 }

@@ -66,8 +66,17 @@ export function createUpvestClient(deps: UpvestClientDeps): UpvestClient {
         continue;
       }
       if (response.status !== 200) throw statusError(response, what, deps.now);
+      const envelope = parsePage(response.body, what, response.requestId);
+      if (envelope.data.length > query.limit) {
+        // Not a page we asked for: a server that says otherwise is not to be followed.
+        throw new UpvestError(
+          'UPVEST_PAGE_TOO_LARGE',
+          `${what}: the page holds ${envelope.data.length} items, more than its limit of ${query.limit}`,
+          { status: 200, requestId: response.requestId },
+        );
+      }
       return {
-        ...parsePage(response.body, what, response.requestId),
+        ...envelope,
         requestId: response.requestId,
         body: response.body,
         retries: 0,

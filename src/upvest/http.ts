@@ -1,6 +1,6 @@
 // One signed HTTP exchange with Upvest, and the translation of its outcome into UpvestError.
 // No retries here: upvest/retry.ts is the only retry layer, and got's own retry stays off.
-import got, { RequestError, TimeoutError, type Got } from 'got';
+import got, { RequestError, TimeoutError, type Got, type Request } from 'got';
 import { UpvestError, type ProblemDetails } from '../errors.js';
 import type { Signer } from './signing.js';
 
@@ -8,6 +8,8 @@ export interface HttpOptions {
   baseUrl: string;
   connectTimeoutMs: number;
   requestTimeoutMs: number;
+  /** Largest body read, counted after decompression: a small gzip body can unpack to gigabytes. */
+  maxResponseBytes: number;
   signer: Signer;
   userAgent?: string;
 }
@@ -40,34 +42,81 @@ export function createHttpExchange(options: HttpOptions, client: Got = got): Htt
       ...request.headers,
     };
     Object.assign(headers, options.signer({ method: request.method, url, headers, body: request.body }));
+    const stream = client.stream(url, {
+      method: request.method,
+      headers,
+      body: request.body,
+      signal: request.signal,
+      throwHttpErrors: false,
+      followRedirect: false,
+      decompress: true,
+      retry: { limit: 0 },
+      timeout: {
+        lookup: options.connectTimeoutMs,
+        connect: options.connectTimeoutMs,
+        secureConnect: options.connectTimeoutMs,
+        request: options.requestTimeoutMs,
+      },
+    });
     try {
-      const response = await client(url, {
-        method: request.method,
-        headers,
-        body: request.body,
-        signal: request.signal,
-        throwHttpErrors: false,
-        followRedirect: false,
-        decompress: true,
-        responseType: 'text',
-        retry: { limit: 0 },
-        timeout: {
-          lookup: options.connectTimeoutMs,
-          connect: options.connectTimeoutMs,
-          secureConnect: options.connectTimeoutMs,
-          request: options.requestTimeoutMs,
-        },
-      });
-      return {
-        status: response.statusCode,
-        requestId: headerValue(response.headers['upvest-request-id']),
-        headers: response.headers,
-        body: response.body,
-      };
+      return await readCapped(stream, options.maxResponseBytes, request);
     } catch (error) {
+      if (error instanceof UpvestError) throw error;
       throw transportError(error, request);
     }
   };
+}
+
+/**
+ * Reads the answer, never holding more than `maxBytes` of body: past that the request is
+ * dropped and the exchange fails (not retried: the same server would send the same again).
+ */
+function readCapped(stream: Request, maxBytes: number, request: SignedRequest): Promise<HttpResponse> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const fail = (error: unknown) => {
+      if (settled) return;
+      settled = true;
+      stream.destroy();
+      reject(error);
+    };
+    let status = 0;
+    let headers: HttpResponse['headers'] = {};
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const tooLarge = (what: string) =>
+      new UpvestError(
+        'UPVEST_RESPONSE_TOO_LARGE',
+        `${request.method} ${request.path}: the answer ${what}, more than UPVEST_MAX_RESPONSE_BYTES (${maxBytes} bytes)`,
+        { status, requestId: headerValue(headers['upvest-request-id']) },
+      );
+    stream.on('response', (response: { statusCode: number; headers: HttpResponse['headers'] }) => {
+      status = response.statusCode;
+      headers = response.headers;
+      const declared = Number(headers['content-length']);
+      if (headers['content-encoding'] === undefined && declared > maxBytes) fail(tooLarge(`declares ${declared} bytes`));
+    });
+    stream.on('data', (chunk: Buffer) => {
+      if (settled) return;
+      size += chunk.length;
+      if (size > maxBytes) return fail(tooLarge('body is larger'));
+      chunks.push(chunk);
+    });
+    stream.once('error', fail);
+    stream.once('end', () => {
+      if (settled) return;
+      settled = true;
+      // got's requests are not destroyed by themselves; this releases the abort listener it
+      // put on the run's signal (and its timers), as its promise API does.
+      stream.destroy();
+      resolve({
+        status,
+        requestId: headerValue(headers['upvest-request-id']),
+        headers,
+        body: Buffer.concat(chunks, size).toString('utf8'),
+      });
+    });
+  });
 }
 
 function headerValue(value: string | string[] | undefined): string | undefined {

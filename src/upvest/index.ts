@@ -5,7 +5,7 @@ import type { Logger } from '../logger.js';
 import { createUpvestClient, type UpvestClient } from './client.js';
 import { createHttpExchange, type HttpExchange } from './http.js';
 import { RequestGate } from './retry.js';
-import { createSigner, loadSigningKey } from './signing.js';
+import { createSigner, keyFilePermissionWarning, loadSigningKey } from './signing.js';
 import { createTokenProvider } from './token.js';
 
 export type { UpvestClient, AccountsPage, ListAccountsQuery } from './client.js';
@@ -18,6 +18,8 @@ export interface UpvestClientOptions {
   onRetry?: (error: UpvestError) => void;
   /** Every exchange with Upvest, answered (its status) or not (no status), for metrics. */
   onResponse?: (exchange: { method: string; path: string; status: number | undefined }) => void;
+  /** Learns every access token as it is received, so that no echo of one is ever written. */
+  secrets?: { addToken(token: string): void };
 }
 
 export function createUpvestClientFromConfig(config: UpvestConfig, options: UpvestClientOptions): UpvestClient {
@@ -27,11 +29,19 @@ export function createUpvestClientFromConfig(config: UpvestConfig, options: Upve
     passphrase: config.signingKeyPassphrase,
     keyId: config.signingKeyId,
   });
+  const keyWarning = keyFilePermissionWarning(config.signingKeyFile);
+  if (keyWarning) options.logger.warn(keyWarning);
+  if (config.plainHttpToRemoteHost) {
+    options.logger.warn(
+      `UPVEST_BASE_URL ${config.baseUrl} is plain http (UPVEST_ALLOW_INSECURE_HTTP=true): the client secret and access tokens travel unencrypted`,
+    );
+  }
   const exchange = observed(
     createHttpExchange({
       baseUrl: config.baseUrl,
       connectTimeoutMs: config.connectTimeoutMs,
       requestTimeoutMs: config.requestTimeoutMs,
+      maxResponseBytes: config.maxResponseBytes,
       signer: createSigner({ key, ttlSeconds: config.signatureTtlSeconds, now }),
     }),
     options.onResponse,
@@ -46,6 +56,7 @@ export function createUpvestClientFromConfig(config: UpvestConfig, options: Upve
       refreshMarginSeconds: config.tokenRefreshMarginSeconds,
     },
     now,
+    options.secrets ? (token) => options.secrets!.addToken(token) : undefined,
   );
   return createUpvestClient({
     exchange,

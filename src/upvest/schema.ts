@@ -2,9 +2,16 @@
 // means we cannot trust the page at all); each account on its own, so one bad record is kept
 // aside while the rest of its page is stored. Unknown fields and enum values are tolerated, as
 // Upvest's versioning rules require.
+//
+// A record's fate is decided here, before any SQL runs: what passes is exactly what
+// PostgreSQL will store (UUIDs, text without NUL or unpaired surrogates, bounded lengths,
+// integers within their column, timestamps PostgreSQL accepts), so one odd record can never
+// fail the statement that writes its whole page.
 import { z } from 'zod';
 
-const count = z.number().int().min(0);
+/** INTEGER columns hold the page's numbers (sync_run_pages, sync_runs). */
+const INT4_MAX = 2_147_483_647;
+const count = z.number().int().min(0).max(INT4_MAX);
 
 export const pageEnvelope = z.object({
   meta: z.object({
@@ -20,20 +27,59 @@ export const pageEnvelope = z.object({
 
 export type PageEnvelope = z.infer<typeof pageEnvelope>;
 
+/**
+ * Bounds on every field, generous next to what Upvest documents (names up to 100 characters,
+ * statuses and types are short enum values, one owner per account) so that a legitimate record
+ * is never refused, yet tight enough that no value can break an index (btree entries must stay
+ * under about 2.7 kB) or blow up a page.
+ */
+export const FIELD_LIMITS = {
+  /** Characters of `name`. */
+  name: 1_000,
+  /** Characters of `status`, `type` and a user's `type`. */
+  label: 100,
+  /** Users of one account. */
+  users: 100,
+  /** Digits after the decimal point of a timestamp (nanoseconds, as Upvest's examples show). */
+  fractionDigits: 9,
+} as const;
+
 const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
-// RFC 3339 section 5.6 date-time; fractions of any length (PostgreSQL keeps six digits).
-const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+// RFC 3339 section 5.6 date-time. PostgreSQL keeps six fraction digits and rounds the rest.
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:[Zz]|[+-](\d{2}):(\d{2}))$/;
+const UNPAIRED_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+export function isUuid(value: unknown): value is string {
+  return typeof value === 'string' && UUID.test(value);
+}
+
+/** Text PostgreSQL can store: no NUL (text refuses it) and no unpaired UTF-16 surrogate (not encodable as UTF-8). */
+export function textProblem(value: string): string | undefined {
+  if (value.includes('\u0000')) return 'contains a NUL character';
+  if (UNPAIRED_SURROGATE.test(value)) return 'contains an unpaired UTF-16 surrogate';
+  return undefined;
+}
 
 const uuid = z.string().regex(UUID, { message: 'is not a UUID' });
 
-// PostgreSQL text cannot hold NUL; such a value would fail the whole page's transaction.
-const text = z.string().refine((value) => !value.includes('\u0000'), { message: 'contains a NUL character' });
-const label = text.pipe(z.string().min(1, { message: 'is empty' }));
+const text = (max: number) =>
+  z
+    .string()
+    .max(max, { message: `is longer than ${max} characters` })
+    .superRefine((value, ctx) => {
+      const problem = textProblem(value);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    });
+const label = text(FIELD_LIMITS.label).pipe(z.string().min(1, { message: 'is empty' }));
 
 const timestamp = z.string().refine(isRfc3339, { message: 'is not an RFC 3339 date-time' });
 
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
+/**
+ * RFC 3339 date-time, read strictly, within what PostgreSQL's timestamptz accepts: years 1 to
+ * 9999, UTC offsets up to 15:59, at most nine fraction digits.
+ */
 export function isRfc3339(value: string): boolean {
   const match = RFC3339.exec(value);
   if (!match) return false;
@@ -43,6 +89,8 @@ export function isRfc3339(value: string): boolean {
   if (year < 1 || month < 1 || month > 12 || Number(match[4]) > 23 || Number(match[5]) > 59 || Number(match[6]) > 59) {
     return false;
   }
+  if ((match[7]?.length ?? 0) > FIELD_LIMITS.fractionDigits) return false;
+  if (match[8] !== undefined && (Number(match[8]) > 15 || Number(match[9]) > 59)) return false;
   const leap = month === 2 && year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
   return day >= 1 && day <= DAYS_IN_MONTH[month - 1]! + (leap ? 1 : 0);
 }
@@ -53,10 +101,13 @@ export const accountSchema = z.object({
   updated_at: timestamp,
   account_group_id: uuid,
   type: label,
-  users: z.array(z.object({ id: uuid, type: label })),
-  name: text,
+  users: z
+    .array(z.object({ id: uuid, type: label }))
+    .max(FIELD_LIMITS.users, { message: `has more than ${FIELD_LIMITS.users} users` }),
+  name: text(FIELD_LIMITS.name),
   status: label,
-  account_number: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
+  // int() stays within Number.MAX_SAFE_INTEGER, well inside the BIGINT column.
+  account_number: z.number().int().min(1),
 });
 
 export interface AccountRecord {
@@ -81,17 +132,17 @@ export interface RejectedAccount {
 
 export type AccountCheck = { ok: true; account: AccountRecord } | { ok: false; rejected: RejectedAccount };
 
+/** The longest reason kept: a record can fail in many places, and one line should say why. */
+const MAX_REASON_LENGTH = 1_000;
+
 export function checkAccount(raw: unknown): AccountCheck {
   const result = accountSchema.safeParse(raw);
   if (!result.success) {
-    const reason = result.error.issues
+    let reason = result.error.issues
       .map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : 'record'} ${describe(issue, raw)}`)
       .join('; ');
-    const id = raw && typeof raw === 'object' ? (raw as Record<string, unknown>).id : undefined;
-    return {
-      ok: false,
-      rejected: { accountId: typeof id === 'string' && UUID.test(id) ? id.toLowerCase() : null, raw, reason },
-    };
+    if (reason.length > MAX_REASON_LENGTH) reason = `${reason.slice(0, MAX_REASON_LENGTH - 1)}…`;
+    return { ok: false, rejected: { accountId: usableIdOf(raw), raw, reason } };
   }
   const a = result.data;
   // One link per user: a repeated user would break the (account_id, user_id) key.
@@ -113,11 +164,17 @@ export function checkAccount(raw: unknown): AccountCheck {
   };
 }
 
+/** The record's id, lower case, when it is a UUID; null for anything else. */
+export function usableIdOf(raw: unknown): string | null {
+  const id = raw !== null && typeof raw === 'object' ? (raw as Record<string, unknown>).id : undefined;
+  return isUuid(id) ? id.toLowerCase() : null;
+}
+
 function describe(issue: z.core.$ZodIssue, raw: unknown): string {
   if (issue.code === 'invalid_type') {
     return valueAt(raw, issue.path) === undefined ? 'is missing' : `must be ${issue.expected}`;
   }
-  return issue.message.startsWith('is ') || issue.message.startsWith('contains ') ? issue.message : `is invalid: ${issue.message}`;
+  return /^(is|has|contains) /.test(issue.message) ? issue.message : `is invalid: ${issue.message}`;
 }
 
 function valueAt(root: unknown, path: ReadonlyArray<PropertyKey>): unknown {

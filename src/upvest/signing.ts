@@ -1,7 +1,7 @@
 // HTTP message signatures as Upvest verifies them: draft-ietf-httpbis-message-signatures-15,
 // ECDSA P-521/SHA-512 (DER) or Ed25519, label sig1, a fresh nonce and window on every request.
 import { createHash, createPrivateKey, randomUUID, sign, type KeyObject } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { AccountSyncError } from '../errors.js';
 
 export interface SigningKey {
@@ -52,6 +52,22 @@ export function loadSigningKey(source: KeySource): SigningKey {
     'SIGNING_KEY_INVALID',
     `UPVEST_SIGNING_KEY_FILE: ${source.file} holds a ${kind} key; Upvest needs EC P-521 (secp521r1) or Ed25519`,
   );
+}
+
+/**
+ * Why the key file's permissions are too open, if they are: a private key readable by the
+ * group or by anyone on the machine is as good as published there.
+ */
+export function keyFilePermissionWarning(file: string): string | undefined {
+  let mode: number;
+  try {
+    mode = statSync(file).mode;
+  } catch {
+    return undefined; // loadSigningKey says what is wrong with an unreadable file
+  }
+  if ((mode & 0o077) === 0) return undefined;
+  const octal = (mode & 0o777).toString(8).padStart(3, '0');
+  return `UPVEST_SIGNING_KEY_FILE ${file} can be read by ${mode & 0o004 ? 'any user' : 'its group'} (mode ${octal}); restrict it with chmod 600`;
 }
 
 export interface OutgoingRequest {

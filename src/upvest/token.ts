@@ -29,6 +29,8 @@ export function createTokenProvider(
   exchange: HttpExchange,
   settings: TokenSettings,
   now: () => number = Date.now,
+  /** Called with every token the moment it is received, before it is used (secret redaction). */
+  onToken?: (token: string) => void,
 ): TokenProvider {
   let cached: { token: string; refreshAt: number } | undefined;
   // Concurrent page fetches share one token request instead of each asking for its own.
@@ -77,6 +79,7 @@ export function createTokenProvider(
         cause,
       });
     }
+    onToken?.(parsed.access_token);
     const lifetimeMs = parsed.expires_in * 1000;
     // Never plan to use a token for less than half its life, whatever the margin says.
     const marginMs = Math.min(settings.refreshMarginSeconds * 1000, lifetimeMs / 2);

@@ -29,6 +29,7 @@ describe('configuration', () => {
     expect(config.sync).toEqual({
       pageSize: 1000,
       concurrency: 4,
+      maxPages: 100_000,
       incrementalLagMs: 60_000,
       fullIntervalMs: 86_400_000,
       skipUnchangedPages: true,

@@ -44,7 +44,7 @@ function guarded() {
   const logger = silentLogger();
   return runGuarded(
     { prisma: h.prisma, client: createUpvestClientFromConfig(config.upvest, { logger }), logger, databaseUrl: h.db.url, applicationName: 'test' },
-    { pageSize: 100, concurrency: 2, mode: 'full', fullIntervalMs: 86_400_000, incrementalLagMs: 60_000, lockWaitMs: 0, resumeWithinMs: 3_600_000 },
+    { pageSize: 100, concurrency: 2, maxPages: 100_000, mode: 'full', fullIntervalMs: 86_400_000, incrementalLagMs: 60_000, lockWaitMs: 0, resumeWithinMs: 3_600_000 },
   );
 }
 

@@ -1,105 +1,18 @@
 // Helpers for the daemon's tests: real `account-sync` processes with their JSON logs, a unique
 // queue prefix per test file, the queue seen from the test, and bounded waits.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Env } from '../../src/config.js';
 import type { PrismaClient } from '../../src/db/prisma.js';
 import { QUEUE_NAME, type SyncJobData, type SyncJobResult } from '../../src/queue/names.js';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { spawnCli, type CliProcess, type LogLine } from './cli.js';
 import type { Harness } from './harness.js';
 
+export { spawnCli, type CliProcess, type LogLine } from './cli.js';
+
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
-
-export type LogLine = Record<string, unknown> & { msg?: string; level?: number };
-
-export interface CliProcess {
-  readonly child: ChildProcess;
-  readonly lines: LogLine[];
-  readonly stdout: () => string;
-  readonly stderr: () => string;
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** The first log line (past or future) that matches; rejects on timeout or exit. */
-  waitForLog(match: (line: LogLine) => boolean, what: string, timeoutMs?: number): Promise<LogLine>;
-  /** The port of the worker's health server, from its start-up log line. */
-  healthPort(): Promise<number>;
-  kill(signal: NodeJS.Signals): void;
-}
-
-/** Runs the real CLI from source, as `account-sync <args>` would, with exactly `env`. */
-export function spawnCli(args: string[], env: Env): CliProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
-    env: { PATH: process.env.PATH, ...env } as NodeJS.ProcessEnv,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const lines: LogLine[] = [];
-  const listeners = new Set<(line: LogLine) => void>();
-  let stdout = '';
-  let stderr = '';
-  let partial = '';
-  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => {
-    const text = chunk.toString();
-    stderr += text;
-    const parts = (partial + text).split('\n');
-    partial = parts.pop() ?? '';
-    for (const part of parts) {
-      if (!part.startsWith('{')) continue;
-      let line: LogLine;
-      try {
-        line = JSON.parse(part) as LogLine;
-      } catch {
-        continue;
-      }
-      lines.push(line);
-      for (const listener of listeners) listener(line);
-    }
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal })),
-  );
-  let exitedNow = false;
-  void exited.then(() => (exitedNow = true));
-  const waitForLog = (match: (line: LogLine) => boolean, what: string, timeoutMs = 30_000) =>
-    new Promise<LogLine>((resolve, reject) => {
-      const found = lines.find(match);
-      if (found) return resolve(found);
-      const done = () => {
-        clearTimeout(timer);
-        listeners.delete(listener);
-      };
-      const listener = (line: LogLine) => {
-        if (!match(line)) return;
-        done();
-        resolve(line);
-      };
-      const timer = setTimeout(() => {
-        done();
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}; stderr:\n${stderr.slice(-4000)}`));
-      }, timeoutMs);
-      listeners.add(listener);
-      void exited.then(({ code, signal }) => {
-        if (!listeners.has(listener)) return;
-        done();
-        reject(new Error(`process exited (${code ?? signal}) before ${what}; stderr:\n${stderr.slice(-4000)}`));
-      });
-    });
-  return {
-    child,
-    lines,
-    stdout: () => stdout,
-    stderr: () => stderr,
-    exited,
-    waitForLog,
-    async healthPort() {
-      const line = await waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('health server listening'), 'the health server');
-      return line.port as number;
-    },
-    kill(signal) {
-      if (!exitedNow) child.kill(signal);
-    },
-  };
-}
 
 export function spawnWorker(env: Env): CliProcess {
   return spawnCli(['worker'], env);

@@ -1,6 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPrisma, type PrismaClient } from '../../src/db/prisma.js';
-import { jsonForPostgres, recordUnchangedPage, writePage, type AccountRecord, type PageWrite } from '../../src/sync/store.js';
+import { keptAsideJson } from '../../src/sync/kept-aside.js';
+import { recordUnchangedPage, writePage, type AccountRecord, type PageWrite } from '../../src/sync/store.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { mirrorRowsWrittenSince, txidNow } from '../support/harness.js';
 import { pageWrite } from '../support/pages.js';
@@ -102,19 +104,48 @@ describe('writing a page', () => {
     expect((await prisma.account.findUniqueOrThrow({ where: { id: account(4).id } })).name).toBe('Renamed');
   });
 
-  it('keeps rejected records with their raw JSON, NUL characters included', async () => {
-    const raw = { id: 'not-a-uuid', name: 'a\u0000b', nested: { quote: '"', backslash: '\\u0000' } };
+  it('keeps rejected records aside as served, storing what jsonb cannot hold as escape text', async () => {
+    const raw = { id: 'not-a-uuid', name: 'a\u0000b\ud800', nested: { quote: '"', backslash: '\\u0000', astral: '😀' } };
+    const kept = keptAsideJson(raw);
     await writePage(prisma, {
       ...page([]),
-      rejected: [{ accountId: null, raw, reason: 'id is not a UUID' }],
+      rejected: [{ accountId: null, rawJson: kept.json, rawTruncated: kept.truncated, reason: 'id is not a UUID' }],
     });
-    const [kept] = await prisma.rejectedRecord.findMany({ select: { raw: true, reason: true, accountId: true } });
-    expect(kept).toEqual({
-      raw: { id: 'not-a-uuid', name: 'a\\u0000b', nested: { quote: '"', backslash: '\\u0000' } },
+    const [row] = await prisma.rejectedRecord.findMany({ select: { raw: true, rawTruncated: true, reason: true, accountId: true } });
+    expect(row).toEqual({
+      raw: { id: 'not-a-uuid', name: 'a\\u0000b\\ud800', nested: { quote: '"', backslash: '\\u0000', astral: '😀' } },
+      rawTruncated: false,
       reason: 'id is not a UUID',
       accountId: null,
     });
-    expect(jsonForPostgres({ a: '\u0000' })).toBe('{"a":"\\\\u0000"}');
+    await prisma.rejectedRecord.deleteMany();
+  });
+
+  it('finds the records PostgreSQL refuses by splitting the page, keeps them aside with its message, and stores the rest', async () => {
+    // Validation keeps such records out; this is the defence behind it.
+    const accounts = Array.from({ length: 10 }, (_, i) => account(40 + i));
+    // Incompressible and too large for the status index.
+    accounts[3] = account(43, { status: randomBytes(4000).toString('base64') });
+    accounts[7] = account(47, { name: 'nul \u0000 inside' }); // text cannot hold NUL
+    const outcome = await writePage(prisma, page(accounts));
+    expect(outcome).toEqual({ inserted: 8, updated: 0, unchanged: 0, statusChanges: 8, rejected: 2 });
+    const stored = await prisma.account.findMany({
+      where: { id: { in: accounts.map((a) => a.id) } },
+      select: { id: true },
+      orderBy: { id: 'asc' },
+    });
+    expect(stored.map((a) => a.id)).toEqual(accounts.filter((_, i) => i !== 3 && i !== 7).map((a) => a.id));
+    const refused = await prisma.rejectedRecord.findMany({
+      select: { accountId: true, reason: true, rawTruncated: true },
+      orderBy: { accountId: 'asc' },
+    });
+    expect(refused.map((r) => r.accountId)).toEqual([account(43).id, account(47).id]);
+    expect(refused[0]!.reason).toMatch(/^PostgreSQL refused it \(SQLSTATE 54000\): .*index row size/);
+    expect(refused[1]!.reason).toBe('PostgreSQL refused it (SQLSTATE 22P05): unsupported Unicode escape sequence');
+    // Both are still listed by the page: neither would be taken for deleted.
+    const recorded = await prisma.syncRunPage.findFirstOrThrow({ where: { syncRunId: runId }, orderBy: { pageIndex: 'desc' } });
+    expect(recorded).toMatchObject({ itemCount: 10, rejected: 2, inserted: 8, accountIds: accounts.map((a) => a.id) });
+    await prisma.rejectedRecord.deleteMany();
   });
 });
 
@@ -163,7 +194,7 @@ describe('pages served exactly as a full run last wrote them', () => {
     const withReject = (): PageWrite => ({
       ...fingerprinted([account(21), account(22)]),
       fingerprint: { ...fingerprint, digest: 'another' },
-      rejected: [{ accountId: null, raw: { id: 1 }, reason: 'id must be string' }],
+      rejected: [{ accountId: null, rawJson: '{"id":1}', rawTruncated: false, reason: 'id must be string' }],
     });
     await prisma.syncPageFingerprint.deleteMany();
     expect(await writePage(prisma, withReject())).toMatchObject({ rejected: 1 });

@@ -71,3 +71,41 @@ describe('account validation', () => {
     expect(isRfc3339('2024-01-01T00:00:00')).toBe(false);
   });
 });
+
+describe('what PostgreSQL can store decides what is valid', () => {
+  it('refuses text with NUL or an unpaired surrogate, and accepts astral characters and combining marks', () => {
+    expect(reasonFor({ name: 'lone \ud800 high' })).toBe('name contains an unpaired UTF-16 surrogate');
+    expect(reasonFor({ name: 'lone \udc00 low' })).toBe('name contains an unpaired UTF-16 surrogate');
+    expect(reasonFor({ status: 'A\u0000' })).toBe('status contains a NUL character');
+    expect(reasonFor({ users: [{ id: 'c0c1b2d3-0000-4000-8000-000000000001', type: 'OW\ud83dNER' }] })).toBe(
+      'users.0.type contains an unpaired UTF-16 surrogate',
+    );
+    expect(checkAccount({ ...good, name: 'Rocket 🚀 e\u0301\u0301 "quoted" back\\slash' }).ok).toBe(true);
+  });
+
+  it('bounds every field', () => {
+    expect(checkAccount({ ...good, name: 'n'.repeat(1000) }).ok).toBe(true);
+    expect(reasonFor({ name: 'n'.repeat(1001) })).toBe('name is longer than 1000 characters');
+    expect(reasonFor({ status: 'S'.repeat(3000) })).toBe('status is longer than 100 characters');
+    expect(reasonFor({ type: 'T'.repeat(101) })).toBe('type is longer than 100 characters');
+    const users = Array.from({ length: 101 }, (_, i) => ({ id: `c0c1b2d3-0000-4000-8000-${String(i).padStart(12, '0')}`, type: 'OWNER' }));
+    expect(reasonFor({ users })).toBe('users has more than 100 users');
+    expect(reasonFor({ account_number: 2 ** 63 })).toBe('account_number is invalid: Too big: expected int to be <=9007199254740991');
+    expect(reasonFor({ account_number: 1.5 })).toBe('account_number must be int');
+  });
+
+  it('accepts only timestamps PostgreSQL accepts: offsets up to 15:59, at most nine fraction digits', () => {
+    expect(isRfc3339('2024-01-01T00:00:00+15:59')).toBe(true);
+    expect(isRfc3339('2024-01-01T00:00:00-16:00')).toBe(false);
+    expect(isRfc3339('2024-01-01T00:00:00+01:60')).toBe(false);
+    expect(isRfc3339('2024-01-01T00:00:00.123456789Z')).toBe(true);
+    expect(isRfc3339('2024-01-01T00:00:00.1234567890Z')).toBe(false);
+    expect(isRfc3339('0000-01-01T00:00:00Z')).toBe(false);
+  });
+
+  it('keeps no id that is not a UUID', () => {
+    const result = checkAccount({ ...good, id: 'ORDER-42', name: 7 });
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.rejected.accountId).toBeNull();
+  });
+});
