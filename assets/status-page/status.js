@@ -141,6 +141,10 @@
   function renderTrend(figures) {
     const days = figures.trend.days.map((d) => Date.parse(`${d}T00:00:00Z`) / 1000);
     const series = figures.trend.series;
+    const lastDay = figures.trend.days[figures.trend.days.length - 1];
+    $('trend-today').textContent = series.length
+      ? `${lastDay}: ${series.map((s) => `${s.status} ${fmt(s.accounts[s.accounts.length - 1])}`).join(' · ')}`
+      : '';
     plot('trend', [days, ...series.map((s) => s.accounts)], () => ({
       tzDate: utcDate,
       series: [{}, ...series.map((s) => ({ label: s.status, stroke: colorOf(s.status), width: 2 }))],
