@@ -17,6 +17,8 @@ WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/prisma ./prisma
+# The status page's own files, served by the worker from beside dist/.
+COPY assets ./assets
 COPY package.json ./
 # Where the bundled simulator leaves its key and settings (a volume in docker-compose.yml);
 # owned by the user the image runs as, so that a fresh volume is writable.

@@ -408,6 +408,47 @@ export function parseLogConfig(env: Env): LogConfig {
   return { level: parseSection(logShape, env).LOG_LEVEL };
 }
 
+// --- Status page and queue dashboard (worker) -----------------------------------------------
+// Self-contained so that it can move to a file of its own.
+
+export interface StatusPageConfig {
+  /** Serve /status (the status page and its JSON) on the health port. */
+  enabled: boolean;
+  /** How often the page asks for news; the browser is told, the server is not bound to it. */
+  pollMs: number;
+  /** The costly figures (accounts by status, daily trend, changes per hour) are recomputed at most this often. */
+  refreshMs: number;
+  /** Runs listed and charted. */
+  runs: number;
+  /** Serve Bull Board, read-only, at /admin/queues. */
+  bullBoard: boolean;
+}
+
+const booleanSetting = (fallback: 'true' | 'false') =>
+  z
+    .enum(['true', 'false'], { message: 'must be true or false' })
+    .default(fallback)
+    .transform((value) => value === 'true');
+
+const statusPageShape = {
+  STATUS_PAGE_ENABLED: booleanSetting('true'),
+  STATUS_PAGE_POLL_MS: int(250, 600_000).default(2_000),
+  STATUS_PAGE_REFRESH_MS: int(0, 3_600_000).default(10_000),
+  STATUS_PAGE_RUNS: int(1, 500).default(30),
+  BULL_BOARD_ENABLED: booleanSetting('false'),
+};
+
+export function parseStatusPageConfig(env: Env): StatusPageConfig {
+  const v = parseSection(statusPageShape, env);
+  return {
+    enabled: v.STATUS_PAGE_ENABLED,
+    pollMs: v.STATUS_PAGE_POLL_MS,
+    refreshMs: v.STATUS_PAGE_REFRESH_MS,
+    runs: v.STATUS_PAGE_RUNS,
+    bullBoard: v.BULL_BOARD_ENABLED,
+  };
+}
+
 /** Every section of the settings, by the name commands ask for it. */
 const SECTIONS = {
   database: parseDatabaseConfig,
@@ -420,6 +461,7 @@ const SECTIONS = {
   health: parseHealthConfig,
   shutdown: parseShutdownConfig,
   log: parseLogConfig,
+  statusPage: parseStatusPageConfig,
 } as const;
 
 type Sections = { [K in keyof typeof SECTIONS]: ReturnType<(typeof SECTIONS)[K]> };
@@ -431,7 +473,7 @@ function loadSections<K extends SectionName>(env: Env, names: readonly K[]): Pic
 }
 
 const SYNC_SECTIONS = ['database', 'upvest', 'sync', 'runGuard', 'log'] as const;
-const WORKER_SECTIONS = [...SYNC_SECTIONS, 'schedule', 'redis', 'queue', 'health', 'shutdown'] as const;
+const WORKER_SECTIONS = [...SYNC_SECTIONS, 'schedule', 'redis', 'queue', 'health', 'shutdown', 'statusPage'] as const;
 
 export type SyncCommandConfig = Pick<Sections, (typeof SYNC_SECTIONS)[number]>;
 export type WorkerCommandConfig = Pick<Sections, (typeof WORKER_SECTIONS)[number]>;

@@ -17,6 +17,7 @@ import { createDaemonRedis, describeRedisUrl } from '../queue/redis.js';
 import { requestStartupRun } from '../queue/requests.js';
 import { describeSchedule, keepSchedule, scheduleSpec } from '../queue/scheduler.js';
 import { createSyncQueue, createSyncWorker } from '../queue/worker.js';
+import { createStatusRoutes } from '../status-page/index.js';
 import { createUpvestClientFromConfig } from '../upvest/index.js';
 import type { Command } from './command.js';
 
@@ -110,7 +111,9 @@ async function startDaemon(config: WorkerCommandConfig, logger: Logger, secrets:
   });
   let health: Awaited<ReturnType<typeof startHealthServer>>;
   try {
-    health = await startHealthServer({ ...config.health, registry: metrics.registry, readiness, logger });
+    const pages = await createStatusRoutes({ prisma, queue, config: config.statusPage, intervalMs: config.schedule.intervalMs, logger });
+    health = await startHealthServer({ ...config.health, registry: metrics.registry, readiness, logger, routes: pages.routes });
+    pages.warm();
   } catch (error) {
     // E.g. the port is taken: nothing has started yet, so nothing must keep the process alive.
     readiness.stop();

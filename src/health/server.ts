@@ -1,6 +1,6 @@
 // The daemon's HTTP port: /healthz (the process is alive and its event loop turns), /readyz
 // (Redis and PostgreSQL answer; 503 otherwise) and /metrics (Prometheus text format).
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { errorMessageOf } from '../errors.js';
@@ -18,6 +18,8 @@ export async function startHealthServer(deps: {
   registry: Registry;
   readiness: Readiness;
   logger: Logger;
+  /** Further read-only pages (the status page, the queue dashboard); each says whether it took the request. */
+  routes?: ReadonlyArray<(request: IncomingMessage, response: ServerResponse, path: string) => boolean>;
 }): Promise<HealthServer> {
   const server: Server = createServer((request, response) => {
     const path = (request.url ?? '/').split('?')[0];
@@ -26,6 +28,7 @@ export async function startHealthServer(deps: {
       response.end(body);
     };
     if (request.method !== 'GET' && request.method !== 'HEAD') return send(405, 'text/plain', 'method not allowed\n');
+    if (deps.routes?.some((route) => route(request, response, path!))) return;
     switch (path) {
       case '/healthz':
         return send(200, 'application/json', '{"status":"alive"}\n');

@@ -1,0 +1,238 @@
+// account-sync status page. Plain script, no build step: polls /status/api/live (cheap, exact)
+// every pollMs, and /status/api/figures (cached on the server) whenever the mirror moved.
+// Every figure is written with textContent, never as HTML: a run's error text stays text.
+'use strict';
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const number = new Intl.NumberFormat('en-US');
+  const fmt = (n) => number.format(n);
+  const compact = new Intl.NumberFormat('en-US', { notation: 'compact', maximumFractionDigits: 1 });
+  const countAxis = (extra = {}) => ({ size: 52, values: (u, ticks) => ticks.map((t) => compact.format(t)), ...extra });
+  const COLORS = { ACTIVE: '#1a7f37', PENDING_APPROVAL: '#bf8700', LOCKED: '#cf222e', CLOSING: '#8250df', CLOSED: '#6e7781' };
+  const PALETTE = ['#2f6fdb', '#e16f24', '#0a7b83', '#a475f9', '#c93c37', '#4d8f00'];
+  const colorOf = (status) => COLORS[status] ?? PALETTE[[...status].reduce((h, c) => (h * 31 + c.charCodeAt(0)) >>> 0, 7) % PALETTE.length];
+  const utcDate = (ts) => uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC');
+
+  const state = { days: Number(new URLSearchParams(location.search).get('days')) || 30, pollMs: 2000, figuresVersion: null, figuresCurrent: false, charts: {} };
+
+  function duration(ms) {
+    if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
+    const s = Math.floor(ms / 1000);
+    const h = Math.floor(s / 3600);
+    const m = Math.floor((s % 3600) / 60);
+    return h > 0 ? `${h}h ${String(m).padStart(2, '0')}m` : `${m}m ${String(s % 60).padStart(2, '0')}s`;
+  }
+  const when = (iso) => (iso ? iso.slice(0, 19).replace('T', ' ') : '');
+
+  async function getJson(url) {
+    const response = await fetch(url, { cache: 'no-store', signal: AbortSignal.timeout(15_000) });
+    if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+    return response.json();
+  }
+
+  function cell(row, text, className) {
+    const td = row.insertCell();
+    td.textContent = text;
+    if (className) td.className = className;
+    return td;
+  }
+
+  function renderFreshness(live) {
+    const section = $('freshness');
+    section.dataset.state = live.state;
+    const success = live.lastSuccess;
+    $('freshness-text').textContent =
+      live.state === 'never_succeeded'
+        ? 'No run has succeeded yet'
+        : `${live.state === 'stale' ? 'Stale' : 'Fresh'}: last successful run #${success.runId} finished ${duration(success.ageMs)} ago`;
+    $('freshness-detail').textContent =
+      (success ? `Finished ${when(success.finishedAt)} UTC. ` : '') + `Stale after ${duration(live.staleAfterMs)} without a successful run.`;
+    $('checked').textContent = `Checked ${when(live.checkedAt)} UTC`;
+  }
+
+  function renderProgress(live) {
+    const run = live.inProgress;
+    const bar = $('progress-bar');
+    $('progress').dataset.running = String(Boolean(run));
+    if (!run) {
+      $('progress-text').textContent = 'No run in progress.';
+      bar.hidden = true;
+      return;
+    }
+    // A full walk knows its end (the total Upvest listed); an incremental one stops at the watermark.
+    const total = run.mode === 'full' && run.totalCount ? run.totalCount : null;
+    const pct = total ? Math.min(100, (100 * run.accountsDone) / total) : null;
+    $('progress-text').textContent =
+      `Run #${run.runId} (${run.mode}), started ${when(run.startedAt)} UTC: ${fmt(run.pagesDone)} pages, ` +
+      `${fmt(run.accountsDone)}${total ? ` of ${fmt(total)}` : ''} accounts` + (pct === null ? '' : ` (${pct.toFixed(1)}%)`);
+    bar.hidden = false;
+    bar.classList.toggle('indeterminate', pct === null);
+    bar.setAttribute('aria-valuemax', String(total ?? 0));
+    bar.setAttribute('aria-valuenow', String(run.accountsDone));
+    bar.firstElementChild.style.width = pct === null ? '' : `${pct}%`;
+  }
+
+  function renderRuns(live) {
+    const body = $('runs-table').tBodies[0];
+    body.replaceChildren();
+    for (const run of live.runs) {
+      const row = body.insertRow();
+      row.dataset.runId = run.id;
+      cell(row, `#${run.id}`, 'num');
+      const outcome = cell(row, '', `outcome outcome-${run.status}`);
+      if (run.status === 'failed') {
+        const details = document.createElement('details');
+        const summary = document.createElement('summary');
+        summary.textContent = `failed${run.errorCode ? ` (${run.errorCode})` : ''}`;
+        const pre = document.createElement('pre');
+        pre.textContent = run.error ?? 'no error text was stored';
+        details.append(summary, pre);
+        outcome.append(details);
+      } else {
+        outcome.textContent = run.status === 'running' ? 'running…' : run.status;
+      }
+      cell(row, run.mode);
+      cell(row, when(run.startedAt));
+      cell(row, duration(run.durationMs), 'num');
+      for (const n of [run.accountsSeen, run.accountsWritten, run.statusChanges, run.deletions, run.rejectedRecords]) cell(row, fmt(n), 'num');
+    }
+    const chronological = [...live.runs].reverse();
+    plot('runs', [
+      chronological.map((r) => Number(r.id)),
+      chronological.map((r) => r.durationMs / 1000),
+      chronological.map((r) => r.accountsWritten),
+      chronological.map((r) => r.statusChanges),
+    ], () => ({
+      scales: { x: { time: false }, s: {}, n: {} },
+      axes: [
+        { values: (u, ticks) => ticks.map((t) => (Number.isInteger(t) ? `#${t}` : '')) },
+        { scale: 's', label: 'seconds', size: 52 },
+        countAxis({ scale: 'n', side: 1, label: 'accounts', grid: { show: false } }),
+      ],
+      series: [
+        { label: 'run', value: (u, v) => (v == null ? '' : `#${v}`) },
+        { label: 'duration (s)', scale: 's', stroke: '#2f6fdb', fill: '#2f6fdb55', paths: uPlot.paths.bars({ size: [0.6, 40] }) },
+        { label: 'written', scale: 'n', stroke: '#e16f24', width: 2, points: { show: true } },
+        { label: 'status changes', scale: 'n', stroke: '#8250df', width: 2, points: { show: true } },
+      ],
+    }), live.runs.length === 0 ? 'No runs yet.' : null);
+  }
+
+  function renderAccounts(figures) {
+    $('accounts-live').textContent = fmt(figures.accounts.live);
+    $('accounts-deleted').textContent = fmt(figures.accounts.deleted);
+    const body = $('accounts-table').tBodies[0];
+    body.replaceChildren();
+    const max = Math.max(1, ...figures.accounts.byStatus.map((s) => s.accounts));
+    for (const { status, accounts } of figures.accounts.byStatus) {
+      const row = body.insertRow();
+      row.dataset.status = status;
+      cell(row, status);
+      cell(row, fmt(accounts), 'num');
+      const bar = document.createElement('div');
+      bar.className = 'share-bar';
+      bar.style.width = `${(100 * accounts) / max}%`;
+      bar.style.background = colorOf(status);
+      bar.title = figures.accounts.live ? `${((100 * accounts) / figures.accounts.live).toFixed(1)}% of live accounts` : '';
+      cell(row, '', 'share').append(bar);
+    }
+  }
+
+  function renderTrend(figures) {
+    const days = figures.trend.days.map((d) => Date.parse(`${d}T00:00:00Z`) / 1000);
+    const series = figures.trend.series;
+    const lastDay = figures.trend.days[figures.trend.days.length - 1];
+    $('trend-today').textContent = series.length
+      ? `${lastDay}: ${series.map((s) => `${s.status} ${fmt(s.accounts[s.accounts.length - 1])}`).join(' · ')}`
+      : '';
+    plot('trend', [days, ...series.map((s) => s.accounts)], () => ({
+      tzDate: utcDate,
+      series: [{}, ...series.map((s) => ({ label: s.status, stroke: colorOf(s.status), width: 2 }))],
+      axes: [{}, countAxis()],
+    }), series.length === 0 ? 'No accounts yet.' : null, series.map((s) => s.status).join());
+  }
+
+  function renderChanges(figures) {
+    const { hours, changes } = figures.changesPerHour;
+    const total = changes.reduce((a, b) => a + b, 0);
+    const peak = changes.reduce((best, n, i) => (n > changes[best] ? i : best), 0);
+    $('changes-total').textContent = fmt(total);
+    $('changes-peak').textContent = total ? `${hours[peak].slice(0, 13).replace('T', ' ')}:00 UTC (${fmt(changes[peak])})` : '–';
+    $('changes-chart').dataset.total = String(total);
+    plot('changes', [hours.map((h) => Date.parse(h) / 1000), changes], () => ({
+      tzDate: utcDate,
+      series: [{}, { label: 'changes', stroke: '#0a7b83', fill: '#0a7b8366', paths: uPlot.paths.bars({ size: [0.9, 20] }) }],
+      axes: [{}, countAxis()],
+    }), null);
+  }
+
+  /** One uPlot per chart, created once (again when its series change) and fed new data after. */
+  function plot(name, data, options, emptyText, shape = '') {
+    const box = $(`${name}-chart`);
+    const existing = state.charts[name];
+    if (emptyText) {
+      existing?.chart.destroy();
+      delete state.charts[name];
+      box.replaceChildren(Object.assign(document.createElement('p'), { className: 'empty', textContent: emptyText }));
+      return;
+    }
+    if (existing && existing.shape === shape) return existing.chart.setData(data);
+    existing?.chart.destroy();
+    box.replaceChildren();
+    const size = () => ({ width: Math.max(200, box.clientWidth), height: box.clientWidth < 500 ? 200 : 260 });
+    const chart = new uPlot({ ...size(), ...options(), hooks: { draw: [() => (box.dataset.drawn = String(Number(box.dataset.drawn) + 1))] } }, data, box);
+    state.charts[name] = { chart, shape, size };
+  }
+  new ResizeObserver(() => Object.values(state.charts).forEach((c) => c.chart.setSize(c.size()))).observe(document.querySelector('main'));
+
+  function renderRanges(ranges) {
+    const group = $('trend-ranges');
+    if (group.childElementCount === ranges.length) return;
+    for (const days of ranges) {
+      const button = Object.assign(document.createElement('button'), { type: 'button', textContent: days === 365 ? '1 year' : `${days} days` });
+      button.dataset.days = String(days);
+      button.addEventListener('click', () => {
+        state.days = days;
+        state.figuresVersion = null;
+        void refreshFigures();
+      });
+      group.append(button);
+    }
+  }
+
+  async function refreshFigures() {
+    const figures = await getJson(`/status/api/figures?days=${state.days}`);
+    state.figuresVersion = figures.version;
+    state.figuresCurrent = figures.current;
+    for (const b of $('trend-ranges').children) b.setAttribute('aria-pressed', String(Number(b.dataset.days) === state.days));
+    renderAccounts(figures);
+    renderTrend(figures);
+    renderChanges(figures);
+    $('trend-chart').dataset.days = String(state.days);
+    $('figures-as-of').textContent = `Figures as of ${when(figures.computedAt)} UTC${figures.current ? '' : ' (updating…)'}`;
+    document.body.dataset.figures = figures.current ? 'current' : 'updating';
+    document.body.dataset.figuresVersion = figures.version;
+  }
+
+  async function poll() {
+    try {
+      const live = await getJson('/status/api/live');
+      state.pollMs = live.pollMs;
+      renderRanges(live.trendRanges);
+      renderFreshness(live);
+      renderProgress(live);
+      renderRuns(live);
+      const link = $('queue-link');
+      link.hidden = !live.queueDashboard;
+      if (live.queueDashboard) link.querySelector('a').href = live.queueDashboard;
+      if (state.figuresVersion !== live.mirrorVersion || !state.figuresCurrent) await refreshFigures();
+      document.body.dataset.liveVersion = live.mirrorVersion;
+    } catch (error) {
+      $('freshness').dataset.state = 'unavailable';
+      $('checked').textContent = `Not answering (${error.message}); trying again`;
+    } finally {
+      setTimeout(poll, state.pollMs);
+    }
+  }
+  void poll();
+})();

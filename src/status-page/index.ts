@@ -1,0 +1,42 @@
+// What the worker adds to its health port, as its settings say: the status page (on by
+// default) and Bull Board (off unless BULL_BOARD_ENABLED).
+import type { Queue } from 'bullmq';
+import type { StatusPageConfig } from '../config.js';
+import type { PrismaClient } from '../db/prisma.js';
+import type { Logger } from '../logger.js';
+import { createStatusPage, STATUS_PATH, type RouteHandler } from './routes.js';
+
+export interface StatusRoutes {
+  routes: RouteHandler[];
+  /** Paths served, for the start-up log line. */
+  paths: string[];
+  warm(): void;
+}
+
+/** Where Bull Board is served; kept here so that Express is loaded only when it is enabled. */
+export const QUEUE_DASHBOARD_PATH = '/admin/queues';
+
+export async function createStatusRoutes(deps: {
+  prisma: PrismaClient;
+  queue: Queue;
+  config: StatusPageConfig;
+  intervalMs: number;
+  logger: Logger;
+}): Promise<StatusRoutes> {
+  const routes: RouteHandler[] = [];
+  const paths: string[] = [];
+  const dashboard = deps.config.bullBoard ? QUEUE_DASHBOARD_PATH : null;
+  const page = deps.config.enabled
+    ? createStatusPage({ prisma: deps.prisma, config: deps.config, intervalMs: deps.intervalMs, logger: deps.logger, queueDashboardPath: dashboard })
+    : null;
+  if (page) {
+    routes.push(page.handle);
+    paths.push(STATUS_PATH);
+  }
+  if (dashboard) {
+    const { createQueueDashboard } = await import('./queue-dashboard.js');
+    routes.push(createQueueDashboard([deps.queue], dashboard));
+    paths.push(dashboard);
+  }
+  return { routes, paths, warm: () => page?.warm() };
+}

@@ -1,0 +1,215 @@
+// The status page in a real browser (Debian's Chromium, headless) against a real worker with a
+// synced mirror: every section shows the mirror's figures as SQL computes them, the charts are
+// drawn, the progress bar moves while a run walks, the console stays clean. Screenshots at a
+// laptop's and a phone's width go to .tmp/screenshots/ (the README shows copies from docs/).
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { QUEUE_NAME } from '../../src/queue/names.js';
+import { launchBrowser, openPage, paintedPixels, screenshot } from '../support/browser.js';
+import { completions, daemonEnv, httpGet, openTestQueue, spawnCli, spawnWorker, uniquePrefix, type CliProcess } from '../support/daemon.js';
+import { startHarness, type Harness } from '../support/harness.js';
+
+const ACCOUNTS = 1500;
+const DESKTOP = { width: 1280, height: 900 };
+const PHONE = { width: 390, height: 844 };
+
+let h: Harness;
+let q: Awaited<ReturnType<typeof openTestQueue>>;
+let worker: CliProcess;
+let browser: Browser;
+let base: string;
+let env: ReturnType<typeof daemonEnv>;
+
+const fmt = (n: number) => n.toLocaleString('en-US');
+/** The page has read the mirror as it is now: its cached figures are those of the latest poll's version. */
+const figuresCurrent = (page: Page) =>
+  page.waitForFunction(
+    () => {
+      const body = (globalThis as any).document.body; // eslint-disable-line @typescript-eslint/no-explicit-any
+      return body.dataset.figures === 'current' && body.dataset.figuresVersion === body.dataset.liveVersion;
+    },
+    undefined,
+    { timeout: 30_000 },
+  );
+// Functions passed to the page run there, serialized: they use nothing from this file, and reach
+// the document through globalThis since the tests are compiled without the DOM's types.
+/* eslint-disable @typescript-eslint/no-explicit-any */
+const progressAbove = (before: number) =>
+  Number((globalThis as any).document.getElementById('progress-bar').getAttribute('aria-valuenow')) > before;
+const runFinished = () => (globalThis as any).document.getElementById('progress').dataset.running === 'false';
+/* eslint-enable @typescript-eslint/no-explicit-any */
+const texts = (page: Page, selector: string) => page.locator(selector).allInnerTexts();
+
+beforeAll(async () => {
+  h = await startHarness('status_page', { accounts: ACCOUNTS, seed: 11 });
+  const prefix = uniquePrefix('status');
+  q = await openTestQueue(prefix);
+  env = daemonEnv(h, prefix, {
+    SYNC_INTERVAL_MS: '3600000',
+    STATUS_PAGE_POLL_MS: '300',
+    STATUS_PAGE_REFRESH_MS: '0',
+    BULL_BOARD_ENABLED: 'true',
+  });
+  const first = completions(q.events, 1);
+  worker = spawnWorker(env);
+  await first;
+  base = `http://127.0.0.1:${await worker.healthPort()}`;
+
+  // A run that fails at once (refused), then one that records status changes.
+  h.simulator.faults.enqueue('/accounts', { kind: 'status', status: 403 });
+  expect((await spawnCli(['trigger', '--wait'], env).exited).code).toBe(1);
+  for (const account of h.simulator.dataset.list().slice(0, 30)) h.simulator.dataset.setStatus(account.id, 'LOCKED');
+  expect((await spawnCli(['trigger', '--wait'], env).exited).code).toBe(0);
+  browser = await launchBrowser();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  worker?.kill('SIGTERM');
+  if (worker) expect((await worker.exited).code).toBe(0);
+  await q?.close();
+  await h?.close();
+});
+
+async function expectMirrorFigures(page: Page) {
+  const byStatus = await h.prisma.$queryRaw<Array<{ status: string; accounts: number }>>`
+    SELECT status, accounts::int AS accounts FROM account_status_counts ORDER BY accounts DESC, status`;
+  const [counts] = await h.prisma.$queryRaw<Array<{ live: number; deleted: number; last_success: string; hourly: number }>>`
+    SELECT (SELECT count(*) FROM accounts WHERE deleted_at IS NULL)::int AS live,
+           (SELECT count(*) FROM accounts WHERE deleted_at IS NOT NULL)::int AS deleted,
+           (SELECT id::text FROM sync_runs WHERE status = 'succeeded' ORDER BY finished_at DESC LIMIT 1) AS last_success,
+           (SELECT count(*) FROM account_status_changes
+             WHERE changed_at >= date_trunc('hour', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' - interval '167 hours')::int AS hourly`;
+  const daily = await h.prisma.$queryRaw<Array<{ day: string; status: string; accounts: number }>>`
+    SELECT day::text AS day, status, accounts::int AS accounts
+    FROM account_status_daily((now() AT TIME ZONE 'UTC')::date - 29, (now() AT TIME ZONE 'UTC')::date)
+    ORDER BY day, status`;
+  const runs = await h.prisma.$queryRaw<
+    Array<{ id: string; status: string; mode: string; seen: number; written: number; changes: number; deletions: number; rejected: number }>
+  >`
+    SELECT id::text, status, mode, accounts_seen AS seen, (accounts_inserted + accounts_updated) AS written,
+           status_changes AS changes, deletions, rejected_records AS rejected
+    FROM sync_runs ORDER BY started_at DESC, id DESC`;
+
+  expect(await page.locator('#freshness').getAttribute('data-state')).toBe('ok');
+  expect(await page.locator('#freshness-text').innerText()).toMatch(new RegExp(`^Fresh: last successful run #${counts!.last_success} finished \\S+ ago$`));
+  expect(await page.locator('#accounts-live').innerText()).toBe(fmt(counts!.live));
+  expect(await page.locator('#accounts-deleted').innerText()).toBe(fmt(counts!.deleted));
+  const rows = await page.locator('#accounts-table tbody tr').evaluateAll((trs) =>
+    trs.map((tr) => [(tr as unknown as { cells: Array<{ textContent: string }> }).cells[0]!.textContent, (tr as unknown as { cells: Array<{ textContent: string }> }).cells[1]!.textContent]),
+  );
+  expect(rows).toEqual(byStatus.map((row) => [row.status, fmt(row.accounts)]));
+
+  const lastDay = daily.at(-1)!.day;
+  expect(await page.locator('#trend-today').innerText()).toBe(
+    `${lastDay}: ${daily.filter((row) => row.day === lastDay).map((row) => `${row.status} ${fmt(row.accounts)}`).join(' · ')}`,
+  );
+  const plotted = (await page.evaluate(() => fetch('/status/api/figures?days=30').then((r) => r.json()))) as {
+    trend: { days: string[]; series: Array<{ status: string; accounts: number[] }> };
+  };
+  expect(plotted.trend.days).toHaveLength(30);
+  expect(plotted.trend.series.flatMap((s) => s.accounts.map((accounts, i) => ({ day: plotted.trend.days[i], status: s.status, accounts }))).sort((a, b) => `${a.day}${a.status}`.localeCompare(`${b.day}${b.status}`))).toEqual(daily);
+  expect(await page.locator('#changes-total').innerText()).toBe(fmt(counts!.hourly));
+
+  const runRows = await page.locator('#runs-table tbody tr').evaluateAll((trs) =>
+    trs.map((tr) => Array.from((tr as unknown as { cells: ArrayLike<{ innerText: string }> }).cells, (c) => c.innerText.trim())),
+  );
+  expect(runRows.map((cells) => [cells[0], cells[1], cells[2], ...cells.slice(5)])).toEqual(
+    runs.map((run) => [
+      `#${run.id}`,
+      run.status === 'failed' ? expect.stringMatching(/^failed \(UPVEST_FORBIDDEN\)$/) : run.status,
+      run.mode,
+      fmt(run.seen),
+      fmt(run.written),
+      fmt(run.changes),
+      fmt(run.deletions),
+      fmt(run.rejected),
+    ]),
+  );
+  for (const chart of ['runs-chart', 'trend-chart', 'changes-chart']) {
+    expect(Number(await page.locator(`#${chart}`).getAttribute('data-drawn')), chart).toBeGreaterThan(0);
+    expect(await paintedPixels(page, chart), chart).toBeGreaterThan(500);
+  }
+}
+
+describe('the status page', () => {
+  it("shows the mirror's figures, as SQL counts them, on a laptop and on a phone", async () => {
+    for (const [name, viewport] of [['desktop', DESKTOP], ['phone', PHONE]] as const) {
+      const { page, errors, close } = await openPage(browser, viewport);
+      await page.goto(`${base}/status`);
+      await figuresCurrent(page);
+      await expectMirrorFigures(page);
+      expect(await page.locator('#progress').getAttribute('data-running')).toBe('false');
+      await screenshot(page, `status-page-${name}`);
+      expect(errors).toEqual([]);
+      await close();
+    }
+  });
+
+  it("puts a failed run's stored error one click away", async () => {
+    const [failed] = await h.prisma.$queryRaw<Array<{ id: string; error: string }>>`
+      SELECT id::text, error FROM sync_runs WHERE status = 'failed'`;
+    const { page, errors, close } = await openPage(browser, DESKTOP);
+    await page.goto(`${base}/status`);
+    const row = page.locator(`#runs-table tr[data-run-id="${failed!.id}"]`);
+    await row.locator('summary').waitFor();
+    expect(await row.locator('pre').isVisible()).toBe(false);
+    await row.locator('summary').click();
+    expect(await row.locator('pre').innerText()).toBe(failed!.error);
+    expect(errors).toEqual([]);
+    await close();
+  });
+
+  it('moves the progress bar while a run walks, then shows its outcome', async () => {
+    const { page, errors, close } = await openPage(browser, DESKTOP);
+    await page.goto(`${base}/status`);
+    await figuresCurrent(page);
+    h.simulator.dataset.applyRandomChanges({ seed: 5, statusChanges: 40, removals: 6 });
+    // Slow pages, one at a time, so that the run lasts several polls.
+    h.simulator.faults.setLatency(250);
+    const listed = h.simulator.dataset.list().length;
+    const run = h.sync({ env: { SYNC_CONCURRENCY: '1' }, mode: 'full' });
+    let summary: Awaited<typeof run>;
+    try {
+      const bar = page.locator('#progress-bar');
+      await page.waitForFunction(progressAbove, 0, { polling: 50 });
+      const first = Number(await bar.getAttribute('aria-valuenow'));
+      expect(Number(await bar.getAttribute('aria-valuemax'))).toBe(listed);
+      await page.waitForFunction(progressAbove, first, { polling: 50 });
+      const second = Number(await bar.getAttribute('aria-valuenow'));
+      expect(second).toBeLessThan(listed);
+      expect(await page.locator('#progress-text').innerText()).toMatch(
+        new RegExp(`^Run #\\d+ \\(full\\), started .* UTC: \\d+ pages, [\\d,]+ of ${fmt(listed)} accounts \\(\\d+\\.\\d%\\)$`),
+      );
+      await screenshot(page, 'status-page-run-in-progress');
+    } finally {
+      h.simulator.faults.setLatency(0);
+      summary = await run;
+    }
+    expect(summary).toMatchObject({ status: 'succeeded', deletions: 6 });
+
+    await page.waitForFunction(runFinished);
+    await figuresCurrent(page);
+    await expectMirrorFigures(page);
+    expect(await page.locator(`#runs-table tr[data-run-id="${summary.runId}"] td.outcome`).innerText()).toBe('succeeded');
+    expect(errors).toEqual([]);
+    await close();
+  });
+});
+
+describe('the queue dashboard (Bull Board), with BULL_BOARD_ENABLED', () => {
+  it('shows the sync queue read-only at /admin/queues', async () => {
+    const html = await httpGet(`${base}/admin/queues`);
+    expect(html.status).toBe(200);
+    expect(html.body).toContain('<title>account-sync queue</title>');
+    const api = await httpGet(`${base}/admin/queues/api/queues?activeQueue=${QUEUE_NAME}&status=completed&page=1`);
+    expect(api.status).toBe(200);
+    const queues = (JSON.parse(api.body) as { queues: Array<{ name: string; readOnlyMode: boolean }> }).queues;
+    expect(queues.map((queue) => [queue.name, queue.readOnlyMode])).toEqual([[QUEUE_NAME, true]]);
+    // Refused by the health server before Bull Board sees it, and by Bull Board's read-only mode.
+    for (const method of ['PUT', 'POST', 'DELETE']) {
+      expect((await fetch(`${base}/admin/queues/api/queues/${QUEUE_NAME}/pause`, { method })).status).toBe(405);
+    }
+    expect(await q.queue.isPaused()).toBe(false);
+  });
+});
