@@ -3,7 +3,7 @@
 // (guarded-run.ts), so a job delivered again after its worker died finds the run by itself.
 import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import type { Logger } from '../logger.js';
-import type { GuardedOutcome } from './guarded-run.js';
+import type { GuardedOutcome } from '../runs/guarded.js';
 import { judgeOutcome, type JobOutcome } from './job-outcome.js';
 import type { SyncJobData, SyncJobResult } from './names.js';
 

@@ -156,6 +156,10 @@ describe('the status page', () => {
     expect(await row.locator('pre').isVisible()).toBe(false);
     await row.locator('summary').click();
     expect(await row.locator('pre').innerText()).toBe(failed!.error);
+    // It stays open across the next poll, which draws the table afresh.
+    const drawn = Number(await page.locator('#runs-chart').getAttribute('data-drawn'));
+    await page.waitForFunction((before) => Number(document.getElementById('runs-chart')?.dataset.drawn) > before, drawn);
+    expect(await row.locator('pre').isVisible()).toBe(true);
     expect(errors).toEqual([]);
     await close();
   });

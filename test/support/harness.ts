@@ -66,6 +66,7 @@ export async function startHarness(label: string, simulatorOptions: SimulatorOpt
         {
           pageSize: config.sync.pageSize,
           concurrency: config.sync.concurrency,
+          maxPages: config.sync.maxPages,
           resumeRunId: options.resumeRunId,
           mode: options.mode,
           incrementalLagMs: config.sync.incrementalLagMs,
