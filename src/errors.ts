@@ -25,7 +25,10 @@ export type ErrorCode =
   | 'SYNC_INTERRUPTED'
   | 'SYNC_ABANDONED'
   | 'REDIS_UNAVAILABLE'
-  | 'READONLY_ROLE_REFUSED';
+  | 'READONLY_ROLE_REFUSED'
+  | 'WEBHOOK_KEYS_UNAVAILABLE'
+  | 'WEBHOOK_SIGNATURE_INVALID'
+  | 'WEBHOOK_BODY_TOO_LARGE';
 
 export class AccountSyncError extends Error {
   readonly code: ErrorCode;
