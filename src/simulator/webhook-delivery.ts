@@ -30,7 +30,7 @@ export interface DeliveryAttempt {
   batch: number;
   /** 1 for the first try of a delivery. */
   attempt: number;
-  eventIds: string[];
+  events: Array<{ id: string; type: string; createdAt: string; objectId: string | undefined }>;
   /** The answer's status; 0 when there was none (refused, reset, timeout). */
   status: number;
   error?: string;
@@ -150,7 +150,12 @@ export class Outbox {
       webhookId: batch.webhookId,
       batch: batch.seq,
       attempt,
-      eventIds: batch.events.map((e) => e.id),
+      events: batch.events.map((e) => ({
+        id: e.id,
+        type: e.type,
+        createdAt: e.created_at,
+        objectId: typeof (e.object as { id?: unknown } | null)?.id === 'string' ? (e.object as { id: string }).id : undefined,
+      })),
       status: outcome.status,
       switches: outcome.switches,
       ...(outcome.error === undefined ? {} : { error: outcome.error }),

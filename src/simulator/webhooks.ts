@@ -65,6 +65,8 @@ export class SimulatorWebhooks {
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly waiters = new Set<{ match: (a: DeliveryAttempt) => boolean; resolve: (a: DeliveryAttempt) => void }>();
   private readonly unsubscribe: () => void;
+  /** Events emitted without a created_at get increasing ones. */
+  private lastEmitMicros = 0;
 
   constructor(private readonly options: SimulatorWebhooksOptions) {
     this.timeUnitMs = options.timeUnitMs ?? 1000;
@@ -102,7 +104,8 @@ export class SimulatorWebhooks {
    */
   emit(category: string, type: string, object: unknown, fields: { id?: string; created_at?: string } = {}): string {
     const id = fields.id ?? randomUUID();
-    const createdAt = fields.created_at ?? formatNanos(Math.floor(this.options.now() * 1000));
+    this.lastEmitMicros = Math.max(Math.floor(this.options.now() * 1000), this.lastEmitMicros + 1);
+    const createdAt = fields.created_at ?? formatNanos(this.lastEmitMicros);
     for (const subscription of this.subscriptions.receiving(category)) {
       this.outbox(subscription.id).add({ id, created_at: createdAt, type, object, webhook_id: subscription.id });
     }
