@@ -30,6 +30,8 @@ export interface DeliveryAttempt {
   batch: number;
   /** 1 for the first try of a delivery. */
   attempt: number;
+  /** Size of the envelope. */
+  bytes: number;
   events: Array<{ id: string; type: string; createdAt: string; objectId: string | undefined }>;
   /** The answer's status; 0 when there was none (refused, reset, timeout). */
   status: number;
@@ -150,6 +152,7 @@ export class Outbox {
       webhookId: batch.webhookId,
       batch: batch.seq,
       attempt,
+      bytes: batch.body.length,
       events: batch.events.map((e) => ({
         id: e.id,
         type: e.type,

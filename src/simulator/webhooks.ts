@@ -94,7 +94,10 @@ export class SimulatorWebhooks {
     this.unsubscribe = options.dataset.onChange((change) => {
       const type = accountEventType(change);
       // Stamped with the change's own updated_at, so that events keep the order of the changes.
-      if (type) this.emit('ACCOUNT', type, change.account, { created_at: formatNanos(epochMicros(change.account.updated_at)) });
+      if (!type) return;
+      const micros = epochMicros(change.account.updated_at);
+      this.lastEmitMicros = Math.max(this.lastEmitMicros, micros);
+      this.emit('ACCOUNT', type, change.account, { created_at: formatNanos(micros) });
     });
   }
 
