@@ -2,7 +2,9 @@
 // batches stored once, refusals of everything that is not Upvest's signature on these exact
 // bytes, re-deliveries counted, and Upvest's retry schedule with head-of-line blocking.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../src/logger.js';
 import type { DeliveryAttempt } from '../../src/simulator/index.js';
+import { startReceiver, type ReceiverOutcome } from '../../src/webhooks/receiver.js';
 import { rawRequest } from '../simulator/client-helper.js';
 import { startWebhookSetup, storedEvents, type WebhookSetup } from './support.js';
 
@@ -194,4 +196,79 @@ describe('webhook delivery to the receiver', () => {
     expect((await rawRequest(base, { method: 'GET', target: url.pathname, headers: {} })).status).toBe(405);
     expect(await storedEvents(s.prisma)).toEqual([]);
   });
+
+  it('answers 503 while the events cannot be stored, never 200 before they are, and stores them on the retry', async () => {
+    const id = pendingAccount();
+    await s.prisma.$executeRaw`ALTER TABLE webhook_events RENAME TO webhook_events_away`;
+    try {
+      s.sim.dataset.setStatus(id, 'LOCKED');
+      await s.sim.webhooks.waitFor((a) => a.events.some((e) => e.objectId === id) && a.attempt === 1);
+    } finally {
+      await s.prisma.$executeRaw`ALTER TABLE webhook_events_away RENAME TO webhook_events`;
+    }
+    await delivered(id);
+    expect(attemptsFor(id).map(([attempt, status]) => [attempt, status])).toEqual([
+      [1, 503],
+      [2, 200],
+    ]);
+    expect(s.outcomes.map((o) => [o.status, o.failure])).toEqual([
+      [503, 'store_failed'],
+      [200, undefined],
+    ]);
+    expect((await storedEvents(s.prisma)).map((e) => [e.object_id, e.type, e.deliveries])).toEqual([[id, 'ACCOUNT.LOCKED', 1]]);
+  });
+
+  it('shares the table between receivers: the same event through two of them is stored once', async () => {
+    const outcomes: ReceiverOutcome[] = [];
+    const second = await startReceiver({
+      host: '127.0.0.1',
+      port: 0,
+      path: '/hooks/upvest',
+      maxBodyBytes: 1_048_576,
+      signature: { maxAgeSeconds: 300, clockSkewSeconds: 60, enforceExpires: false },
+      keys: (keyId) => s.keys.get(keyId),
+      prisma: s.prisma,
+      logger: silentLogger(),
+      onOutcome: (o) => outcomes.push(o),
+    });
+    const other = await s.admin.create({ title: 'second receiver', url: second.url, type: ['ALL'], config: { delay: '1s', max_package_size: 1_048_576 } });
+    await s.admin.update(other.id, { enabled: true });
+    try {
+      const id = pendingAccount();
+      s.sim.dataset.rename(id, 'Seen twice');
+      await Promise.all([
+        s.sim.webhooks.waitFor((a) => a.status === 200 && a.webhookId === s.subscriptionId && a.events.some((e) => e.objectId === id)),
+        s.sim.webhooks.waitFor((a) => a.status === 200 && a.webhookId === other.id && a.events.some((e) => e.objectId === id)),
+      ]);
+      expect((await storedEvents(s.prisma)).map((e) => [e.object_id, e.deliveries])).toEqual([[id, 2]]);
+      expect([...s.outcomes, ...outcomes].map((o) => o.batch!.stored).sort()).toEqual([0, 1]);
+    } finally {
+      await s.admin.delete(other.id);
+      await second.close();
+    }
+  });
+
+  it('refuses deliveries from addresses outside the allow-list with 403', async () => {
+    const outcomes: ReceiverOutcome[] = [];
+    const guarded = await startReceiver({
+      host: '127.0.0.1',
+      port: 0,
+      path: '/hooks/upvest',
+      maxBodyBytes: 1_048_576,
+      signature: { maxAgeSeconds: 300, clockSkewSeconds: 60, enforceExpires: false },
+      allowedSources: ['10.0.0.0/8', '2001:db8::/32'],
+      keys: (keyId) => s.keys.get(keyId),
+      prisma: s.prisma,
+      logger: silentLogger(),
+      onOutcome: (o) => outcomes.push(o),
+    });
+    try {
+      const url = new URL(guarded.url);
+      const response = await rawRequest(`http://${url.host}`, { method: 'POST', target: url.pathname, headers: {}, body: Buffer.from('{}') });
+      expect([response.status, response.json()]).toEqual([403, { error: 'source_not_allowed', detail: 'source address 127.0.0.1 is not allowed' }]);
+    } finally {
+      await guarded.close();
+    }
+  });
 });
+
