@@ -99,7 +99,11 @@ describe('webhook_events', () => {
   it('splits created_at into microseconds and the nanoseconds beyond', () => {
     expect(splitTimestamp('2021-11-19T13:06:51.980159529Z')).toEqual({ micros: '2021-11-19T13:06:51.980159Z', nanos: 529 });
     expect(splitTimestamp('2021-07-21T14:10:00.00Z')).toEqual({ micros: '2021-07-21T14:10:00.000000Z', nanos: 0 });
-    expect(splitTimestamp('2021-07-21 14:10:00')).toBeNull();
+    expect(splitTimestamp('2021-07-21T16:10:00.5+02:00')).toEqual({ micros: '2021-07-21T16:10:00.500000+02:00', nanos: 0 });
+    for (const bad of ['2021-07-21 14:10:00', '2021-02-29T00:00:00Z', '2021-04-31T00:00:00Z', '2021-07-21T24:00:00Z', '0000-01-01T00:00:00Z', '2021-07-21T10:00:00+16:00']) {
+      expect([bad, splitTimestamp(bad)]).toEqual([bad, null]);
+    }
+    expect(splitTimestamp('2024-02-29T23:59:59Z')).toEqual({ micros: '2024-02-29T23:59:59.000000Z', nanos: 0 });
   });
 
   it('claims pending events oldest first to the nanosecond, skipping locked ones, and records outcomes', async () => {
@@ -140,4 +144,24 @@ describe('webhook_events', () => {
       SELECT raw, reason, deliveries FROM webhook_events WHERE dedupe_key LIKE 'body-sha256:%'`;
     expect(rows).toEqual([{ raw: 'not json', reason: 'the body is not JSON', deliveries: 2 }]);
   });
+
+  it('stores what PostgreSQL could not hold as sent (NUL, lone surrogates, impossible dates, huge ids) instead of failing the delivery', async () => {
+    const at = new Date('2026-11-30T12:00:00Z');
+    const id = '00000000-0000-4000-8000-0000000000aa';
+    const events = [
+      { id, created_at: '2021-02-30T00:00:00Z', type: 'ACCOUNT.UPDATED\u0000', object: { id: 'x'.repeat(5_000), ['k\ud800']: 'v\udc00' }, webhook_id: 'w\u0000' },
+    ];
+    expect(await storeDelivery(prisma, parseEnvelope(body(...events)), { keyId: 'k', receivedAt: at })).toEqual({ stored: 1, redelivered: 0, rejected: 1 });
+    const [row] = await prisma.$queryRaw<Array<{ type: string; webhook_id: string; object_id: string | null; reason: string; key: string }>>`
+      SELECT type, webhook_id, object_id, reason, (SELECT k FROM jsonb_object_keys(raw->'object') AS k WHERE k LIKE 'k%') AS key
+      FROM webhook_events WHERE event_id = ${id}::uuid`;
+    expect(row).toEqual({
+      type: 'ACCOUNT.UPDATED\ufffd',
+      webhook_id: 'w\ufffd',
+      object_id: null,
+      reason: `the event's created_at is not an RFC 3339 date-time ("2021-02-30T00:00:00Z")`,
+      key: 'k\ufffd',
+    });
+  });
 });
+

@@ -142,3 +142,23 @@ describe('webhook signatures (Upvest v6)', () => {
     expect(await at(CREATED + 100, { enforceExpires: true })).toMatchObject({ ok: true });
   });
 });
+
+describe('structured fields of signatures (structured-headers)', () => {
+  it('reads the member text exactly as sent, or in canonical form when the header holds several', async () => {
+    const { parseSignatureInput, parseSignatureBytes } = await import('../../src/upvest/signature-fields.js');
+    const v6 = `sig1=("content-type" "@method");keyid="${KEY_ID}";created=1;nonce="0042";expires=61`;
+    expect(parseSignatureInput(v6)).toEqual({
+      label: 'sig1',
+      components: ['content-type', '@method'],
+      params: new Map<string, unknown>([['keyid', KEY_ID], ['created', 1], ['nonce', '0042'], ['expires', 61]]),
+      paramsText: `("content-type" "@method");keyid="${KEY_ID}";created=1;nonce="0042";expires=61`,
+    });
+    // Alone in its header, even a non-canonical member is taken as sent.
+    expect(parseSignatureInput('sig1=("a"  "b");created=01').paramsText).toBe('("a"  "b");created=01');
+    expect(parseSignatureInput('sig1=("a");created=1, sig2=("b");created=2').paramsText).toBe('("a");created=1');
+    expect(() => parseSignatureInput('sig1=("a"  "b");created=1, sig2=("b")')).toThrow('member sig1 is not in canonical form');
+    expect(() => parseSignatureInput('sig1=("a";x=1)')).toThrow('component parameters are not supported ("a")');
+    expect(parseSignatureBytes('sig1=:AQID:, sig2=:BA==:', 'sig2')).toEqual(Buffer.from([4]));
+    expect(() => parseSignatureBytes('sig1=("a")', 'sig1')).toThrow('signature sig1 is not a byte sequence');
+  });
+});
