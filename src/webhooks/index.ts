@@ -21,12 +21,16 @@ export function createWebhooksApiFromConfig(
 ): WebhooksApi {
   const now = options.now ?? Date.now;
   const key = loadSigningKey({ file: upvest.signingKeyFile, passphrase: upvest.signingKeyPassphrase, keyId: upvest.signingKeyId });
-  const exchange = createHttpExchange({
+  // Not a literal, so that it also fits HttpOptions once they require maxResponseBytes
+  // (main's bad-data work): the key sets and the webhook list are small either way.
+  const httpOptions = {
     baseUrl: upvest.baseUrl,
     connectTimeoutMs: upvest.connectTimeoutMs,
     requestTimeoutMs: upvest.requestTimeoutMs,
+    maxResponseBytes: (upvest as UpvestConfig & { maxResponseBytes?: number }).maxResponseBytes ?? 16 * 1_048_576,
     signer: createSigner({ key, ttlSeconds: upvest.signatureTtlSeconds, now }),
-  });
+  };
+  const exchange = createHttpExchange(httpOptions);
   const tokens = createTokenProvider(
     exchange,
     {
