@@ -462,7 +462,7 @@ export interface WebhooksConfig {
   testMethod: 'POST' | 'GET';
 }
 
-const boolean = (fallback: 'true' | 'false') =>
+const webhookFlag = (fallback: 'true' | 'false') =>
   z
     .enum(['true', 'false'], { message: 'must be true or false' })
     .default(fallback)
@@ -479,7 +479,7 @@ const webhooksShape = {
   WEBHOOK_MAX_BODY_BYTES: int(1_024, 64 * 1_048_576).default(2 * 1_048_576),
   WEBHOOK_SIGNATURE_MAX_AGE_SECONDS: int(0, 365 * 86_400).default(7 * 86_400),
   WEBHOOK_SIGNATURE_CLOCK_SKEW_SECONDS: int(0, 3_600).default(60),
-  WEBHOOK_SIGNATURE_ENFORCE_EXPIRES: boolean('false'),
+  WEBHOOK_SIGNATURE_ENFORCE_EXPIRES: webhookFlag('false'),
   WEBHOOK_KEYS_MIN_REFETCH_INTERVAL_MS: int(0, 86_400_000).default(60_000),
   WEBHOOK_ALLOWED_SOURCES: z
     .string()
@@ -487,7 +487,7 @@ const webhooksShape = {
     .transform((value) => value.split(/[\s,]+/).filter((entry) => entry !== ''))
     .refine((entries) => entries.every(isAddressOrRange), { message: 'must list IP addresses or CIDR ranges, separated by commas' })
     .optional(),
-  WEBHOOK_TRUST_FORWARDED_FOR: boolean('false'),
+  WEBHOOK_TRUST_FORWARDED_FOR: webhookFlag('false'),
   WEBHOOK_TOKEN_SCOPES: z.string().trim().min(1).default('webhooks:read'),
   WEBHOOK_TEST_METHOD: z.enum(['POST', 'GET'], { message: 'must be POST or GET' }).default('POST'),
 };
