@@ -14,6 +14,8 @@ const commands: Record<string, () => Promise<Command>> = {
   'grant-readonly': async () => (await import('./commands/grant-readonly.js')).grantReadonlyCommand,
   worker: async () => (await import('./commands/worker.js')).workerCommand,
   trigger: async () => (await import('./commands/trigger.js')).triggerCommand,
+  receiver: async () => (await import('./commands/receiver.js')).receiverCommand,
+  webhooks: async () => (await import('./commands/webhooks.js')).webhooksCommand,
 };
 
 function usage(): string {
@@ -32,6 +34,8 @@ function usage(): string {
     '  worker      the daemon: scheduled syncs through a Redis queue, one at a time across replicas,',
     '              with /healthz, /readyz and /metrics on HEALTH_PORT',
     '  trigger     ask the daemon for a run now (--wait to wait for its end, --json)',
+    '  receiver    receive Upvest webhook deliveries, verify them and store their events',
+    '  webhooks    register | list | test | delete webhook subscriptions at Upvest',
     '',
     'Settings come from the environment; see README.md or .env.example.',
   ].join('\n');

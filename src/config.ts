@@ -1,5 +1,6 @@
 // The only module that reads the environment. Each entry point parses the sections it needs
 // once, at start-up, and passes the result down; every bad key is reported in one message.
+import { isIP } from 'node:net';
 import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
@@ -503,6 +504,115 @@ export function loadDatabaseCommandConfig(env: Env = process.env): DatabaseComma
 
 export function loadLogConfig(env: Env = process.env): LogConfig {
   return parseLogConfig(env);
+}
+
+// ---- Webhooks (issue 12): the receiver of Upvest's webhook deliveries. Self-contained section.
+
+export interface WebhooksConfig {
+  host: string;
+  /** 0 picks a free port (the one bound is logged). */
+  port: number;
+  /** The one path deliveries are accepted on. */
+  path: string;
+  /** Larger bodies are answered 413; Upvest's batches are at most 1 MiB plus one event. */
+  maxBodyBytes: number;
+  /** A signature created longer ago than this is refused as stale; 0: no limit. */
+  signatureMaxAgeSeconds: number;
+  /** Tolerated clock difference for created (and expires). */
+  signatureClockSkewSeconds: number;
+  /** Refuse signatures whose expires has passed. */
+  signatureEnforceExpires: boolean;
+  /** An unknown keyid fetches Upvest's keys again, but never sooner than this after the last fetch. */
+  keysMinRefetchIntervalMs: number;
+  /** Addresses and CIDR ranges deliveries may come from; empty: any. */
+  allowedSources: string[];
+  /** Read the client address from the last X-Forwarded-For entry (only behind a trusted proxy). */
+  trustForwardedFor: boolean;
+  /** Scopes of the receiver's token (GET /auth/verify_keys needs webhooks:read or webhooks:admin). */
+  tokenScopes: string;
+  /** Method of the test-delivery call: POST per Upvest's API spec, GET per its guide. */
+  testMethod: 'POST' | 'GET';
+}
+
+const webhookFlag = (fallback: 'true' | 'false') =>
+  z
+    .enum(['true', 'false'], { message: 'must be true or false' })
+    .default(fallback)
+    .transform((value) => value === 'true');
+
+const webhooksShape = {
+  WEBHOOK_RECEIVER_HOST: z.string().trim().min(1).default('0.0.0.0'),
+  WEBHOOK_RECEIVER_PORT: int(0, 65_535).default(9465),
+  WEBHOOK_RECEIVER_PATH: z
+    .string()
+    .trim()
+    .regex(/^\/[A-Za-z0-9._~\-/]*$/, { message: 'must be a path such as /webhooks/upvest' })
+    .default('/webhooks/upvest'),
+  WEBHOOK_MAX_BODY_BYTES: int(1_024, 64 * 1_048_576).default(2 * 1_048_576),
+  WEBHOOK_SIGNATURE_MAX_AGE_SECONDS: int(0, 365 * 86_400).default(7 * 86_400),
+  WEBHOOK_SIGNATURE_CLOCK_SKEW_SECONDS: int(0, 3_600).default(60),
+  WEBHOOK_SIGNATURE_ENFORCE_EXPIRES: webhookFlag('false'),
+  WEBHOOK_KEYS_MIN_REFETCH_INTERVAL_MS: int(0, 86_400_000).default(60_000),
+  WEBHOOK_ALLOWED_SOURCES: z
+    .string()
+    .trim()
+    .transform((value) => value.split(/[\s,]+/).filter((entry) => entry !== ''))
+    .refine((entries) => entries.every(isAddressOrRange), { message: 'must list IP addresses or CIDR ranges, separated by commas' })
+    .optional(),
+  WEBHOOK_TRUST_FORWARDED_FOR: webhookFlag('false'),
+  WEBHOOK_TOKEN_SCOPES: z.string().trim().min(1).default('webhooks:read'),
+  WEBHOOK_TEST_METHOD: z.enum(['POST', 'GET'], { message: 'must be POST or GET' }).default('POST'),
+};
+
+function isAddressOrRange(entry: string): boolean {
+  const [address, prefix, extra] = entry.split('/');
+  const family = isIP(address ?? '');
+  if (family === 0 || extra !== undefined) return false;
+  if (prefix === undefined) return true;
+  return /^\d+$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
+export function parseWebhooksConfig(env: Env): WebhooksConfig {
+  const v = parseSection(webhooksShape, env);
+  return {
+    host: v.WEBHOOK_RECEIVER_HOST,
+    port: v.WEBHOOK_RECEIVER_PORT,
+    path: v.WEBHOOK_RECEIVER_PATH,
+    maxBodyBytes: v.WEBHOOK_MAX_BODY_BYTES,
+    signatureMaxAgeSeconds: v.WEBHOOK_SIGNATURE_MAX_AGE_SECONDS,
+    signatureClockSkewSeconds: v.WEBHOOK_SIGNATURE_CLOCK_SKEW_SECONDS,
+    signatureEnforceExpires: v.WEBHOOK_SIGNATURE_ENFORCE_EXPIRES,
+    keysMinRefetchIntervalMs: v.WEBHOOK_KEYS_MIN_REFETCH_INTERVAL_MS,
+    allowedSources: v.WEBHOOK_ALLOWED_SOURCES ?? [],
+    trustForwardedFor: v.WEBHOOK_TRUST_FORWARDED_FOR,
+    tokenScopes: v.WEBHOOK_TOKEN_SCOPES.split(/\s+/).join(' '),
+    testMethod: v.WEBHOOK_TEST_METHOD,
+  };
+}
+
+export interface ReceiverCommandConfig {
+  database: DatabaseConfig;
+  upvest: UpvestConfig;
+  webhooks: WebhooksConfig;
+  log: LogConfig;
+}
+
+export function loadReceiverCommandConfig(env: Env = process.env): ReceiverCommandConfig {
+  return collect({
+    database: () => parseDatabaseConfig(env),
+    upvest: () => parseUpvestConfig(env),
+    webhooks: () => parseWebhooksConfig(env),
+    log: () => parseLogConfig(env),
+  });
+}
+
+/** What `webhooks register|list|test|delete` need: Upvest and these settings, no database. */
+export function loadWebhooksCommandConfig(env: Env = process.env): Omit<ReceiverCommandConfig, 'database'> {
+  return collect({
+    upvest: () => parseUpvestConfig(env),
+    webhooks: () => parseWebhooksConfig(env),
+    log: () => parseLogConfig(env),
+  });
 }
 
 /** Whether standard error is an interactive terminal (progress display) — read here, once. */

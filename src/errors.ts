@@ -29,6 +29,9 @@ export type ErrorCode =
   | 'SYNC_ABANDONED'
   | 'REDIS_UNAVAILABLE'
   | 'READONLY_ROLE_REFUSED'
+  | 'WEBHOOK_KEYS_UNAVAILABLE'
+  | 'WEBHOOK_SIGNATURE_INVALID'
+  | 'WEBHOOK_BODY_TOO_LARGE'
   /** Anything that is not one of ours: a bug, or a library's error we did not expect. */
   | 'UNKNOWN';
 

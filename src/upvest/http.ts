@@ -15,7 +15,7 @@ export interface HttpOptions {
 }
 
 export interface SignedRequest {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   path: string;
   query?: Record<string, string | number>;
   headers: Record<string, string>;
