@@ -14,8 +14,11 @@ import type { AccountRecord } from '../upvest/schema.js';
 
 /** Who writes, and when: stamped on what is written. */
 export interface WriteContext {
-  runId: bigint;
   observedAt: Date;
+  /** The sync run that writes; null for webhook events. */
+  runId: bigint | null;
+  /** For webhook events: the event each account's version comes from, by account id. */
+  eventIds?: ReadonlyMap<string, string>;
 }
 
 /**
@@ -37,15 +40,21 @@ const DATA_COLUMNS = ACCOUNT_COLUMNS.filter((c) => c.column !== 'id').map((c) =>
 const sql = (text: string) => Prisma.raw(text);
 /** `(a.x, a.y, ...)` of the data columns, plus deleted_at: a live row equal to the record is unchanged. */
 const tupleOf = (alias: string, deletedAt: string) => `(${[...DATA_COLUMNS.map((c) => `${alias}.${c}`), deletedAt].join(', ')})`;
-const RECORDSET_TYPE = sql(ACCOUNT_COLUMNS.map((c) => `${c.column} ${c.type}`).join(', '));
+const RECORDSET_TYPE = sql([...ACCOUNT_COLUMNS.map((c) => `${c.column} ${c.type}`), 'webhook_event_id uuid'].join(', '));
 const INPUT_COLUMNS = sql(ACCOUNT_COLUMNS.map((c) => c.column).join(', '));
 const STORED_DIFFERS_FROM_INPUT = sql(`${tupleOf('a', 'a.deleted_at')} IS DISTINCT FROM ${tupleOf('i', 'NULL::timestamptz')}`);
 const STORED_DIFFERS_FROM_EXCLUDED = sql(`${tupleOf('a', 'a.deleted_at')} IS DISTINCT FROM ${tupleOf('EXCLUDED', 'NULL::timestamptz')}`);
 const SET_FROM_EXCLUDED = sql(DATA_COLUMNS.map((c) => `${c} = EXCLUDED.${c}`).join(',\n        '));
 
 /** One JSON parameter per set: PostgreSQL parses it faster than the driver serialises arrays. */
-function accountsJsonOf(accounts: ReadonlyArray<AccountRecord>): string {
-  return JSON.stringify(accounts.map((a) => Object.fromEntries(ACCOUNT_COLUMNS.map((c) => [c.column, c.of(a)]))));
+function accountsJsonOf(accounts: ReadonlyArray<AccountRecord>, eventIds: ReadonlyMap<string, string> | undefined): string {
+  return JSON.stringify(
+    accounts.map((a) => {
+      const row: Record<string, unknown> = Object.fromEntries(ACCOUNT_COLUMNS.map((c) => [c.column, c.of(a)]));
+      if (eventIds) row.webhook_event_id = eventIds.get(a.id) ?? null;
+      return row;
+    }),
+  );
 }
 
 function linksJsonOf(accounts: ReadonlyArray<AccountRecord>): string {
@@ -74,7 +83,7 @@ export async function upsertAccounts(db: Db, at: WriteContext, accounts: Readonl
     Array<{ kind: 'written' | 'previous'; id: string; status: string | null; changed_at: string | null; inserted: boolean | null }>
   >`
     WITH input AS (
-      SELECT * FROM json_to_recordset(${accountsJsonOf(accounts)}::json) AS t(${RECORDSET_TYPE})
+      SELECT * FROM json_to_recordset(${accountsJsonOf(accounts, at.eventIds)}::json) AS t(${RECORDSET_TYPE})
     ),
     compared AS (
       SELECT i.*, a.id IS NOT NULL AS known, a.status AS previous_status,
@@ -82,14 +91,16 @@ export async function upsertAccounts(db: Db, at: WriteContext, accounts: Readonl
       FROM input i LEFT JOIN LATERAL (SELECT * FROM accounts a WHERE a.id = i.id LIMIT 1) a ON true
     ),
     written AS (
-      INSERT INTO accounts AS a (${INPUT_COLUMNS}, first_seen_at, last_seen_at, deleted_at, last_sync_run_id)
-      SELECT ${INPUT_COLUMNS}, ${at.observedAt}, ${at.observedAt}, NULL, ${at.runId}
+      INSERT INTO accounts AS a (${INPUT_COLUMNS}, first_seen_at, last_seen_at, deleted_at, last_sync_run_id, last_webhook_event_id)
+      SELECT ${INPUT_COLUMNS}, ${at.observedAt}, ${at.observedAt}, NULL, ${at.runId}::bigint, webhook_event_id
       FROM compared WHERE differs ORDER BY id
       ON CONFLICT (id) DO UPDATE SET
         ${SET_FROM_EXCLUDED},
         last_seen_at = EXCLUDED.last_seen_at,
         deleted_at = NULL,
-        last_sync_run_id = EXCLUDED.last_sync_run_id
+        -- Each names the last writer of its kind: a webhook leaves the last sync run as it was.
+        last_sync_run_id = coalesce(EXCLUDED.last_sync_run_id, a.last_sync_run_id),
+        last_webhook_event_id = coalesce(EXCLUDED.last_webhook_event_id, a.last_webhook_event_id)
       -- Checked again against the row as it is now: a parallel page may have just written it.
       WHERE EXCLUDED.updated_at >= a.updated_at AND ${STORED_DIFFERS_FROM_EXCLUDED}
       RETURNING a.id, a.status, a.updated_at, (a.xmax = 0) AS inserted
@@ -188,18 +199,26 @@ export async function insertLinks(db: Db, at: WriteContext, accounts: ReadonlyAr
 export async function recordStatusChanges(db: Db, at: WriteContext, changes: ReadonlyArray<WrittenRow>): Promise<number> {
   if (changes.length === 0) return 0;
   const changesJson = JSON.stringify(
-    changes.map((c) => ({ account_id: c.id, from_status: c.from_status, to_status: c.to_status, changed_at: c.changed_at })),
+    changes.map((c) => ({
+      account_id: c.id,
+      from_status: c.from_status,
+      to_status: c.to_status,
+      changed_at: c.changed_at,
+      webhook_event_id: at.eventIds?.get(c.id) ?? null,
+    })),
   );
+  const source = at.runId === null ? 'webhook' : 'sync';
   // The lock (see FEED_LOCK_KEY) is joined in, so it is held before the first id is drawn,
   // and until commit: ids become visible in the order they were handed out.
   const [inserted] = await db.$queryRaw<Array<{ count: number }>>`
     WITH feed_lock AS MATERIALIZED (SELECT pg_advisory_xact_lock(${FEED_LOCK_KEY}) AS locked),
     added AS (
-      INSERT INTO account_status_changes (account_id, from_status, to_status, changed_at, observed_at, sync_run_id)
+      INSERT INTO account_status_changes (account_id, from_status, to_status, changed_at, observed_at, sync_run_id,
+                                          source, webhook_event_id)
       -- Sorted in a subquery: ids are drawn above it, so they follow changed_at.
-      SELECT account_id, from_status, to_status, changed_at, ${at.observedAt}, ${at.runId}
+      SELECT account_id, from_status, to_status, changed_at, ${at.observedAt}, ${at.runId}::bigint, ${source}, webhook_event_id
       FROM (SELECT c.* FROM feed_lock, json_to_recordset(${changesJson}::json)
-                 AS c(account_id uuid, from_status text, to_status text, changed_at timestamptz)
+                 AS c(account_id uuid, from_status text, to_status text, changed_at timestamptz, webhook_event_id uuid)
             ORDER BY c.changed_at, c.account_id) AS sorted
       RETURNING id
     ),
@@ -207,6 +226,7 @@ export async function recordStatusChanges(db: Db, at: WriteContext, changes: Rea
     SELECT count
     FROM summary,
          LATERAL (SELECT pg_notify(${FEED_CHANNEL},
-                   json_build_object('sync_run_id', ${String(at.runId)}::text, 'max_id', max_id, 'count', count)::text)) AS notified`;
+                   json_build_object('source', ${source}::text, 'sync_run_id', ${at.runId === null ? null : String(at.runId)}::text,
+                                     'max_id', max_id, 'count', count)::text)) AS notified`;
   return inserted?.count ?? 0;
 }

@@ -62,6 +62,14 @@ interface Written {
 
 const NOTHING_WRITTEN: Written = { accounts: 0, inserted: 0, updated: 0, statusChanges: 0 };
 
+export interface AccountsWritten {
+  written: Written;
+  /** Status changes made, to be recorded (recordStatusChanges) before the transaction commits. */
+  changes: WrittenRow[];
+  /** Accounts whose row or links changed. */
+  changedIds: Set<string>;
+}
+
 export async function writePage(prisma: PrismaClient, page: PageWrite): Promise<PageOutcome> {
   // Within a page the same id can only be written once per statement; keep its newest version.
   // Sorting by id gives every transaction the same lock order, which keeps parallel page
@@ -99,13 +107,12 @@ export async function writePage(prisma: PrismaClient, page: PageWrite): Promise<
   }
 }
 
-/** The accounts, their users and links; the status changes they make are returned, not yet recorded. */
-async function writeAccounts(
-  db: Db,
-  at: WriteContext,
-  accounts: AccountRecord[],
-): Promise<{ written: Written; changes: WrittenRow[] }> {
-  if (accounts.length === 0) return { written: NOTHING_WRITTEN, changes: [] };
+/**
+ * The accounts (one version each, sorted by id), their users and links; the status changes
+ * they make are returned, not yet recorded. Also what the webhook applier writes with.
+ */
+export async function writeAccounts(db: Db, at: WriteContext, accounts: AccountRecord[]): Promise<AccountsWritten> {
+  if (accounts.length === 0) return { written: NOTHING_WRITTEN, changes: [], changedIds: new Set() };
   const written = await upsertAccounts(db, at, accounts);
   // Accounts this transaction created cannot have links yet (a parallel page that lists
   // one too waits for this one to commit), so theirs are simply inserted; the others are
@@ -119,6 +126,7 @@ async function writeAccounts(
   return {
     written: { accounts: accounts.length, inserted: created.size, updated: updated.size, statusChanges: changes.length },
     changes,
+    changedIds: new Set([...created, ...updated]),
   };
 }
 

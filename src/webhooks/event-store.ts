@@ -2,6 +2,7 @@
 // transaction), each once by its dedupe key, counting re-deliveries; the applier claims
 // pending events oldest first and records what became of them.
 import type { PrismaClient } from '../db/prisma.js';
+import { jsonbString } from '../runs/kept-aside.js';
 import type { IntakeEvent } from './envelope.js';
 
 /** NOTIFY channel of every transaction that stored new events (payload: {"stored": n}). */
@@ -126,4 +127,24 @@ export async function markEvents(
     UPDATE webhook_events AS w SET outcome = m.outcome, reason = m.reason, processed_at = ${at}
     FROM jsonb_to_recordset(${json}::jsonb) AS m(seq bigint, outcome text, reason text)
     WHERE w.seq = m.seq`;
+}
+
+/** Account objects that failed validation, kept aside in rejected_records with their event's id. */
+export async function keepAsideEventObjects(
+  tx: Db,
+  rejects: ReadonlyArray<{ eventId: string; accountId: string | null; rawJson: string; rawTruncated: boolean; reason: string }>,
+): Promise<void> {
+  if (rejects.length === 0) return;
+  // Built as text: each raw object is already JSON text jsonb accepts (runs/kept-aside.ts).
+  const json = `[${rejects
+    .map(
+      (r) =>
+        `{"event_id":${jsonbString(r.eventId)},"account_id":${r.accountId === null ? 'null' : jsonbString(r.accountId)},` +
+        `"reason":${jsonbString(r.reason)},"raw_truncated":${r.rawTruncated},"raw":${r.rawJson}}`,
+    )
+    .join(',')}]`;
+  await tx.$executeRaw`
+    INSERT INTO rejected_records (webhook_event_id, account_id, raw, raw_truncated, reason)
+    SELECT r.event_id, r.account_id, coalesce(r.raw, 'null'::jsonb), r.raw_truncated, r.reason
+    FROM jsonb_to_recordset(${json}::jsonb) AS r(event_id uuid, account_id text, raw jsonb, raw_truncated boolean, reason text)`;
 }
