@@ -42,6 +42,7 @@ export async function settleAbandonedRuns(
       finishedAt: now,
       walkFinished: false,
       error: { code: 'SYNC_ABANDONED', message: reason },
+      deletions: { kind: 'none', note: null },
     });
     settlement.closed.push({ run, reason });
     options.logger.warn({ runId: String(run.runId), status: run.status, idleMs }, `sync run ${run.runId} closed as failed: ${reason}`);

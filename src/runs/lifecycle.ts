@@ -3,11 +3,20 @@
 // longer saw marked deleted when it may, its outcome recorded. Each step is a function of its
 // own, so that it can be tested against a real database on its own.
 import type { Db, PrismaClient } from '../db/prisma.js';
+import { pageCount } from './sql/pages.js';
 import { withTransactionRetry } from '../db/transactions.js';
 import { AccountSyncError } from '../errors.js';
 import { assessNewestFirstWalk, assessWalk, expectedRepeats, type PageMeta, type WalkAssessment } from './assessment.js';
 import type { RunTotals } from './outcome.js';
-import { clearPages, committedPages, markUnlistedDeleted, pageSums, pruneFinishedRunPages, type PageSums } from './sql/pages.js';
+import {
+  clearPages,
+  committedPages,
+  markDeleted,
+  markUnlistedDeleted,
+  pageSums,
+  pruneFinishedRunPages,
+  type PageSums,
+} from './sql/pages.js';
 import {
   insertRun,
   lastFullRunStart,
@@ -65,6 +74,15 @@ export async function scheduledMode(db: Db, fullIntervalMs: number, now: Date): 
   return lastFull && now.getTime() - lastFull.getTime() < fullIntervalMs ? 'incremental' : 'full';
 }
 
+/** What the run settles about deletions, decided by the sync before it finishes the run. */
+export type DeletionDecision =
+  /** Every live account no page of the run lists: after a complete, consistent walk of the whole list. */
+  | { kind: 'unlisted' }
+  /** These accounts, each found gone one by one; `incomplete` says why others may remain. */
+  | { kind: 'ids'; ids: string[]; incomplete?: string }
+  /** None; `note` says why (null when the run did not get that far). */
+  | { kind: 'none'; note: string | null };
+
 export interface RunClose {
   runId: bigint;
   mode: RunMode;
@@ -74,12 +92,15 @@ export interface RunClose {
   /** Whether the walk ran to its end without an error. */
   walkFinished: boolean;
   error: { code: string; message: string } | null;
+  deletions: DeletionDecision;
 }
 
 export interface ClosedRun {
   totals: RunTotals;
   assessment: WalkAssessment;
   totalCount: number | null;
+  deletionsComplete: boolean | null;
+  deletionsNote: string | null;
 }
 
 /** Finishes a run in one transaction: assess its walk, mark deletions if it may, record the outcome. */
@@ -88,11 +109,20 @@ export async function finishRun(prisma: PrismaClient, close: RunClose): Promise<
     prisma.$transaction(
       async (tx) => {
         const walk = await assessRunWalk(tx, close);
-        const deletions = mayMarkDeletions(close, walk.assessment) ? await markUnlistedDeleted(tx, close.runId, close.finishedAt) : 0;
+        const decision = settleDecision(close, walk.assessment);
+        const deletions =
+          decision.kind === 'unlisted'
+            ? await markUnlistedDeleted(tx, close.runId, close.finishedAt)
+            : decision.kind === 'ids'
+              ? await markDeleted(tx, close.runId, decision.ids, close.finishedAt)
+              : 0;
         const closed: ClosedRun = {
-          totals: totalsOf(walk.pages.length, walk.sums, deletions),
+          totals: totalsOf(walk.pageCount, walk.sums, deletions),
           assessment: walk.assessment,
           totalCount: walk.pages[0]?.totalCount ?? null,
+          deletionsComplete:
+            decision.kind === 'none' ? (decision.note === null ? null : false) : decision.kind === 'ids' ? !decision.incomplete : true,
+          deletionsNote: decision.kind === 'none' ? decision.note : decision.kind === 'ids' ? (decision.incomplete ?? null) : null,
         };
         await recordOutcome(tx, close, closed);
         return closed;
@@ -106,14 +136,22 @@ export async function finishRun(prisma: PrismaClient, close: RunClose): Promise<
 export async function assessRunWalk(
   db: Db,
   run: Pick<RunClose, 'runId' | 'mode' | 'pageSize' | 'walkFinished'>,
-): Promise<{ assessment: WalkAssessment; pages: PageMeta[]; sums: PageSums }> {
+): Promise<{
+  assessment: WalkAssessment;
+  /** Whether the walk was consistent apart from records without a usable id. */
+  consistentWalk: boolean;
+  pages: PageMeta[];
+  pageCount: number;
+  sums: PageSums;
+}> {
   const pages = await committedPages(db, run.runId);
   const sums = await pageSums(db, run.runId);
-  const repeats = sums.listed - sums.distinctIds;
+  const repeats = sums.walkListed - sums.walkDistinctIds;
   const assessment =
     run.mode === 'full'
       ? assessWalk(pages, run.pageSize, Math.max(0, repeats - expectedRepeats(pages)))
       : assessNewestFirstWalk(run.walkFinished);
+  const consistentWalk = assessment.consistent;
   if (sums.unidentified > 0) {
     // Such a record may be an account Upvest still lists: the run cannot tell which.
     assessment.consistent = false;
@@ -121,12 +159,21 @@ export async function assessRunWalk(
       `${sums.unidentified} record(s) without a usable id were kept aside, so which accounts are listed cannot be proven`,
     );
   }
-  return { assessment, pages, sums };
+  return { assessment, consistentWalk, pages, pageCount: await pageCount(db, run.runId), sums };
 }
 
 /** Only a complete, consistent walk of the whole list, run to its end, knows what is no longer listed. */
 export function mayMarkDeletions(close: Pick<RunClose, 'status' | 'mode'>, assessment: WalkAssessment): boolean {
   return close.status === 'succeeded' && close.mode === 'full' && assessment.complete && assessment.consistent;
+}
+
+/** The decision as it stands once the walk's verdict is read again inside the closing transaction. */
+function settleDecision(close: RunClose, assessment: WalkAssessment): DeletionDecision {
+  if (close.status !== 'succeeded') return { kind: 'none', note: null };
+  if (close.deletions.kind === 'unlisted' && !mayMarkDeletions(close, assessment)) {
+    return { kind: 'none', note: 'the walk was not complete and consistent' };
+  }
+  return close.deletions;
 }
 
 function totalsOf(pages: number, sums: PageSums, deletions: number): RunTotals {
@@ -157,6 +204,8 @@ export async function recordOutcome(db: Db, close: RunClose, closed: ClosedRun):
     walkConsistent: closed.assessment.consistent,
     inconsistencies: closed.assessment.reasons,
     error: close.error,
+    deletionsComplete: closed.deletionsComplete,
+    deletionsNote: closed.deletionsNote,
   });
   // An interrupted run keeps its pages: the next start resumes it from them.
   if (close.status !== 'interrupted') await clearPages(db, close.runId);

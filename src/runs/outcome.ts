@@ -26,6 +26,9 @@ export interface RunSummary extends RunTotals {
   walkComplete: boolean;
   walkConsistent: boolean;
   inconsistencies: string[];
+  /** Whether the run settled deletions (null when it did not get that far), and if not, why. */
+  deletionsComplete: boolean | null;
+  deletionsNote: string | null;
   errorCode: ErrorCode | null;
   error: string | null;
 }

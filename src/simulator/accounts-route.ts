@@ -9,30 +9,52 @@ const DEFAULT_LIMIT = 100;
 
 type Params = { offset: number; limit: number; sort: SortField; order: SortOrder };
 
-export function handleAccounts(ex: Exchange, ctx: SimulatorContext): void {
+/** Token, client, scope and content negotiation of the account reads; false when it answered already. */
+function authorized(ex: Exchange, ctx: SimulatorContext): boolean {
   const authorization = ex.req.headers.authorization;
   const bearer = authorization === undefined ? undefined : /^Bearer ([^\s]+)$/i.exec(authorization)?.[1];
   if (bearer === undefined) {
     ex.problem(401, authorization === undefined ? 'missing authorization header' : 'authorization must be "Bearer <token>"');
-    return;
+    return false;
   }
   const check = ctx.tokens.check(bearer);
   if (!check.ok) {
     ex.problem(401, check.reason);
-    return;
+    return false;
   }
   if (ex.req.headers['upvest-client-id'] !== check.grant.clientId) {
     ex.problem(401, 'upvest-client-id does not match the access token');
-    return;
+    return false;
   }
   if (!ACCOUNT_READ_SCOPES.some((s) => check.grant.scopes.has(s))) {
     ex.problem(403, `the access token lacks scope ${ACCOUNT_READ_SCOPES.join(' or ')}`);
-    return;
+    return false;
   }
   if (!acceptsJson(ex.req.headers.accept)) {
     ex.problem(406, `accept must be application/json, got ${JSON.stringify(ex.req.headers.accept ?? '')}`);
+    return false;
+  }
+  return true;
+}
+
+/** GET /accounts/{account_id}: the account as the list serves it, or 404 once it is no longer listed. */
+export function handleAccount(ex: Exchange, ctx: SimulatorContext, id: string): void {
+  if (!authorized(ex, ctx)) return;
+  if (ex.query !== undefined) {
+    ex.problem(400, 'GET /accounts/{account_id} takes no query parameters');
     return;
   }
+  const served = ctx.dataset.has(id) ? ctx.dataset.servedText(id) : undefined;
+  if (served === undefined) {
+    ex.problem(404, `no account ${id}`);
+    return;
+  }
+  ctx.stats.accountsServed += 1;
+  ex.send(200, 'application/json', served);
+}
+
+export function handleAccounts(ex: Exchange, ctx: SimulatorContext): void {
+  if (!authorized(ex, ctx)) return;
   const params = parseParams(ex.query, ctx.maxLimit);
   if (typeof params === 'string') {
     ex.problem(400, params);

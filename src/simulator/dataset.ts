@@ -151,6 +151,12 @@ export class Dataset {
     return JSON.parse(this.json(index)) as Record<string, unknown>;
   }
 
+  /** The account's JSON text exactly as GET /accounts serves it; undefined when not listed. */
+  servedText(id: string): string | undefined {
+    const index = this.indexOf(id);
+    return index === undefined || this.isRemoved(index) ? undefined : this.json(index);
+  }
+
   has(id: string): boolean {
     const index = this.indexOf(id);
     return index !== undefined && !this.isRemoved(index);

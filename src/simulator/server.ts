@@ -5,7 +5,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import { createGzip } from 'node:zlib';
-import { handleAccounts } from './accounts-route.js';
+import { handleAccount, handleAccounts } from './accounts-route.js';
 import type { SimulatorContext } from './context.js';
 import { Exchange } from './exchange.js';
 import type { Fault } from './faults.js';
@@ -19,6 +19,14 @@ const ROUTES: Record<string, { method: string; handle: (ex: Exchange, ctx: Simul
   '/accounts': { method: 'GET', handle: handleAccounts, authorized: true },
   '/auth/token': { method: 'POST', handle: handleToken, authorized: false },
 };
+
+/** GET /accounts/{account_id}. */
+function accountRoute(path: string): (typeof ROUTES)[string] | undefined {
+  const match = /^\/accounts\/([^/]+)$/.exec(path);
+  if (!match) return undefined;
+  const id = decodeURIComponent(match[1]!).toLowerCase();
+  return { method: 'GET', handle: (ex, ctx) => handleAccount(ex, ctx, id), authorized: true };
+}
 
 const NOT_JSON = '<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1></body></html>';
 
@@ -116,7 +124,7 @@ async function handle(ex: Exchange, ctx: SimulatorContext, delay: (ms: number) =
     return;
   }
 
-  const route = ROUTES[ex.path] ?? matchWebhookRoute(ex.path, ex.req.method ?? '');
+  const route = ROUTES[ex.path] ?? accountRoute(ex.path) ?? matchWebhookRoute(ex.path, ex.req.method ?? '');
   if (!route) {
     ex.problem(404, `no resource at ${ex.path}`);
     return;

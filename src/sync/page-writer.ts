@@ -20,9 +20,11 @@ export interface PageWriterDeps {
 
 /**
  * Handles each fetched page of `run`; `run.pageSize` and `run.watermark` are kept up to date
- * on it. `fingerprinting`: recognise pages served as the last full run wrote them.
+ * on it. `fingerprinting`: recognise pages served as the last full run wrote them;
+ * `catchUp`: the pages are the catch-up pass's, not the walk's.
  */
-export function createPageWriter(deps: PageWriterDeps, run: OpenRun, fingerprinting: boolean) {
+export function createPageWriter(deps: PageWriterDeps, run: OpenRun, options: { fingerprinting: boolean; catchUp: boolean }) {
+  const { fingerprinting, catchUp } = options;
   return async (fetched: FetchedPage): Promise<void> => {
     const page = {
       runId: run.runId,
@@ -50,14 +52,14 @@ export function createPageWriter(deps: PageWriterDeps, run: OpenRun, fingerprint
       for (const record of checked.rejected) {
         deps.logger.warn({ offset: fetched.offset, accountId: record.accountId, reason: record.reason }, 'account rejected');
       }
-      if (run.mode === 'incremental' && run.watermark === null && checked.accounts[0]) {
+      if (!catchUp && run.mode === 'incremental' && run.watermark === null && checked.accounts[0]) {
         // Newest first: the first account of the first page is the newest update listed.
         run.watermark = checked.accounts[0].updatedAt;
         await setWatermark(deps.prisma, run.runId, run.watermark);
       }
-      await writePage(deps.prisma, { ...page, ...checked, observedAt: deps.now(), fingerprint, redact: deps.redact });
+      await writePage(deps.prisma, { ...page, ...checked, observedAt: deps.now(), fingerprint, redact: deps.redact, catchUp });
     }
-    if (fetched.index === 0 && fetched.limit !== run.pageSize) {
+    if (!catchUp && fetched.index === 0 && fetched.limit !== run.pageSize) {
       // The server serves fewer per page than asked; a resumed run must walk the same layout.
       run.pageSize = fetched.limit;
       await setPageSize(deps.prisma, run.runId, run.pageSize);

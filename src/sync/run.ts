@@ -1,17 +1,21 @@
 // One sync run, in steps: open it (or resume it where a stopped one left off), walk the pages
-// (each validated and committed as it arrives), then finish it: assess the walk, mark the
-// accounts no longer listed deleted when it may, record the outcome. Upstream failures end the
-// run as failed (recorded, and returned); only an unreachable database escapes as an exception.
+// (each validated and committed as it arrives), catch up newest first with what changed
+// meanwhile, settle deletions, then finish it: assess the walk, mark the accounts gone
+// deleted, record the outcome. Upstream failures end the run as failed (recorded, and
+// returned); only an unreachable database escapes as an exception.
 //
 // A full run walks the whole list oldest-first and is the only kind that may mark accounts
 // deleted. An incremental run walks newest-first and stops at the previous run's watermark.
 import type { PrismaClient } from '../db/prisma.js';
 import { AccountSyncError, errorCodeOf, oneLineMessage, type ErrorCode } from '../errors.js';
 import { redactText, type Logger } from '../logger.js';
-import { finishRun, openRun, resumeRun, type OpenRun } from '../runs/lifecycle.js';
+import { assessRunWalk, finishRun, openRun, resumeRun, type DeletionDecision, type OpenRun } from '../runs/lifecycle.js';
 import type { RunSummary } from '../runs/outcome.js';
 import { setWatermark, type RunMode } from '../runs/sql/runs.js';
 import type { UpvestClient } from '../upvest/client.js';
+import { usableIdOf } from '../upvest/schema.js';
+import { catchUp } from './catch-up.js';
+import { decideDeletions } from './deletions.js';
 import { createPageWriter } from './page-writer.js';
 import { progressOf, type SyncProgress } from './progress.js';
 import { refreshStatistics } from './statistics.js';
@@ -50,6 +54,8 @@ export interface SyncOptions {
    * starting a new run at page one.
    */
   resumeRunId?: bigint;
+  /** SYNC_MAX_DELETION_CHECKS: accounts an inconsistent walk did not list that are looked up one by one (default 1000). */
+  maxDeletionChecks?: number;
 }
 
 export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<RunSummary> {
@@ -70,14 +76,51 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Run
     options.resumeRunId === undefined ? 'sync run started' : 'sync run resumed',
   );
 
+  const writerDeps = { prisma: deps.prisma, logger, now, redact };
   const fingerprinting = run.mode === 'full' && options.skipUnchangedPages !== false;
-  const writePage = createPageWriter({ prisma: deps.prisma, logger, now, redact }, run, fingerprinting);
+  const writeWalkPage = createPageWriter(writerDeps, run, { fingerprinting, catchUp: false });
+  const writeCatchUpPage = createPageWriter(writerDeps, run, { fingerprinting: false, catchUp: true });
   const progress = progressOf(run, deps.onProgress);
-  const failure = await walkRun(deps, run, options, async (fetched) => {
-    await writePage(fetched);
+  let nextIndex = run.donePages.reduce((next, page) => Math.max(next, page.index + 1), 0);
+  const track = (write: (page: FetchedPage) => Promise<void>) => async (fetched: FetchedPage) => {
+    await write(fetched);
+    nextIndex = Math.max(nextIndex, fetched.index + 1);
     progress.pageDone(fetched);
-  });
-  return finish(deps, run, failure, { logger, now, redact });
+  };
+
+  let failure = await walkRun(deps, run, options, track(writeWalkPage));
+  let deletions: DeletionDecision = { kind: 'none', note: null };
+  if (failure === undefined) {
+    try {
+      await catchUp(deps.client, run, { maxPages: options.maxPages, lagMs: options.incrementalLagMs ?? 60_000, signal: deps.signal, firstIndex: nextIndex }, track(writeCatchUpPage));
+      const walk = await assessRunWalk(deps.prisma, { runId: run.runId, mode: run.mode, pageSize: run.pageSize, walkFinished: true });
+      deletions = await decideDeletions(
+        { prisma: deps.prisma, client: deps.client, logger, signal: deps.signal },
+        { runId: run.runId, mode: run.mode },
+        walk,
+        { maxChecks: options.maxDeletionChecks ?? 1000 },
+        (records) => writeCatchUpPage(foundPage(nextIndex++, records)),
+      );
+    } catch (error) {
+      failure = error;
+    }
+  }
+  return finish(deps, run, failure, deletions, { logger, now, redact });
+}
+
+/** Accounts found one by one, as a page of the run (they count as listed). */
+function foundPage(index: number, records: unknown[]): FetchedPage {
+  const ids = records.map((record) => usableIdOf(record));
+  return {
+    index,
+    offset: 0,
+    limit: records.length,
+    count: records.length,
+    totalCount: 0,
+    firstId: ids[0] ?? null,
+    lastId: ids[ids.length - 1] ?? null,
+    page: { meta: { offset: 0, limit: records.length, count: records.length, total_count: 0 }, data: records, requestId: undefined, body: '', retries: 0 },
+  };
 }
 
 /** Walks the run's pages to the end of its walk; what stopped it, if anything. */
@@ -110,7 +153,7 @@ async function walkRun(
       // newest-first list move with every change.
       const walked = await walkNewestFirst(
         deps.client,
-        { limit: run.pageSize, maxPages: options.maxPages, sinceMicros, signal: deps.signal, firstIndex: nextIndex(run) },
+        { limit: run.pageSize, maxPages: options.maxPages, sinceMicros, signal: deps.signal, firstIndex: firstFreeIndex(run) },
         handle,
       );
       run.pageSize = walked.limit;
@@ -126,6 +169,7 @@ async function finish(
   deps: SyncDeps,
   run: OpenRun,
   failure: unknown,
+  deletions: DeletionDecision,
   context: { logger: Logger; now: () => Date; redact: (text: string) => string },
 ): Promise<RunSummary> {
   const finishedAt = context.now();
@@ -148,6 +192,7 @@ async function finish(
     finishedAt,
     walkFinished: failure === undefined,
     error,
+    deletions,
   });
   await refreshStatistics(deps.prisma, closed.totals, context.logger);
   const summary: RunSummary = {
@@ -162,6 +207,8 @@ async function finish(
     walkComplete: closed.assessment.complete,
     walkConsistent: closed.assessment.consistent,
     inconsistencies: closed.assessment.reasons,
+    deletionsComplete: closed.deletionsComplete,
+    deletionsNote: closed.deletionsNote,
     errorCode: error?.code ?? null,
     error: error?.message ?? null,
   };
@@ -169,6 +216,6 @@ async function finish(
   return summary;
 }
 
-function nextIndex(run: OpenRun): number {
+function firstFreeIndex(run: OpenRun): number {
   return run.donePages.reduce((next, page) => Math.max(next, page.index + 1), 0);
 }

@@ -33,6 +33,8 @@ export interface PageWrite {
   listedIds: string[];
   /** Records kept aside without a usable id: they may be accounts the run cannot name. */
   unidentified?: number;
+  /** A page of the catch-up pass after the walk, not of the walk itself. */
+  catchUp?: boolean;
   retries: number;
   observedAt: Date;
   /**
@@ -218,6 +220,7 @@ function pageRecordOf(page: PageWrite, outcome: PageOutcome): PageRecord {
     ...outcome,
     unidentified: page.unidentified ?? 0,
     retries: page.retries,
+    catchUp: page.catchUp ?? false,
   };
 }
 

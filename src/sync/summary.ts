@@ -4,10 +4,12 @@ import type { RunSummary } from './run.js';
 export function summaryLine(s: RunSummary): string {
   const seconds = (s.durationMs / 1000).toFixed(1);
   const walk = s.walkConsistent ? 'walk consistent' : `walk inconsistent (${s.inconsistencies.join('; ')})`;
+  // A full run that could not settle deletions says so: the mirror may still list accounts Upvest removed.
+  const deletions = s.mode === 'full' && s.deletionsComplete === false ? `; deletions left to the next full run: ${s.deletionsNote}` : '';
   const head = `sync run ${s.runId} ${s.status} in ${seconds}s`;
   const body =
     `${s.accountsSeen} accounts seen (${s.inserted} new, ${s.updated} updated, ${s.unchanged} unchanged), ` +
-    `${s.statusChanges} status changes, ${s.deletions} deleted, ${s.rejected} rejected, ${s.retries} retries, ${walk}`;
+    `${s.statusChanges} status changes, ${s.deletions} deleted, ${s.rejected} rejected, ${s.retries} retries, ${walk}${deletions}`;
   return s.status === 'succeeded' ? `${head}: ${body}` : `${head}: ${s.errorCode}: ${s.error} — ${body}`;
 }
 
@@ -32,6 +34,8 @@ export function summaryJson(s: RunSummary): string {
     walk_complete: s.walkComplete,
     walk_consistent: s.walkConsistent,
     inconsistencies: s.inconsistencies,
+    deletions_complete: s.deletionsComplete,
+    deletions_note: s.deletionsNote,
     error_code: s.errorCode,
     error: s.error,
   });

@@ -23,8 +23,12 @@ export interface AccountsPage extends PageEnvelope {
   retries: number;
 }
 
+/** One account as GET /accounts/{account_id} answers: found (its record, unvalidated), or no longer there. */
+export type AccountLookup = { found: true; record: unknown; requestId: string | undefined } | { found: false; requestId: string | undefined };
+
 export interface UpvestClient {
   listAccounts(query: ListAccountsQuery, signal?: AbortSignal): Promise<AccountsPage>;
+  getAccount(id: string, signal?: AbortSignal): Promise<AccountLookup>;
 }
 
 export interface UpvestClientDeps {
@@ -41,14 +45,15 @@ export interface UpvestClientDeps {
 }
 
 export function createUpvestClient(deps: UpvestClientDeps): UpvestClient {
-  async function getOnce(query: ListAccountsQuery, signal: AbortSignal | undefined): Promise<AccountsPage> {
+  /** One signed GET with a bearer token; a 401 is answered with one fresh token, then it is final. */
+  async function signedGet(path: string, query: Record<string, string | number> | undefined, signal: AbortSignal | undefined) {
     let refreshed = false;
     for (;;) {
       const token = await deps.tokens.get();
       const response = await deps.exchange({
         method: 'GET',
-        path: '/accounts',
-        query: { offset: query.offset, limit: query.limit, sort: query.sort, order: query.order },
+        path,
+        query,
         headers: {
           accept: 'application/json',
           authorization: `Bearer ${token}`,
@@ -57,55 +62,65 @@ export function createUpvestClient(deps: UpvestClientDeps): UpvestClient {
         },
         signal,
       });
-      const what = `GET /accounts offset=${query.offset}`;
-      if (response.status === 401 && !refreshed) {
-        // The token expired early or was revoked: one fresh token, then a 401 is final.
-        deps.tokens.invalidate(token);
-        refreshed = true;
-        deps.logger.info({ upvestRequestId: response.requestId }, `${what}: token refused, fetching a new one`);
-        continue;
-      }
-      if (response.status !== 200) throw statusError(response, what, deps.now);
-      const envelope = parsePage(response.body, what, response.requestId);
-      if (envelope.data.length > query.limit) {
-        // Not a page we asked for: a server that says otherwise is not to be followed.
-        throw new UpvestError(
-          'UPVEST_PAGE_TOO_LARGE',
-          `${what}: the page holds ${envelope.data.length} items, more than its limit of ${query.limit}`,
-          { status: 200, requestId: response.requestId },
-        );
-      }
-      return {
-        ...envelope,
-        requestId: response.requestId,
-        body: response.body,
-        retries: 0,
-      };
+      if (response.status !== 401 || refreshed) return response;
+      // The token expired early or was revoked: one fresh token, then a 401 is final.
+      deps.tokens.invalidate(token);
+      refreshed = true;
+      deps.logger.info({ upvestRequestId: response.requestId }, `GET ${path}: token refused, fetching a new one`);
     }
   }
+
+  async function listOnce(query: ListAccountsQuery, signal: AbortSignal | undefined): Promise<AccountsPage> {
+    const what = `GET /accounts offset=${query.offset}`;
+    const response = await signedGet('/accounts', { offset: query.offset, limit: query.limit, sort: query.sort, order: query.order }, signal);
+    if (response.status !== 200) throw statusError(response, what, deps.now);
+    const envelope = parsePage(response.body, what, response.requestId);
+    if (envelope.data.length > query.limit) {
+      // Not a page we asked for: a server that says otherwise is not to be followed.
+      throw new UpvestError(
+        'UPVEST_PAGE_TOO_LARGE',
+        `${what}: the page holds ${envelope.data.length} items, more than its limit of ${query.limit}`,
+        { status: 200, requestId: response.requestId },
+      );
+    }
+    return { ...envelope, requestId: response.requestId, body: response.body, retries: 0 };
+  }
+
+  async function getOnce(id: string, signal: AbortSignal | undefined): Promise<AccountLookup> {
+    const path = `/accounts/${encodeURIComponent(id)}`;
+    const response = await signedGet(path, undefined, signal);
+    if (response.status === 404) return { found: false, requestId: response.requestId };
+    if (response.status !== 200) throw statusError(response, `GET ${path}`, deps.now);
+    return { found: true, record: parseJson(response.body, `GET ${path}`, response.requestId), requestId: response.requestId };
+  }
+
+  const retried = <T>(what: string, attempt: () => Promise<T>, signal: AbortSignal | undefined, onRetry?: () => void) =>
+    withRetry(what, attempt, {
+      config: deps.retry,
+      gate: deps.gate,
+      logger: deps.logger,
+      signal,
+      onRetry: (error) => {
+        onRetry?.();
+        deps.onRetry?.(error);
+      },
+    });
 
   return {
     async listAccounts(query, signal) {
       let retries = 0;
-      const page = await withRetry(`GET /accounts offset=${query.offset}`, () => getOnce(query, signal), {
-        config: deps.retry,
-        gate: deps.gate,
-        logger: deps.logger,
-        signal,
-        onRetry: (error) => {
-          retries += 1;
-          deps.onRetry?.(error);
-        },
-      });
+      const page = await retried(`GET /accounts offset=${query.offset}`, () => listOnce(query, signal), signal, () => (retries += 1));
       return { ...page, retries };
+    },
+    getAccount(id, signal) {
+      return retried(`GET /accounts/${id}`, () => getOnce(id, signal), signal);
     },
   };
 }
 
-function parsePage(body: string, what: string, requestId: string | undefined): PageEnvelope {
-  let json: unknown;
+function parseJson(body: string, what: string, requestId: string | undefined): unknown {
   try {
-    json = JSON.parse(body);
+    return JSON.parse(body);
   } catch (cause) {
     // A cut connection or a proxy's error page: worth another attempt.
     throw new UpvestError('UPVEST_BAD_BODY', `${what}: the body is not complete JSON (${body.length} bytes)`, {
@@ -114,6 +129,10 @@ function parsePage(body: string, what: string, requestId: string | undefined): P
       cause,
     });
   }
+}
+
+function parsePage(body: string, what: string, requestId: string | undefined): PageEnvelope {
+  const json = parseJson(body, what, requestId);
   const envelope = pageEnvelope.safeParse(json);
   if (!envelope.success) {
     const problems = envelope.error.issues.map((issue) => `${issue.path.join('.') || 'body'}: ${issue.message}`);

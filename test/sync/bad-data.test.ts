@@ -123,38 +123,41 @@ describe('poison records with a usable id', () => {
 });
 
 describe('records without a usable id', () => {
-  it('are kept aside, and the run marks no account deleted because it cannot prove which are listed', async () => {
+  it('are kept aside; the run then looks up each live account it did not list, and marks deleted only those gone', async () => {
     const [idless, notUuid] = [h.simulator.dataset.at(20)!, h.simulator.dataset.at(260)!];
     h.simulator.dataset.serveRaw(idless.id, servedWith(idless, { id: undefined }));
     h.simulator.dataset.serveRaw(notUuid.id, servedWith(notUuid, { id: '"ORDER-42"' }));
     const removed = h.simulator.dataset.at(300)!;
     h.simulator.dataset.remove(removed.id);
     const before = await deletedIds();
+    h.simulator.stats.reset();
 
-    const run = (await sync()) as SyncJson & { run_id: string };
+    const run = (await sync()) as SyncJson & { run_id: string; deletions_complete: boolean };
     expect(run).toMatchObject({
       status: 'succeeded',
       accounts_seen: 446, // 448 listed, two of them without an id the run can name
-      rejected_records: 2,
-      deletions: 0,
+      deletions: 1,
+      deletions_complete: true,
       walk_consistent: false,
       inconsistencies: ['2 record(s) without a usable id were kept aside, so which accounts are listed cannot be proven'],
     });
-    expect((await rejectedOf(run.run_id)).map((r) => [r.account_id, r.reason])).toEqual([
-      [null, 'id is missing'],
-      [null, 'id is not a UUID'],
-    ]);
-    // Neither the removed account nor the two whose records lost their ids is taken for deleted.
-    expect(await deletedIds()).toEqual(before);
+    // The three live accounts it did not list were looked up: two are there (served without a
+    // usable id again, kept aside again), one is gone.
+    expect(h.simulator.stats.byPath[`/accounts/${removed.id}`]).toBe(1);
+    expect(h.simulator.stats.byPath[`/accounts/${idless.id}`]).toBe(1);
+    expect(h.simulator.stats.byPath[`/accounts/${notUuid.id}`]).toBe(1);
+    const kept = await rejectedOf(run.run_id);
+    expect(kept.length).toBe(run.rejected_records);
+    expect(new Set(kept.map((r) => `${r.account_id} ${r.reason}`))).toEqual(new Set(['null id is missing', 'null id is not a UUID']));
+    // Only the removed account is taken for deleted.
+    expect(await deletedIds()).toEqual([...before, removed.id].sort());
     expect(await dryRun()).toMatchObject({ accountsSeen: 446, rejected: 2, unidentified: 2 });
 
     expect(await sync()).toMatchObject({ status: 'succeeded', deletions: 0, walk_consistent: false });
 
-    // Once Upvest serves them properly again, the next complete walk catches up on the deletion.
     h.simulator.dataset.uncorrupt(idless.id);
     h.simulator.dataset.uncorrupt(notUuid.id);
-    expect(await sync()).toMatchObject({ status: 'succeeded', accounts_seen: 448, deletions: 1, walk_consistent: true });
-    expect(await deletedIds()).toEqual([...before, removed.id].sort());
+    expect(await sync()).toMatchObject({ status: 'succeeded', accounts_seen: 448, deletions: 0, walk_consistent: true });
     expect(await mirroredAccounts(h.prisma)).toEqual(expectedMirror(h));
   });
 });

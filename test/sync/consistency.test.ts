@@ -33,6 +33,11 @@ describe('walk consistency and deletions', () => {
       'items shifted between the pages at offsets 0 and 99',
     ]);
     expect(shifted.deletions).toBe(0);
+    // It says so: the account removed after its page was read is left to the next full run.
+    expect(shifted).toMatchObject({
+      deletionsComplete: false,
+      deletionsNote: 'the walk was not consistent: accounts removed after their page was read may still be live here; left to the next full run',
+    });
     expect(await h.prisma.account.count({ where: { deletedAt: { not: null } } })).toBe(0);
 
     const settled = await h.sync();

@@ -101,6 +101,9 @@ describe('the incremental walk', () => {
     // Pages that are always full of accounts newer than the watermark.
     let requests = 0;
     const client: UpvestClient = {
+      async getAccount() {
+        return { found: false, requestId: undefined };
+      },
       async listAccounts(query) {
         requests += 1;
         const data = Array.from({ length: query.limit }, (_, i) => ({

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mirroredAccounts, startHarness, type Harness } from '../support/harness.js';
+import { expectedMirror, mirroredAccounts, startHarness, type Harness } from '../support/harness.js';
 
 let h: Harness;
 
@@ -36,16 +36,47 @@ describe('an interrupted run', () => {
     expect(resumed).toMatchObject({
       runId: interrupted.runId,
       status: 'succeeded',
-      pages: 16,
+      pages: 17, // 16 of the walk, one of the catch-up pass
       accountsSeen: 1500,
       inserted: 1500,
       walkComplete: true,
       walkConsistent: true,
+      // Resumed: it looked up the live accounts it did not list (none) instead of trusting its walk.
+      deletionsComplete: true,
     });
-    // Only the pages the first attempt had not committed were fetched again.
-    expect(h.simulator.stats.byPath['/accounts']).toBe(10);
+    // Only the pages the first attempt had not committed were fetched again, and the catch-up page.
+    expect(h.simulator.stats.byPath['/accounts']).toBe(11);
     expect((await mirroredAccounts(h.prisma)).map((a) => a.id)).toEqual(h.simulator.dataset.list().map((a) => a.id));
     expect(await h.prisma.syncRunPage.count()).toBe(0);
+  });
+
+  it('ends current when resumed after upstream changed: what changed while it was stopped is caught up', async () => {
+    const before = await h.sync();
+    expect(before.status).toBe('succeeded');
+    const stop = new AbortController();
+    const interrupted = await h.sync({
+      env: { SYNC_CONCURRENCY: '1' },
+      signal: stop.signal,
+      onProgress: (progress) => {
+        if (progress.pagesDone === 8) stop.abort(new Error('SIGTERM'));
+      },
+    });
+    expect(interrupted.status).toBe('interrupted');
+    // While it is stopped, accounts on pages it already read change.
+    const early = h.simulator.dataset.list().slice(10, 13);
+    h.simulator.dataset.setStatus(early[0]!.id, 'LOCKED');
+    h.simulator.dataset.rename(early[1]!.id, 'Renamed while the run was stopped');
+    h.simulator.dataset.setUsers(early[2]!.id, [h.simulator.dataset.newUserId()]);
+
+    const resumed = await h.sync({ resumeRunId: interrupted.runId });
+    expect(resumed).toMatchObject({ status: 'succeeded', walkConsistent: true, deletionsComplete: true });
+    expect(await mirroredAccounts(h.prisma)).toEqual(expectedMirror(h));
+    const changes = await h.prisma.accountStatusChange.findMany({
+      where: { syncRunId: interrupted.runId },
+      select: { accountId: true, toStatus: true },
+      orderBy: { id: 'asc' },
+    });
+    expect(changes).toEqual([{ accountId: early[0]!.id, toStatus: 'LOCKED' }]);
   });
 
   it('cannot be resumed once it has finished', async () => {

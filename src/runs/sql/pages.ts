@@ -27,6 +27,8 @@ export interface PageRecord extends Omit<PageMeta, 'count'> {
   /** Records kept aside without a usable id. */
   unidentified: number;
   retries: number;
+  /** A page of the catch-up pass after the walk (newest first), not of the walk itself. */
+  catchUp: boolean;
 }
 
 /** The page's bookkeeping row and its rejected records, in one statement. */
@@ -46,10 +48,10 @@ export async function recordPage(db: Db, page: PageRecord, rejected: ReadonlyArr
       FROM jsonb_to_recordset(${rejectedJson}::jsonb) AS r(account_id text, raw jsonb, raw_truncated boolean, reason text)
     )
     INSERT INTO sync_run_pages (sync_run_id, page_index, page_offset, item_count, total_count, first_id, last_id,
-                                account_ids, inserted, updated, unchanged, status_changes, rejected, unidentified, retries)
+                                account_ids, inserted, updated, unchanged, status_changes, rejected, unidentified, retries, catch_up)
     VALUES (${page.runId}, ${page.index}, ${page.offset}, ${page.itemCount}, ${page.totalCount},
             ${page.firstId}, ${page.lastId}, ${page.listedIds}::uuid[], ${page.inserted}, ${page.updated},
-            ${page.unchanged}, ${page.statusChanges}, ${page.rejected}, ${page.unidentified}, ${page.retries})`;
+            ${page.unchanged}, ${page.statusChanges}, ${page.rejected}, ${page.unidentified}, ${page.retries}, ${page.catchUp})`;
 }
 
 /**
@@ -58,7 +60,7 @@ export async function recordPage(db: Db, page: PageRecord, rejected: ReadonlyArr
  */
 export async function recordPageIfFingerprinted(
   db: Db,
-  page: Omit<PageRecord, 'inserted' | 'updated' | 'statusChanges' | 'rejected' | 'unidentified'>,
+  page: Omit<PageRecord, 'inserted' | 'updated' | 'statusChanges' | 'rejected' | 'unidentified' | 'catchUp'>,
   fingerprint: { limit: number; digest: string },
 ): Promise<boolean> {
   const recorded = await db.$executeRaw`
@@ -83,12 +85,19 @@ export async function rememberFingerprint(
     ON CONFLICT (page_offset, page_limit) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, sync_run_id = EXCLUDED.sync_run_id`;
 }
 
+/** Pages the run committed, those of its catch-up pass included. */
+export async function pageCount(db: Db, runId: bigint): Promise<number> {
+  const [row] = await db.$queryRaw<Array<{ n: number }>>`SELECT count(*)::int AS n FROM sync_run_pages WHERE sync_run_id = ${runId}`;
+  return row?.n ?? 0;
+}
+
+/** The pages of the run's walk (not those of its catch-up pass), by index. */
 export async function committedPages(db: Db, runId: bigint): Promise<PageMeta[]> {
   const rows = await db.$queryRaw<
     Array<{ page_index: number; page_offset: number; item_count: number; total_count: number; first_id: string | null; last_id: string | null }>
   >`
     SELECT page_index, page_offset, item_count, total_count, first_id, last_id
-    FROM sync_run_pages WHERE sync_run_id = ${runId} ORDER BY page_index`;
+    FROM sync_run_pages WHERE sync_run_id = ${runId} AND NOT catch_up ORDER BY page_index`;
   return rows.map((row) => ({
     index: row.page_index,
     offset: row.page_offset,
@@ -105,24 +114,55 @@ export interface PageSums {
   unchanged: number;
   statusChanges: number;
   rejected: number;
+  /** Records the walk kept aside without a usable id. */
   unidentified: number;
   retries: number;
   /** Ids listed by all pages, repeats included, and distinct ones. */
   listed: number;
   distinctIds: number;
+  /** The same for the walk's pages alone: repeats beyond the overlaps make a walk inconsistent. */
+  walkListed: number;
+  walkDistinctIds: number;
 }
 
 export async function pageSums(db: Db, runId: bigint): Promise<PageSums> {
   const [row] = await db.$queryRaw<Array<Record<keyof PageSums, number>>>`
+    WITH ids AS (
+      SELECT p.catch_up, id FROM sync_run_pages p, unnest(p.account_ids) AS id WHERE p.sync_run_id = ${runId}
+    )
     SELECT coalesce(sum(inserted), 0)::int AS inserted, coalesce(sum(updated), 0)::int AS updated,
            coalesce(sum(unchanged), 0)::int AS unchanged, coalesce(sum(status_changes), 0)::int AS "statusChanges",
-           coalesce(sum(rejected), 0)::int AS rejected, coalesce(sum(unidentified), 0)::int AS unidentified,
+           coalesce(sum(rejected), 0)::int AS rejected,
+           -- The walk's: what the catch-up pass or a lookup finds without an id is the same record again.
+           coalesce(sum(unidentified) FILTER (WHERE NOT catch_up), 0)::int AS unidentified,
            coalesce(sum(retries), 0)::int AS retries,
-           (SELECT count(*) FROM sync_run_pages p, unnest(p.account_ids) WHERE p.sync_run_id = ${runId})::int AS listed,
-           (SELECT count(DISTINCT id) FROM sync_run_pages p, unnest(p.account_ids) AS id WHERE p.sync_run_id = ${runId})::int
-             AS "distinctIds"
+           (SELECT count(*) FROM ids)::int AS listed,
+           (SELECT count(DISTINCT id) FROM ids)::int AS "distinctIds",
+           (SELECT count(*) FROM ids WHERE NOT catch_up)::int AS "walkListed",
+           (SELECT count(DISTINCT id) FROM ids WHERE NOT catch_up)::int AS "walkDistinctIds"
     FROM sync_run_pages WHERE sync_run_id = ${runId}`;
   return row!;
+}
+
+/** Up to `limit` live accounts that no page of the run lists. */
+export async function unlistedLiveAccounts(db: Db, runId: bigint, limit: number): Promise<string[]> {
+  const rows = await db.$queryRaw<Array<{ id: string }>>`
+    WITH listed AS MATERIALIZED (
+      SELECT DISTINCT id FROM sync_run_pages p, unnest(p.account_ids) AS id WHERE p.sync_run_id = ${runId}
+    )
+    SELECT a.id::text AS id FROM accounts a
+    WHERE a.deleted_at IS NULL AND NOT EXISTS (SELECT 1 FROM listed l WHERE l.id = a.id)
+    ORDER BY a.id
+    LIMIT ${limit}::int`;
+  return rows.map((row) => row.id);
+}
+
+/** Marks these accounts deleted (those still live). */
+export async function markDeleted(db: Db, runId: bigint, ids: readonly string[], at: Date): Promise<number> {
+  if (ids.length === 0) return 0;
+  return db.$executeRaw`
+    UPDATE accounts SET deleted_at = ${at}, last_sync_run_id = ${runId}
+    WHERE id = ANY(${ids}::uuid[]) AND deleted_at IS NULL`;
 }
 
 /**

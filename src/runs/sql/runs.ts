@@ -112,6 +112,9 @@ export interface RunEnd {
   walkConsistent: boolean;
   inconsistencies: string[];
   error: { code: string; message: string } | null;
+  /** null: the run did not get that far (failed, interrupted). */
+  deletionsComplete: boolean | null;
+  deletionsNote: string | null;
 }
 
 export async function recordRunEnd(db: Db, end: RunEnd): Promise<void> {
@@ -124,6 +127,7 @@ export async function recordRunEnd(db: Db, end: RunEnd): Promise<void> {
       deletions = ${t.deletions}, rejected_records = ${t.rejected}, retries = ${t.retries},
       walk_complete = ${end.walkComplete}, walk_consistent = ${end.walkConsistent},
       inconsistencies = ${end.inconsistencies}::text[],
+      deletions_complete = ${end.deletionsComplete}, deletions_note = ${end.deletionsNote},
       error_code = ${end.error?.code ?? null}, error = ${end.error?.message ?? null}
     WHERE id = ${end.runId}`;
 }
@@ -146,11 +150,11 @@ export async function lastSuccessfulRun(db: Db): Promise<SucceededRun | null> {
   return row ? { runId: row.id, finishedAt: row.finished_at, finishedAtUtc: row.finished_utc } : null;
 }
 
-/** When the last successful full run started; null when none has. */
+/** When the last successful full run that settled deletions started; null when none has. */
 export async function lastFullRunStart(db: Db): Promise<Date | null> {
   const [row] = await db.$queryRaw<Array<{ started_at: Date }>>`
     SELECT started_at FROM sync_runs
-    WHERE status = 'succeeded' AND mode = 'full' AND finished_at IS NOT NULL
+    WHERE status = 'succeeded' AND mode = 'full' AND deletions_complete AND finished_at IS NOT NULL
     ORDER BY finished_at DESC
     LIMIT 1`;
   return row?.started_at ?? null;
