@@ -19,6 +19,12 @@ export class SecretRegistry {
     for (const value of values) this.addFixed(value);
   }
 
+  /** Every secret among the settings a command parsed. */
+  addSettings(settings: SecretSettings): this {
+    for (const value of secretValuesOf(settings)) this.addFixed(value);
+    return this;
+  }
+
   /** A secret from the settings. */
   addFixed(value: string | undefined): void {
     if (value === undefined || value.length < MIN_SECRET_LENGTH || this.fixed.has(value)) return;
@@ -58,16 +64,23 @@ export function urlPassword(url: string | undefined): string | undefined {
   }
 }
 
-/** The registry of one process, from the settings it parsed. */
-export function secretsOfSettings(settings: {
+/** The settings that hold secrets, as each command has parsed them (any subset of sections). */
+export interface SecretSettings {
   upvest?: { clientSecret: string; signingKeyPassphrase: string | undefined };
   database?: { url: string };
   redis?: { url: string };
-}): SecretRegistry {
-  return new SecretRegistry([
+}
+
+/** The registry of one process, from the settings it parsed. */
+export function secretsOfSettings(settings: SecretSettings): SecretRegistry {
+  return new SecretRegistry().addSettings(settings);
+}
+
+function secretValuesOf(settings: SecretSettings): Array<string | undefined> {
+  return [
     settings.upvest?.clientSecret,
     settings.upvest?.signingKeyPassphrase,
     urlPassword(settings.database?.url),
     urlPassword(settings.redis?.url),
-  ]);
+  ];
 }

@@ -1,5 +1,5 @@
 // Assembles the Upvest client from its settings; the pieces stay separately usable.
-import type { UpvestConfig } from '../config.js';
+import type { UpvestSettings } from './settings.js';
 import type { UpvestError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { createUpvestClient, type UpvestClient } from './client.js';
@@ -9,6 +9,7 @@ import { createSigner, keyFilePermissionWarning, loadSigningKey } from './signin
 import { createTokenProvider } from './token.js';
 
 export type { UpvestClient, AccountsPage, ListAccountsQuery } from './client.js';
+export type { UpvestSettings, RetrySettings } from './settings.js';
 
 export interface UpvestClientOptions {
   logger: Logger;
@@ -22,7 +23,7 @@ export interface UpvestClientOptions {
   secrets?: { addToken(token: string): void };
 }
 
-export function createUpvestClientFromConfig(config: UpvestConfig, options: UpvestClientOptions): UpvestClient {
+export function createUpvestClientFromConfig(config: UpvestSettings, options: UpvestClientOptions): UpvestClient {
   const now = options.now ?? Date.now;
   const key = loadSigningKey({
     file: config.signingKeyFile,
