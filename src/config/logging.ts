@@ -5,9 +5,11 @@ import { section, withDefault } from './setting.js';
 
 export type { LogConfig };
 
+const LEVELS = `${LOG_LEVELS.slice(0, -1).join(', ')} or ${LOG_LEVELS.at(-1)}`;
+
 export const log = section(
   {
-    LOG_LEVEL: withDefault(z.enum(LOG_LEVELS), 'info', `one of ${LOG_LEVELS.join(', ')}`),
+    LOG_LEVEL: withDefault(z.enum(LOG_LEVELS, { message: `must be one of ${LEVELS}` }), 'info', `how much is logged: ${LEVELS}`),
   },
   (v): LogConfig => ({ level: v.LOG_LEVEL }),
 );

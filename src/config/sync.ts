@@ -44,17 +44,10 @@ export const sync = section(
 );
 
 /** What every guarded run takes from the settings, whoever starts it (`sync`, the daemon). */
-export interface RunSettings {
-  pageSize: number;
-  concurrency: number;
-  maxPages: number;
-  incrementalLagMs: number;
-  skipUnchangedPages: boolean;
-  fullIntervalMs: number;
-  resumeWithinMs: number;
-}
+export type RunSettings = Omit<SyncConfig, 'lockWaitMs'>;
 
 export function runOptionsOf(config: { sync: SyncConfig }): RunSettings {
-  const { pageSize, concurrency, maxPages, incrementalLagMs, skipUnchangedPages, fullIntervalMs, resumeWithinMs } = config.sync;
-  return { pageSize, concurrency, maxPages, incrementalLagMs, skipUnchangedPages, fullIntervalMs, resumeWithinMs };
+  // The lock wait is each caller's own: `sync` gives up at once or waits (--wait), the daemon waits SYNC_LOCK_WAIT_MS.
+  const { lockWaitMs: _own, ...options } = config.sync;
+  return options;
 }
