@@ -25,7 +25,8 @@ const USAGE = [
   '  trigger     ask the daemon for a run now (--wait to wait for its end, --json)',
   '',
   '`account-sync <command> --help` tells more. Settings come from the environment; see README.md',
-  'or .env.example. Exit codes: 0 ok, 1 failed, 2 usage, 3 stale (status), 75 locked, 78 bad settings.',
+  `or .env.example. Exit codes: ${EXIT.ok} ok, ${EXIT.failed} failed, ${EXIT.usage} usage, ${EXIT.stale} stale (status), ` +
+    `${EXIT.locked} locked, ${EXIT.config} bad settings.`,
 ].join('\n');
 
 async function main(argv: string[], secrets: SecretRegistry): Promise<number> {

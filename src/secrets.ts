@@ -1,6 +1,6 @@
 // The secret values this process knows, so that none of them is ever written anywhere: logs,
-// a run's stored error, a job's failed reason, a rejected record. Built once in each
-// composition root from the settings (client secret, key passphrase, the passwords in
+// a run's stored error, a job's failed reason, a rejected record. Filled once per command from
+// the settings it parsed (commands/command.ts: client secret, key passphrase, the passwords in
 // DATABASE_URL and REDIS_URL), and every access token is added the moment it is received,
 // because a server may echo one back in an error without the word "Bearer".
 import { redactText } from './logger.js';
@@ -69,11 +69,6 @@ export interface SecretSettings {
   upvest?: { clientSecret: string; signingKeyPassphrase: string | undefined };
   database?: { url: string };
   redis?: { url: string };
-}
-
-/** The registry of one process, from the settings it parsed. */
-export function secretsOfSettings(settings: SecretSettings): SecretRegistry {
-  return new SecretRegistry().addSettings(settings);
 }
 
 function secretValuesOf(settings: SecretSettings): Array<string | undefined> {

@@ -26,7 +26,7 @@ const COMMAND_LINE = {
     '  --full         walk every account, and mark those Upvest no longer lists (the default)',
     '  --incremental  walk only what changed since the last successful run',
     '  --json         print one JSON object instead of a line',
-    '  --wait         wait for a sync that holds the run lock instead of exiting 75',
+    `  --wait         wait for a sync that holds the run lock instead of exiting ${EXIT.locked}`,
     '  --dry-run      fetch and validate every page, write nothing (no database needed)',
   ].join('\n'),
   options: {
