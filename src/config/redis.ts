@@ -8,7 +8,11 @@ export interface RedisConfig {
 
 export const redis = section(
   {
-    REDIS_URL: withDefault(urlOf(['redis:', 'rediss:'], 'must be a redis:// or rediss:// URL'), 'redis://127.0.0.1:6379', "Redis of the daemon's queue and schedule"),
+    REDIS_URL: withDefault(
+      urlOf(['redis:', 'rediss:'], 'must be a redis:// or rediss:// URL'),
+      'redis://127.0.0.1:6379',
+      "Redis of the daemon's queue and schedule",
+    ),
   },
   (v): RedisConfig => ({ url: v.REDIS_URL }),
 );

@@ -23,7 +23,11 @@ const timeZone = z
 
 export const schedule = section(
   {
-    SYNC_INTERVAL_MS: withDefault(wholeNumber(1_000, 7 * 86_400_000), '900000', "the daemon's schedule; status calls the mirror stale past twice this"),
+    SYNC_INTERVAL_MS: withDefault(
+      wholeNumber(1_000, 7 * 86_400_000),
+      '900000',
+      "the daemon's schedule; status calls the mirror stale past twice this",
+    ),
     SYNC_CRON: optional(z.string().trim(), 'a cron pattern instead of the interval'),
     SYNC_TZ: withDefault(timeZone, 'UTC', 'time zone of SYNC_CRON'),
   },

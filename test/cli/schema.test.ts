@@ -33,11 +33,17 @@ describe('DATABASE_URL with ?schema=mirror', () => {
     const tables = await h.prisma.$queryRaw<Array<{ name: string }>>`
       SELECT table_schema || '.' || table_name AS name FROM information_schema.tables
       WHERE table_schema IN ('public', 'mirror') AND table_type = 'BASE TABLE' ORDER BY 1`;
-    expect(tables.map((t) => t.name)).toEqual(
-      ['_prisma_migrations', 'account_status_changes', 'account_users', 'accounts', 'rejected_records', 'sync_page_fingerprints', 'sync_run_pages', 'sync_runs', 'users'].map(
-        (table) => `mirror.${table}`,
-      ),
-    );
+    expect(tables.map((t) => t.name)).toEqual([
+      'mirror._prisma_migrations',
+      'mirror.account_status_changes',
+      'mirror.account_users',
+      'mirror.accounts',
+      'mirror.rejected_records',
+      'mirror.sync_page_fingerprints',
+      'mirror.sync_run_pages',
+      'mirror.sync_runs',
+      'mirror.users',
+    ]);
     const [mirror] = await h.prisma.$queryRaw<Array<{ accounts: number; runs: number }>>`
       SELECT (SELECT count(*)::int FROM mirror.accounts) AS accounts,
              (SELECT count(*)::int FROM mirror.sync_runs WHERE status = 'succeeded') AS runs`;
