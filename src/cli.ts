@@ -23,6 +23,8 @@ const USAGE = [
   '  worker      the daemon: scheduled syncs through a Redis queue, one at a time across replicas,',
   '              with /healthz, /readyz and /metrics on HEALTH_PORT',
   '  trigger     ask the daemon for a run now (--wait to wait for its end, --json)',
+  '  receiver    receive Upvest webhook deliveries, verify them and store their events',
+  '  webhooks    register | list | test | delete webhook subscriptions at Upvest',
   '',
   '`account-sync <command> --help` tells more. Settings come from the environment; see README.md',
   `or .env.example. Exit codes: ${EXIT.ok} ok, ${EXIT.failed} failed, ${EXIT.usage} usage, ${EXIT.stale} stale (status), ` +

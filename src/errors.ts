@@ -23,12 +23,17 @@ export type ErrorCode =
   | 'DB_UNAVAILABLE'
   | 'DB_ERROR'
   | 'MIGRATION_FAILED'
-  | 'SYNC_LOCKED'
   | 'SYNC_INTERRUPTED'
+  | 'SYNC_NOT_RESUMABLE'
   | 'SYNC_PAGE_LIMIT_EXCEEDED'
   | 'SYNC_ABANDONED'
   | 'REDIS_UNAVAILABLE'
-  | 'READONLY_ROLE_REFUSED';
+  | 'READONLY_ROLE_REFUSED'
+  | 'WEBHOOK_KEYS_UNAVAILABLE'
+  | 'WEBHOOK_SIGNATURE_INVALID'
+  | 'WEBHOOK_BODY_TOO_LARGE'
+  /** Anything that is not one of ours: a bug, or a library's error we did not expect. */
+  | 'UNKNOWN';
 
 export class AccountSyncError extends Error {
   readonly code: ErrorCode;
@@ -91,7 +96,7 @@ export class UpvestError extends AccountSyncError {
   }
 }
 
-export function errorCodeOf(error: unknown): ErrorCode | 'UNKNOWN' {
+export function errorCodeOf(error: unknown): ErrorCode {
   return error instanceof AccountSyncError ? error.code : 'UNKNOWN';
 }
 

@@ -74,6 +74,8 @@
 
   function renderRuns(live) {
     const body = $('runs-table').tBodies[0];
+    // The table is drawn afresh on every poll: an error someone opened stays open.
+    const open = new Set([...body.querySelectorAll('tr[data-run-id] details[open]')].map((d) => d.closest('tr').dataset.runId));
     body.replaceChildren();
     for (const run of live.runs) {
       const row = body.insertRow();
@@ -87,6 +89,7 @@
         const pre = document.createElement('pre');
         pre.textContent = run.error ?? 'no error text was stored';
         details.append(summary, pre);
+        details.open = open.has(run.id);
         outcome.append(details);
       } else {
         outcome.textContent = run.status === 'running' ? 'running…' : run.status;

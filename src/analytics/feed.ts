@@ -14,7 +14,10 @@ export interface FeedChange {
   /** RFC 3339, UTC, microseconds. */
   changedAt: string;
   observedAt: string;
-  syncRunId: string;
+  /** sync: seen by the run syncRunId; webhook: applied from the event webhookEventId. */
+  source: 'sync' | 'webhook';
+  syncRunId: string | null;
+  webhookEventId: string | null;
 }
 
 export const DEFAULT_BATCH_SIZE = 1000;
@@ -29,7 +32,9 @@ export async function readChanges(prisma: PrismaClient, since: bigint, limit: nu
            c.to_status AS "toStatus",
            to_char(c.changed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS "changedAt",
            to_char(c.observed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS "observedAt",
-           c.sync_run_id::text AS "syncRunId"
+           c.source AS "source",
+           c.sync_run_id::text AS "syncRunId",
+           c.webhook_event_id::text AS "webhookEventId"
     FROM account_status_changes c
     WHERE c.id > ${since}::bigint
     -- c.id, the bigint: a bare "id" would mean the text column of the same name above.
@@ -46,14 +51,16 @@ export function changeJsonLine(change: FeedChange): string {
     `{"id":${change.id},"account_id":${JSON.stringify(change.accountId)},` +
     `"from_status":${JSON.stringify(change.fromStatus)},"to_status":${JSON.stringify(change.toStatus)},` +
     `"changed_at":${JSON.stringify(change.changedAt)},"observed_at":${JSON.stringify(change.observedAt)},` +
-    `"sync_run_id":${change.syncRunId}}`
+    `"source":${JSON.stringify(change.source)},"sync_run_id":${change.syncRunId ?? 'null'},` +
+    `"webhook_event_id":${JSON.stringify(change.webhookEventId)}}`
   );
 }
 
-/** One line for a person: id, when, which account, from -> to, which run. */
+/** One line for a person: id, when, which account, from -> to, which run or webhook event. */
 export function changeTextLine(change: FeedChange): string {
   const from = change.fromStatus ?? '(new)';
-  return `${change.id}\t${change.changedAt}\t${change.accountId}\t${from} -> ${change.toStatus}\trun ${change.syncRunId}`;
+  const by = change.source === 'webhook' ? `webhook ${change.webhookEventId}` : `run ${change.syncRunId}`;
+  return `${change.id}\t${change.changedAt}\t${change.accountId}\t${from} -> ${change.toStatus}\t${by}`;
 }
 
 /**

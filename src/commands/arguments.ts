@@ -18,7 +18,11 @@ export interface CommandLine<O extends Options> {
   positionals?: boolean;
 }
 
-type ValueOf<O extends ParseArgsOptionConfig> = O['type'] extends 'string' ? string : boolean;
+type ValueOf<O extends ParseArgsOptionConfig> = (O['type'] extends 'string' ? string : boolean) extends infer V
+  ? O['multiple'] extends true
+    ? V[]
+    : V
+  : never;
 /** Options with a default are always there; the others only when given. */
 type Values<O extends Options> = {
   -readonly [K in keyof O as O[K]['default'] extends string | boolean ? K : never]: ValueOf<O[K]>;

@@ -35,3 +35,11 @@ export function abortOnStopSignals(reason?: unknown): { signal: AbortSignal; unw
   const unwire = onStopSignals({ onStop: () => controller.abort(reason) });
   return { signal: controller.signal, unwire };
 }
+
+/** Settles once `signal` has aborted (at once if it already has): a server's "run until stopped". */
+export function untilAborted(signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+}

@@ -4,7 +4,7 @@ import { EXIT } from '../exit-codes.js';
 import { startStandaloneSimulator } from '../simulator/standalone.js';
 import { parseCommandLine, usageError } from './arguments.js';
 import { setUp, type Command, type CommandContext } from './command.js';
-import { abortOnStopSignals } from './signals.js';
+import { abortOnStopSignals, untilAborted } from './signals.js';
 
 const USAGE = [
   'usage: account-sync simulator [--accounts N] [--port P] [--host H] [--seed S] [--key-dir DIR] [--changes-every-ms MS]',
@@ -110,10 +110,7 @@ export async function runSimulator(args: string[], context: CommandContext, stop
           );
         }, settings.changesEveryMs);
 
-  await new Promise<void>((resolve) => {
-    if (stop.aborted) resolve();
-    else stop.addEventListener('abort', () => resolve(), { once: true });
-  });
+  await untilAborted(stop);
   if (changer) clearInterval(changer);
   await standalone.close();
   return EXIT.ok;

@@ -5,10 +5,10 @@
 import { hostname } from 'node:os';
 import { isInteractive, runOptionsOf } from '../config/index.js';
 import { createPrisma } from '../db/prisma.js';
-import { describeHolder } from '../db/run-lock.js';
+import { describeHolder } from '../runs/lock.js';
 import { errorCodeOf, oneLineMessage } from '../errors.js';
 import { EXIT } from '../exit-codes.js';
-import { runGuarded } from '../queue/guarded-run.js';
+import { runGuarded } from '../runs/guarded.js';
 import { createProgressDisplay } from '../sync/progress.js';
 import { summaryJson, summaryLine } from '../sync/summary.js';
 import { createUpvestClientFromConfig } from '../upvest/index.js';

@@ -3,14 +3,15 @@
 import { hostname } from 'node:os';
 import { runOptionsOf, type CommandConfig } from '../config/index.js';
 import { createPrisma } from '../db/prisma.js';
-import { errorMessageOf } from '../errors.js';
+import { AccountSyncError, errorMessageOf } from '../errors.js';
 import { EXIT } from '../exit-codes.js';
 import { createMetrics } from '../health/metrics.js';
 import { createReadiness } from '../health/readiness.js';
 import { startHealthServer } from '../health/server.js';
 import type { Logger } from '../logger.js';
 import type { SecretRegistry } from '../secrets.js';
-import { runGuarded } from '../queue/guarded-run.js';
+import { runGuarded } from '../runs/guarded.js';
+import { lastSuccessfulRun, unfinishedRuns } from '../runs/sql/runs.js';
 import { syncJobOptions } from '../queue/names.js';
 import { createSyncProcessor } from '../queue/processor.js';
 import { createDaemonRedis, describeRedisUrl } from '../queue/redis.js';
@@ -94,20 +95,16 @@ async function startDaemon(config: WorkerConfig, logger: Logger, secrets: Secret
   queue.on('error', (error) => logger.debug({ err: error }, `queue: ${error.message}`));
 
   const metrics = createMetrics({
-    lastSuccess: async () => {
-      const [row] = await prisma.$queryRaw<Array<{ at: Date | null }>>`
-        SELECT max(finished_at) AS at FROM sync_runs WHERE status = 'succeeded'`;
-      return row?.at ?? null;
-    },
+    lastSuccess: async () => (await lastSuccessfulRun(prisma))?.finishedAt ?? null,
     queueCounts: async () => {
-      if (redis.status !== 'ready') throw new Error('redis not ready');
+      if (redis.status !== 'ready') throw new AccountSyncError('REDIS_UNAVAILABLE', `redis connection ${redis.status}`);
       return queue.getJobCounts('active', 'waiting', 'delayed', 'prioritized', 'completed', 'failed');
     },
   });
   const readiness = createReadiness({
     checks: {
       redis: async () => {
-        if (redis.status !== 'ready') throw new Error(`connection ${redis.status}`);
+        if (redis.status !== 'ready') throw new AccountSyncError('REDIS_UNAVAILABLE', `connection ${redis.status}`);
         await redis.ping();
       },
       database: () => prisma.$queryRaw`SELECT 1`,
@@ -169,7 +166,16 @@ async function startDaemon(config: WorkerConfig, logger: Logger, secrets: Secret
   const keeper = keepSchedule({ queue, redis, spec, jobOptions, checkEveryMs: config.queue.scheduleCheckMs, logger });
   // In the background: with Redis or PostgreSQL down the daemon still starts, and waits.
   void keeper.started.then(() =>
-    requestStartupRun({ prisma, queue, intervalMs: config.schedule.intervalMs, jobOptions, logger }),
+    requestStartupRun({
+      runState: async () => ({
+        lastSuccess: (await lastSuccessfulRun(prisma))?.finishedAt ?? null,
+        unfinished: (await unfinishedRuns(prisma)).length,
+      }),
+      queue,
+      intervalMs: config.schedule.intervalMs,
+      jobOptions,
+      logger,
+    }),
   );
   const running = worker.run().catch((error: unknown) => logger.error(`queue worker stopped: ${errorMessageOf(error)}`));
   logger.info({ instance }, 'worker started');

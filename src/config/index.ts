@@ -13,6 +13,7 @@ import { parseSection, type SectionValue, type Setting } from './setting.js';
 import { statusPage } from './status-page.js';
 import { sync } from './sync.js';
 import { upvest } from './upvest.js';
+import { webhooks } from './webhooks.js';
 
 export { isInteractive, processEnv, type Env } from './environment.js';
 export type { DatabaseConfig } from './database.js';
@@ -23,9 +24,10 @@ export type { RedisConfig } from './redis.js';
 export type { ScheduleConfig } from './schedule.js';
 export type { StatusPageConfig } from './status-page.js';
 export { runOptionsOf, type RunSettings, type SyncConfig } from './sync.js';
+export type { WebhooksConfig } from './webhooks.js';
 
 /** Every section, in the order its problems are reported. */
-const SECTIONS = { database, upvest, sync, schedule, redis, queue, health, shutdown, statusPage, log } as const;
+const SECTIONS = { database, upvest, sync, schedule, redis, queue, health, shutdown, statusPage, log, webhooks } as const;
 
 export type Config = { [K in keyof typeof SECTIONS]: SectionValue<(typeof SECTIONS)[K]> };
 export type SectionName = keyof Config;
@@ -42,6 +44,8 @@ export const COMMAND_SECTIONS = {
   changes: ['database', 'log'],
   'grant-readonly': ['database', 'log'],
   simulator: ['log'],
+  receiver: ['database', 'upvest', 'webhooks', 'log'],
+  webhooks: ['upvest', 'webhooks', 'log'],
 } as const satisfies Record<string, readonly SectionName[]>;
 
 export type CommandName = keyof typeof COMMAND_SECTIONS;

@@ -5,8 +5,13 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient } from '../generated/prisma/client.js';
 import { pgConnectionString, prismaSchemaOf } from './database-url.js';
 
+import type { Prisma as PrismaNamespace } from '../generated/prisma/client.js';
+
 export type { PrismaClient };
 export { Prisma } from '../generated/prisma/client.js';
+
+/** What a statement runs on: the client, or the client of a transaction. */
+export type Db = PrismaClient | PrismaNamespace.TransactionClient;
 
 export interface PrismaOptions {
   /** Connections in the pool; page writers run in parallel, so this bounds write concurrency. */

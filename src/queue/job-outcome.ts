@@ -2,13 +2,13 @@
 // (the job's attempts and backoff), never again (unrecoverable: settings and credentials do not
 // fix themselves), pause the whole queue (a 429 storm: more attempts would only feed it), or
 // back to the queue untouched (the run was stopped, not failed, and resumes from its pages).
-import { describeHolder } from '../db/run-lock.js';
-import { AccountSyncError, errorCodeOf, oneLineMessage } from '../errors.js';
-import type { GuardedOutcome } from './guarded-run.js';
+import { describeHolder } from '../runs/lock.js';
+import { AccountSyncError, errorCodeOf, oneLineMessage, type ErrorCode } from '../errors.js';
+import type { GuardedOutcome } from '../runs/guarded.js';
 import type { SyncJobResult } from './names.js';
 
 /** Failures no retry can fix; the job fails at once with the reason. */
-export const UNRECOVERABLE_CODES: ReadonlySet<string> = new Set([
+export const UNRECOVERABLE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'CONFIG_INVALID',
   'SIGNING_KEY_INVALID',
   'UPVEST_TOKEN_INVALID',
@@ -36,8 +36,8 @@ export class JobFailure extends AccountSyncError {
   override readonly name = 'JobFailure';
   readonly runId: bigint | null;
 
-  constructor(code: string, message: string, runId: bigint | null) {
-    super(code as AccountSyncError['code'], `${code}: ${message}${runId === null ? '' : ` (sync run ${runId})`}`);
+  constructor(code: ErrorCode, message: string, runId: bigint | null) {
+    super(code, `${code}: ${message}${runId === null ? '' : ` (sync run ${runId})`}`);
     this.runId = runId;
   }
 }

@@ -2,7 +2,6 @@
 // when the mirror is stale. Never a second run while one is waiting or running: a pending
 // job (even the schedule's own) answers the request, and BullMQ deduplication closes the gap
 // between looking and adding.
-import type { PrismaClient } from '../db/prisma.js';
 import { oneLineMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { JOB_NAME, REQUEST_DEDUPLICATION_ID, type SyncJobOptions, type SyncJobReason } from './names.js';
@@ -43,7 +42,8 @@ export async function requestRun(queue: SyncQueue, reason: SyncJobReason, jobOpt
  * interval (or a cron period) away. Errors are logged: the schedule still covers it.
  */
 export async function requestStartupRun(deps: {
-  prisma: PrismaClient;
+  /** When the last successful run finished (null: never), and how many runs are unfinished. */
+  runState: () => Promise<{ lastSuccess: Date | null; unfinished: number }>;
   queue: SyncQueue;
   intervalMs: number;
   jobOptions: SyncJobOptions;
@@ -52,11 +52,7 @@ export async function requestStartupRun(deps: {
 }): Promise<RunRequest | null> {
   const now = (deps.now ?? (() => new Date()))();
   try {
-    const [row] = await deps.prisma.$queryRaw<Array<{ last_success: Date | null; unfinished: number }>>`
-      SELECT (SELECT max(finished_at) FROM sync_runs WHERE status = 'succeeded') AS last_success,
-             (SELECT count(*)::int FROM sync_runs WHERE status IN ('running', 'interrupted')) AS unfinished`;
-    const lastSuccess = row?.last_success ?? null;
-    const unfinished = row?.unfinished ?? 0;
+    const { lastSuccess, unfinished } = await deps.runState();
     const stale = lastSuccess === null || now.getTime() - lastSuccess.getTime() > deps.intervalMs;
     if (!stale && unfinished === 0) return null;
     const request = await requestRun(deps.queue, 'startup', deps.jobOptions);

@@ -5,6 +5,7 @@ import type { Faults } from './faults.js';
 import type { NonceCache } from './signatures.js';
 import type { SimulatorStats } from './stats.js';
 import type { TokenStore } from './tokens.js';
+import type { SimulatorWebhooks } from './webhooks.js';
 
 export interface SimulatorContext {
   clientId: string;
@@ -20,6 +21,7 @@ export interface SimulatorContext {
   stats: SimulatorStats;
   tokens: TokenStore;
   nonces: NonceCache;
+  webhooks: SimulatorWebhooks;
 }
 
 /** Scopes that may list accounts. */

@@ -10,6 +10,15 @@ import { accountJson, accountObject, type SimAccount } from './render.js';
 
 export type { SimAccount, UserRef, ChangeLog, RandomChangeOptions };
 export type SortField = 'created_at' | 'updated_at';
+
+/** A change the dataset made, for listeners such as the webhook sender. */
+export interface DatasetChange {
+  kind: 'status' | 'rename' | 'users' | 'added' | 'removed' | 'restored';
+  /** The account after the change. */
+  account: SimAccount;
+  /** Its status before, for status changes. */
+  fromStatus?: string;
+}
 export type SortOrder = 'ASC' | 'DESC';
 
 export interface DatasetOptions {
@@ -41,6 +50,7 @@ export class Dataset {
   private readonly rawRecords = new Map<number, string>();
   /** Removed indices, sorted: the exclusions of the created_at order. */
   private readonly removed: number[] = [];
+  private readonly listeners = new Set<(change: DatasetChange) => void>();
   private lastChangeUs: number;
   private clockTicks = 0;
   private newUsers = 0;
@@ -59,6 +69,18 @@ export class Dataset {
     this.now = options.now ?? Date.now;
     this.base = new BaseAccounts(this.seed, count);
     this.lastChangeUs = this.base.maxUpdatedUs;
+  }
+
+  /** Calls `listener` after every change, addition, removal and restoration; returns an unsubscribe. */
+  onChange(listener: (change: DatasetChange) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private emit(kind: DatasetChange['kind'], index: number, fromStatus?: string): void {
+    if (this.listeners.size === 0) return;
+    const change: DatasetChange = { kind, account: accountObject(this.fields(index)), ...(fromStatus === undefined ? {} : { fromStatus }) };
+    for (const listener of this.listeners) listener(change);
   }
 
   /** Live (listed) accounts. */
@@ -135,16 +157,16 @@ export class Dataset {
   }
 
   setStatus(id: string, status: string): SimAccount {
-    return this.change(id, (o) => (o.status = status));
+    return this.change(id, 'status', (o) => (o.status = status));
   }
 
   rename(id: string, name: string): SimAccount {
-    return this.change(id, (o) => (o.name = name));
+    return this.change(id, 'rename', (o) => (o.name = name));
   }
 
   setUsers(id: string, users: ReadonlyArray<string | { id: string; type?: string }>): SimAccount {
     const refs = users.map((u) => (typeof u === 'string' ? { id: u, type: 'OWNER' } : { id: u.id, type: u.type ?? 'OWNER' }));
-    return this.change(id, (o) => (o.users = refs));
+    return this.change(id, 'users', (o) => (o.users = refs));
   }
 
   /** A user id nobody owns yet, for tests that give accounts new owners. */
@@ -182,6 +204,7 @@ export class Dataset {
       };
       this.added.push(fields);
       out.push(accountObject(fields));
+      this.emit('added', index);
     }
     this.orderDirty = true;
     return out;
@@ -189,15 +212,23 @@ export class Dataset {
 
   /** Stops listing the account; returns false when it was not listed. */
   remove(id: string): boolean {
-    const inserted = sortedInsert(this.removed, this.requireIndex(id));
-    if (inserted) this.orderDirty = true;
+    const index = this.requireIndex(id);
+    const inserted = sortedInsert(this.removed, index);
+    if (inserted) {
+      this.orderDirty = true;
+      this.emit('removed', index);
+    }
     return inserted;
   }
 
   /** Lists a removed account again, with the data it had. */
   restore(id: string): boolean {
-    const deleted = sortedRemove(this.removed, this.requireIndex(id));
-    if (deleted) this.orderDirty = true;
+    const index = this.requireIndex(id);
+    const deleted = sortedRemove(this.removed, index);
+    if (deleted) {
+      this.orderDirty = true;
+      this.emit('restored', index);
+    }
     return deleted;
   }
 
@@ -260,13 +291,15 @@ export class Dataset {
     return f;
   }
 
-  private change(id: string, apply: (o: Override) => void): SimAccount {
+  private change(id: string, kind: DatasetChange['kind'], apply: (o: Override) => void): SimAccount {
     const index = this.requireIndex(id);
+    const fromStatus = kind === 'status' && this.listeners.size > 0 ? this.fields(index).status : undefined;
     const o = this.overrides.get(index) ?? { updatedUs: 0 };
     apply(o);
     o.updatedUs = this.tick();
     this.overrides.set(index, o);
     this.orderDirty = true;
+    this.emit(kind, index, fromStatus);
     return accountObject(this.fields(index));
   }
 

@@ -9,6 +9,7 @@ import { createSimulatorServer } from './server.js';
 import { NonceCache } from './signatures.js';
 import { SimulatorStats } from './stats.js';
 import { TokenStore } from './tokens.js';
+import { SimulatorWebhooks } from './webhooks.js';
 
 export { Dataset } from './dataset.js';
 export type { ChangeLog, DatasetOptions, RandomChangeOptions, SimAccount, SortField, SortOrder, UserRef } from './dataset.js';
@@ -16,6 +17,8 @@ export { Faults } from './faults.js';
 export type { Fault, FaultPath, RandomFaults } from './faults.js';
 export { SimulatorStats } from './stats.js';
 export type { StatsEvent } from './stats.js';
+export { SimulatorWebhooks } from './webhooks.js';
+export type { DeliveryAttempt, WebhookEvent } from './webhooks.js';
 
 export interface SimulatorOptions {
   /** Initial dataset size, default 1000. */
@@ -40,6 +43,12 @@ export interface SimulatorOptions {
   clockSkewSeconds?: number;
   /** Clock in ms for tokens, signatures and updated_at of changes; default Date.now. */
   now?: () => number;
+  /** One second of webhook delays and retry waits, in ms (default 1000); tests scale it down. */
+  webhookTimeUnitMs?: number;
+  /** A webhook delivery without an answer within this long has failed; default 10000. */
+  webhookTimeoutMs?: number;
+  /** kid of the first webhook signing key; default a random UUID. */
+  webhookKeyId?: string;
 }
 
 export interface Simulator {
@@ -52,6 +61,8 @@ export interface Simulator {
   readonly dataset: Dataset;
   readonly faults: Faults;
   readonly stats: SimulatorStats;
+  /** Subscriptions, signing keys, switches and the delivery log of the webhook sender. */
+  readonly webhooks: SimulatorWebhooks;
   /** Every token issued so far answers 401 from now on. */
   expireTokens(): void;
   /** The access tokens issued so far. */
@@ -82,6 +93,14 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   }
 
   const stats = new SimulatorStats();
+  const dataset = new Dataset({ accounts: options.accounts ?? 1000, seed: options.seed ?? 1, now });
+  const webhooks = new SimulatorWebhooks({
+    dataset,
+    now,
+    timeUnitMs: options.webhookTimeUnitMs,
+    deliveryTimeoutMs: options.webhookTimeoutMs,
+    keyId: options.webhookKeyId,
+  });
   const ctx: SimulatorContext = {
     clientId: options.clientId ?? DEFAULT_CLIENT_ID,
     clientSecret: options.clientSecret ?? DEFAULT_CLIENT_SECRET,
@@ -91,11 +110,12 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     maxLimit: options.maxLimit ?? 1000,
     signatureMaxAgeSeconds: options.signatureMaxAgeSeconds ?? 300,
     clockSkewSeconds: options.clockSkewSeconds ?? 5,
-    dataset: new Dataset({ accounts: options.accounts ?? 1000, seed: options.seed ?? 1, now }),
+    dataset,
     faults: new Faults(),
     stats,
     tokens: new TokenStore(now, options.tokenTtlSeconds ?? 3600),
     nonces: new NonceCache(),
+    webhooks,
   };
 
   const { server, close } = createSimulatorServer(ctx);
@@ -118,6 +138,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     dataset: ctx.dataset,
     faults: ctx.faults,
     stats,
+    webhooks,
     expireTokens: () => ctx.tokens.expireAll(),
     issuedTokens: () => ctx.tokens.issued(),
     close,

@@ -11,6 +11,7 @@ import { Exchange } from './exchange.js';
 import type { Fault } from './faults.js';
 import { verifyRequestSignature } from './signatures.js';
 import { handleToken } from './token-route.js';
+import { matchWebhookRoute } from './webhooks-route.js';
 
 const MAX_BODY_BYTES = 1 << 20;
 
@@ -73,6 +74,7 @@ export function createSimulatorServer(ctx: SimulatorContext): SimulatorServer {
   const close = () => {
     closed ??= new Promise<void>((resolve) => {
       closing = true;
+      ctx.webhooks.close();
       for (const timer of timers) clearTimeout(timer);
       timers.clear();
       server.close(() => resolve());
@@ -114,7 +116,7 @@ async function handle(ex: Exchange, ctx: SimulatorContext, delay: (ms: number) =
     return;
   }
 
-  const route = ROUTES[ex.path];
+  const route = ROUTES[ex.path] ?? matchWebhookRoute(ex.path, ex.req.method ?? '');
   if (!route) {
     ex.problem(404, `no resource at ${ex.path}`);
     return;

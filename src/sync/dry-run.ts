@@ -4,7 +4,8 @@
 import type { UpvestClient } from '../upvest/client.js';
 import { checkAccount } from '../upvest/schema.js';
 import { checkPage } from './page-check.js';
-import { expectedRepeats, matchedOverlaps, walkPages, type PageMeta } from './walk.js';
+import { expectedRepeats, matchedOverlaps, type PageMeta } from '../runs/assessment.js';
+import { walkPages } from './walk.js';
 
 export interface DryRunSummary {
   pages: number;

@@ -1,7 +1,7 @@
 // One page's records sorted into accounts to store and records to keep aside. The real run and
 // the dry run both decide every record here, so they count the same.
 import { checkAccount, type AccountRecord } from '../upvest/schema.js';
-import { keptAsideJson } from './kept-aside.js';
+import { keptAsideJson } from '../runs/kept-aside.js';
 import type { KeptAside } from './store.js';
 
 export interface CheckedPage {

@@ -1,6 +1,32 @@
-// A live progress line on an interactive terminal; nothing at all otherwise, so that logs
-// collected from a service are not flooded with progress.
-import type { SyncProgress } from './run.js';
+// How far a run has got, and a live progress line on an interactive terminal (nothing at all
+// otherwise, so that logs collected from a service are not flooded with progress).
+import { accountsOnPages } from '../runs/assessment.js';
+import type { OpenRun } from '../runs/lifecycle.js';
+
+export interface SyncProgress {
+  runId: bigint;
+  pagesDone: number;
+  accountsDone: number;
+  totalCount: number | null;
+}
+
+/** Counts the run's committed pages (those of earlier attempts included) and reports each new one. */
+export function progressOf(run: OpenRun, onProgress: ((progress: SyncProgress) => void) | undefined) {
+  const progress: SyncProgress = {
+    runId: run.runId,
+    pagesDone: run.donePages.length,
+    accountsDone: accountsOnPages(run.donePages),
+    totalCount: run.donePages[0]?.totalCount ?? null,
+  };
+  return {
+    pageDone(page: { index: number; count: number; totalCount: number }): void {
+      progress.pagesDone += 1;
+      progress.accountsDone += accountsOnPages([page]);
+      progress.totalCount ??= page.totalCount;
+      onProgress?.({ ...progress });
+    },
+  };
+}
 
 export interface ProgressDisplay {
   update(progress: SyncProgress): void;

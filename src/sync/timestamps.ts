@@ -11,15 +11,3 @@ export function toMicros(value: string): bigint | undefined {
   const fraction = (match[2] ?? '').slice(0, 6).padEnd(6, '0');
   return BigInt(seconds) * 1000n + BigInt(fraction);
 }
-
-export function microsToDate(micros: bigint): Date {
-  return new Date(Number(micros / 1000n));
-}
-
-/** RFC 3339 in UTC with all six fraction digits, for passing to PostgreSQL. */
-export function microsToRfc3339(micros: bigint): string {
-  const ms = micros / 1000n;
-  const base = new Date(Number(ms)).toISOString().slice(0, 19);
-  const fraction = ((micros % 1_000_000n) + 1_000_000n) % 1_000_000n;
-  return `${base}.${fraction.toString().padStart(6, '0')}Z`;
-}

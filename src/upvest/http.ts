@@ -15,7 +15,7 @@ export interface HttpOptions {
 }
 
 export interface SignedRequest {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   path: string;
   query?: Record<string, string | number>;
   headers: Record<string, string>;
@@ -58,6 +58,9 @@ export function createHttpExchange(options: HttpOptions, client: Got = got): Htt
         request: options.requestTimeoutMs,
       },
     });
+    // got's stream sends a request without a body only once its writable side is ended (it does
+    // so itself for GET); a body given in the options is written and ended by got.
+    if (request.body === undefined && request.method !== 'GET') stream.end();
     try {
       return await readCapped(stream, options.maxResponseBytes, request);
     } catch (error) {

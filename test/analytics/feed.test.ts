@@ -52,13 +52,13 @@ async function changes(args: string[], signal = new AbortController().signal) {
 
 const line1 =
   '{"id":1,"account_id":"00000000-0000-4000-8000-000000000001","from_status":null,"to_status":"PENDING_APPROVAL",' +
-  '"changed_at":"2026-01-01T09:00:00.000001Z","observed_at":"2026-01-02T13:00:00.000000Z","sync_run_id":1}';
+  '"changed_at":"2026-01-01T09:00:00.000001Z","observed_at":"2026-01-02T13:00:00.000000Z","source":"sync","sync_run_id":1,"webhook_event_id":null}';
 const line2 =
   '{"id":2,"account_id":"00000000-0000-4000-8000-000000000002","from_status":null,"to_status":"ACTIVE",' +
-  '"changed_at":"2026-01-01T10:00:00.000000Z","observed_at":"2026-01-02T13:00:00.250000Z","sync_run_id":1}';
+  '"changed_at":"2026-01-01T10:00:00.000000Z","observed_at":"2026-01-02T13:00:00.250000Z","source":"sync","sync_run_id":1,"webhook_event_id":null}';
 const line3 =
   '{"id":3,"account_id":"00000000-0000-4000-8000-000000000001","from_status":"PENDING_APPROVAL","to_status":"ACTIVE",' +
-  '"changed_at":"2026-01-03T10:00:00.500000Z","observed_at":"2026-01-04T06:00:00.000000Z","sync_run_id":2}';
+  '"changed_at":"2026-01-03T10:00:00.500000Z","observed_at":"2026-01-04T06:00:00.000000Z","source":"sync","sync_run_id":2,"webhook_event_id":null}';
 
 describe('account-sync changes', () => {
   it('prints the feed as JSON lines, timestamps at full precision', async () => {
@@ -103,7 +103,7 @@ describe('NOTIFY', () => {
       const notification = await heard;
       const [latest] = await prisma.$queryRaw<Array<{ id: string }>>`SELECT max(id)::text AS id FROM account_status_changes`;
       expect(notification.channel).toBe('account_status_changes');
-      expect(JSON.parse(notification.payload ?? '')).toEqual({ sync_run_id: String(run), max_id: latest!.id, count: 1 });
+      expect(JSON.parse(notification.payload ?? '')).toEqual({ source: 'sync', sync_run_id: String(run), max_id: latest!.id, count: 1 });
     } finally {
       await listener.end();
     }

@@ -70,7 +70,7 @@ describe('with a history of runs', () => {
     await prisma.$executeRaw`
       INSERT INTO sync_run_pages (sync_run_id, page_index, page_offset, item_count, total_count, account_ids,
                                   inserted, updated, status_changes, rejected)
-      VALUES (4, 0, 0, 100, 150, '{}', 1, 0, 1, 0), (4, 1, 100, 50, 150, '{}', 0, 2, 2, 1)`;
+      VALUES (4, 0, 0, 100, 150, '{}', 1, 0, 1, 0), (4, 1, 99, 50, 150, '{}', 0, 2, 2, 1)`;
     await prisma.$executeRaw`
       INSERT INTO accounts (id, account_group_id, type, name, status, account_number, created_at, updated_at,
                             first_seen_at, last_seen_at, deleted_at, last_sync_run_id)
@@ -90,7 +90,7 @@ describe('with a history of runs', () => {
       finished_at: null,
       duration_ms: 300_000,
       in_progress: true,
-      accounts_seen: 150,
+      accounts_seen: 149, // the second page repeats the first one's last account
       accounts_written: 3,
       accounts_inserted: 1,
       accounts_updated: 2,
@@ -205,7 +205,7 @@ describe('with a history of runs', () => {
         '',
         'Last 4 run(s), newest first:',
         '  RUN  MODE         STARTED (UTC)        DURATION  OUTCOME                   SEEN  WRITTEN  CHANGES  DELETED  REJECTED',
-        '    4  incremental  2026-01-01 10:45:00    5m 00s  running…                   150        3        3        0         1',
+        '    4  incremental  2026-01-01 10:45:00    5m 00s  running…                   149        3        3        0         1',
         '    3  full         2026-01-01 10:30:00    2m 00s  succeeded                  998       10        4        2         0',
         '    2  incremental  2026-01-01 10:15:00      5.3s  failed (UPVEST_TIMEOUT)    100        5        3        0         0',
         '    1  full         2026-01-01 10:00:00    1m 30s  succeeded                1,000    1,000    1,000        0         2',

@@ -43,6 +43,7 @@ describe('DATABASE_URL with ?schema=mirror', () => {
       'mirror.sync_run_pages',
       'mirror.sync_runs',
       'mirror.users',
+      'mirror.webhook_events',
     ]);
     const [mirror] = await h.prisma.$queryRaw<Array<{ accounts: number; runs: number }>>`
       SELECT (SELECT count(*)::int FROM mirror.accounts) AS accounts,

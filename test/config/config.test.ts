@@ -142,6 +142,78 @@ describe('the options of a run', () => {
   });
 });
 
+describe('the webhooks section', () => {
+  it('applies its defaults, for `receiver` and for `webhooks`', () => {
+    const { webhooks } = loadCommandConfig('receiver', valid);
+    expect(webhooks).toEqual({
+      host: '0.0.0.0',
+      port: 9465,
+      path: '/webhooks/upvest',
+      maxBodyBytes: 2_097_152,
+      signatureMaxAgeSeconds: 604_800,
+      signatureClockSkewSeconds: 60,
+      signatureEnforceExpires: false,
+      keysMinRefetchIntervalMs: 60_000,
+      allowedSources: [],
+      trustForwardedFor: false,
+      tokenScopes: 'webhooks:read',
+      testMethod: 'POST',
+      apply: true,
+      applyBatchSize: 200,
+      applySweepMs: 5_000,
+      healthPort: 9_466,
+    });
+    const { DATABASE_URL: _notNeeded, ...withoutDatabase } = valid;
+    expect(loadCommandConfig('webhooks', withoutDatabase).webhooks).toEqual(webhooks);
+  });
+
+  it('reads sources, scopes and the apply settings, and names every bad one', () => {
+    const { webhooks } = loadSections(
+      {
+        WEBHOOK_ALLOWED_SOURCES: '192.0.2.1, 198.51.100.0/24 2001:db8::/32',
+        WEBHOOK_TOKEN_SCOPES: ' webhooks:read   webhooks:admin ',
+        WEBHOOK_APPLY: 'false',
+        WEBHOOK_APPLY_BATCH_SIZE: '10000',
+        WEBHOOK_APPLY_SWEEP_MS: '100',
+        WEBHOOK_RECEIVER_HEALTH_PORT: '0',
+      },
+      ['webhooks'],
+    );
+    expect(webhooks).toMatchObject({
+      allowedSources: ['192.0.2.1', '198.51.100.0/24', '2001:db8::/32'],
+      tokenScopes: 'webhooks:read webhooks:admin',
+      apply: false,
+      applyBatchSize: 10_000,
+      applySweepMs: 100,
+      healthPort: 0,
+    });
+    expect(
+      problemsOf(() =>
+        loadSections(
+          {
+            WEBHOOK_RECEIVER_PATH: 'webhooks',
+            WEBHOOK_ALLOWED_SOURCES: '192.0.2.0/33',
+            WEBHOOK_TEST_METHOD: 'PUT',
+            WEBHOOK_APPLY: 'yes',
+            WEBHOOK_APPLY_BATCH_SIZE: '0',
+            WEBHOOK_APPLY_SWEEP_MS: '3600001',
+            WEBHOOK_RECEIVER_HEALTH_PORT: '65536',
+          },
+          ['webhooks'],
+        ),
+      ),
+    ).toEqual([
+      'WEBHOOK_RECEIVER_PATH must be a path such as /webhooks/upvest',
+      'WEBHOOK_ALLOWED_SOURCES must list IP addresses or CIDR ranges, separated by commas',
+      'WEBHOOK_TEST_METHOD must be POST or GET',
+      'WEBHOOK_APPLY must be true or false',
+      'WEBHOOK_APPLY_BATCH_SIZE must be at least 1',
+      'WEBHOOK_APPLY_SWEEP_MS must be at most 3600000',
+      'WEBHOOK_RECEIVER_HEALTH_PORT must be at most 65535',
+    ]);
+  });
+});
+
 describe('single sections', () => {
   it('can be loaded alone, with every bad key of them named', () => {
     expect(loadSections({}, ['redis', 'queue']).redis).toEqual({ url: 'redis://127.0.0.1:6379' });

@@ -126,7 +126,7 @@ describe('what a run means for its job', () => {
       ms: 60_000,
       reason: 'UPVEST_RATE_LIMITED: 429 (sync run 7)',
     });
-    for (const code of ['UPVEST_SERVER_ERROR', 'UPVEST_NETWORK', 'UPVEST_TIMEOUT', 'UPVEST_NOT_FOUND', 'UNKNOWN']) {
+    for (const code of ['UPVEST_SERVER_ERROR', 'UPVEST_NETWORK', 'UPVEST_TIMEOUT', 'UPVEST_NOT_FOUND', 'UNKNOWN'] as const) {
       expect(judge(ran({ status: 'failed', errorCode: code, error: 'x' })).kind).toBe('retry');
     }
     expect(judge({ kind: 'threw', error: new Error('connect ECONNREFUSED') })).toMatchObject({

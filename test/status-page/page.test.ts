@@ -156,6 +156,13 @@ describe('the status page', () => {
     expect(await row.locator('pre').isVisible()).toBe(false);
     await row.locator('summary').click();
     expect(await row.locator('pre').innerText()).toBe(failed!.error);
+    // It stays open across the next poll, which draws the table afresh.
+    const drawn = Number(await page.locator('#runs-chart').getAttribute('data-drawn'));
+    await page.waitForFunction(
+      (before) => Number((globalThis as any).document.getElementById('runs-chart').dataset.drawn) > before, // eslint-disable-line @typescript-eslint/no-explicit-any
+      drawn,
+    );
+    expect(await row.locator('pre').isVisible()).toBe(true);
     expect(errors).toEqual([]);
     await close();
   });

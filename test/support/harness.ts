@@ -70,6 +70,7 @@ export async function startHarness(
         {
           pageSize: config.sync.pageSize,
           concurrency: config.sync.concurrency,
+          maxPages: config.sync.maxPages,
           resumeRunId: options.resumeRunId,
           mode: options.mode,
           incrementalLagMs: config.sync.incrementalLagMs,

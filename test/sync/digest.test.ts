@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { recordsDigest } from '../../src/sync/run.js';
+import { recordsDigest } from '../../src/sync/page-writer.js';
 
 const records = [{ id: 'a', name: 'Zoë' }, { id: 'b', name: 'O\'Brien "Growth"' }];
 const body = (meta: object, data: unknown[] = records) => JSON.stringify({ meta, data });

@@ -51,7 +51,7 @@ describe('an interrupted run', () => {
   it('cannot be resumed once it has finished', async () => {
     const done = await h.sync();
     await expect(h.sync({ resumeRunId: done.runId })).rejects.toThrow(
-      `sync run ${done.runId} is succeeded: only a running or interrupted run can be resumed`,
+      `sync run ${done.runId} is not running or interrupted: only such a run can be resumed`,
     );
   });
 });

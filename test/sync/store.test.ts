@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPrisma, type PrismaClient } from '../../src/db/prisma.js';
-import { keptAsideJson } from '../../src/sync/kept-aside.js';
-import { recordUnchangedPage, writePage, type AccountRecord, type PageWrite } from '../../src/sync/store.js';
+import { keptAsideJson } from '../../src/runs/kept-aside.js';
+import { recordPageIfFingerprinted } from '../../src/runs/sql/pages.js';
+import { writePage, type AccountRecord, type PageWrite } from '../../src/sync/store.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { mirrorRowsWrittenSince, txidNow } from '../support/harness.js';
 import { pageWrite } from '../support/pages.js';
@@ -158,24 +159,30 @@ describe('pages served exactly as a full run last wrote them', () => {
     expect(await writePage(prisma, fingerprinted(accounts))).toMatchObject({ inserted: 2 });
     // Change the mirror behind the sync's back: a page recorded as unchanged does not even read it.
     await prisma.account.update({ where: { id: account(21).id }, data: { name: 'changed by hand' } });
-    const { accounts: _a, rejected: _r, observedAt: _o, ...again } = fingerprinted(accounts);
-    expect(await recordUnchangedPage(prisma, { ...again, fingerprint })).toEqual({
-      inserted: 0,
-      updated: 0,
+    const unchangedPage = (p: PageWrite) => ({
+      runId: p.runId,
+      index: p.pageIndex,
+      offset: p.offset,
+      itemCount: p.itemCount,
+      totalCount: p.totalCount,
+      firstId: p.firstId,
+      lastId: p.lastId,
+      listedIds: p.listedIds,
       unchanged: 2,
-      statusChanges: 0,
-      rejected: 0,
+      retries: p.retries,
     });
+    const again = fingerprinted(accounts);
+    expect(await recordPageIfFingerprinted(prisma, unchangedPage(again), fingerprint)).toBe(true);
     expect((await prisma.account.findUniqueOrThrow({ where: { id: account(21).id } })).name).toBe('changed by hand');
     const recorded = await prisma.syncRunPage.findUniqueOrThrow({
       where: { syncRunId_pageIndex: { syncRunId: runId, pageIndex: again.pageIndex } },
     });
-    expect(recorded).toMatchObject({ pageOffset: 5000, unchanged: 2, accountIds: [account(21).id, account(22).id] });
+    expect(recorded).toMatchObject({ pageOffset: 5000, unchanged: 2, inserted: 0, updated: 0, accountIds: [account(21).id, account(22).id] });
     // Another position, or other records, is not the page that was written.
-    const { accounts: _b, rejected: _c, observedAt: _d, ...moved } = { ...fingerprinted(accounts), offset: 4999 };
-    expect(await recordUnchangedPage(prisma, { ...moved, fingerprint })).toBeNull();
-    const { accounts: _e, rejected: _f, observedAt: _g, ...other } = fingerprinted(accounts);
-    expect(await recordUnchangedPage(prisma, { ...other, fingerprint: { ...fingerprint, digest: 'other records' } })).toBeNull();
+    expect(await recordPageIfFingerprinted(prisma, { ...unchangedPage(fingerprinted(accounts)), offset: 4999 }, fingerprint)).toBe(false);
+    expect(
+      await recordPageIfFingerprinted(prisma, unchangedPage(fingerprinted(accounts)), { ...fingerprint, digest: 'other records' }),
+    ).toBe(false);
   });
 
   it('are written in full when the page differs, and the new fingerprint is kept', async () => {

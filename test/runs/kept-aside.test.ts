@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { keptAsideJson, KEPT_ASIDE_MAX_BYTES, TOO_DEEP_MARKER } from '../../src/sync/kept-aside.js';
+import { keptAsideJson, KEPT_ASIDE_MAX_BYTES, TOO_DEEP_MARKER } from '../../src/runs/kept-aside.js';
 
 function nested(depth: number): unknown {
   let value: unknown = 'bottom';

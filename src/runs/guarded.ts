@@ -1,13 +1,15 @@
 // One sync run under the run lock: take the lock, settle the runs that dead or stopped
 // processes left behind (resuming the newest where it can), run, let go. Shared by the daemon's
 // job processor and `account-sync sync`, so both follow the same rules.
-import { acquireRunLock, type LockHolder } from '../db/run-lock.js';
 import type { PrismaClient } from '../db/prisma.js';
 import type { Logger } from '../logger.js';
-import { runSync, type RunSummary, type SyncProgress } from '../sync/run.js';
-import { scheduledMode, type RunMode } from '../sync/runs.js';
+import { runSync, type SyncProgress } from '../sync/run.js';
 import type { UpvestClient } from '../upvest/client.js';
-import { markResumed, settleAbandonedRuns, type AbandonedRun } from './abandoned-runs.js';
+import { settleAbandonedRuns, type AbandonedRun } from './abandoned.js';
+import { scheduledMode } from './lifecycle.js';
+import { acquireRunLock, type LockHolder } from './lock.js';
+import type { RunSummary } from './outcome.js';
+import { markResumed, type RunMode } from './sql/runs.js';
 
 export interface GuardedRunDeps {
   prisma: PrismaClient;

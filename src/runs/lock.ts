@@ -5,7 +5,7 @@
 // crashed run never leaves it behind.
 import type { Client } from 'pg';
 import { AccountSyncError } from '../errors.js';
-import { describePgError, openClient, sqlStateOf } from './pg-client.js';
+import { describePgError, openClient, sqlStateOf } from '../db/pg-client.js';
 
 /** pg_advisory_lock key of the sync run ("ASYR"); distinct from the migration lock's. */
 export const RUN_LOCK_KEY = 0x41535952;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { assessWalk, expectedRepeats, pageOffset, pagesFor, type PageMeta } from '../../src/sync/walk.js';
+import { assessWalk, expectedRepeats, type PageMeta } from '../../src/runs/assessment.js';
+import { pageOffset, pagesFor } from '../../src/sync/walk.js';
 
 /** Pages of a list of `total` items a, b, c... as a stable server would serve them. */
 function stablePages(total: number, limit: number): PageMeta[] {

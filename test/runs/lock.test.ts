@@ -1,10 +1,10 @@
 // The run lock (a PostgreSQL session advisory lock) and what runs under it: `sync` by hand
 // while another run holds it, and the runs that dead or stopped processes left behind.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { acquireRunLock, type RunLock } from '../../src/db/run-lock.js';
+import { acquireRunLock, type RunLock } from '../../src/runs/lock.js';
 import { openClient } from '../../src/db/pg-client.js';
 import { silentLogger } from '../../src/logger.js';
-import { runGuarded } from '../../src/queue/guarded-run.js';
+import { runGuarded } from '../../src/runs/guarded.js';
 import { loadCommandConfig } from '../../src/config/index.js';
 import { createUpvestClientFromConfig } from '../../src/upvest/index.js';
 import { pollUntil, runRows, spawnCli } from '../support/daemon.js';

@@ -1,0 +1,163 @@
+// A run's life: opened (or resumed where a stopped one left off), its pages committed by the
+// sync as it walks, then finished in one transaction: its walk assessed, the accounts it no
+// longer saw marked deleted when it may, its outcome recorded. Each step is a function of its
+// own, so that it can be tested against a real database on its own.
+import type { Db, PrismaClient } from '../db/prisma.js';
+import { withTransactionRetry } from '../db/transactions.js';
+import { AccountSyncError } from '../errors.js';
+import { assessNewestFirstWalk, assessWalk, expectedRepeats, type PageMeta, type WalkAssessment } from './assessment.js';
+import type { RunTotals } from './outcome.js';
+import { clearPages, committedPages, markUnlistedDeleted, pageSums, pruneFinishedRunPages, type PageSums } from './sql/pages.js';
+import {
+  insertRun,
+  lastFullRunStart,
+  lastWatermark,
+  recordRunEnd,
+  reopenRun,
+  type RunMode,
+  type RunStatus,
+} from './sql/runs.js';
+
+/** A run as the sync works on it. */
+export interface OpenRun {
+  runId: bigint;
+  mode: RunMode;
+  startedAt: Date;
+  pageSize: number;
+  /** Incremental runs: the updated_at they walk back to. */
+  since: string | null;
+  /** The newest updated_at Upvest listed when the run began, once known. */
+  watermark: string | null;
+  /** Pages committed by earlier attempts of this run (empty for a new run). */
+  donePages: PageMeta[];
+}
+
+/**
+ * Opens a new run. An incremental run reaches back to the last successful run's watermark
+ * less `incrementalLagMs`; with no successful run yet it becomes a full run.
+ */
+export async function openRun(
+  prisma: PrismaClient,
+  options: { mode: RunMode; pageSize: number; startedAt: Date; incrementalLagMs: number },
+): Promise<OpenRun> {
+  await pruneFinishedRunPages(prisma);
+  const since = options.mode === 'incremental' ? await lastWatermark(prisma, options.incrementalLagMs) : null;
+  const mode = since === null ? 'full' : options.mode;
+  const runId = await insertRun(prisma, { mode, pageSize: options.pageSize, startedAt: options.startedAt, since });
+  return { runId, mode, startedAt: options.startedAt, pageSize: options.pageSize, since, watermark: null, donePages: [] };
+}
+
+/** Sets a run left `running` or `interrupted` going again, with what it had committed. */
+export async function resumeRun(prisma: PrismaClient, runId: bigint): Promise<OpenRun> {
+  const run = await reopenRun(prisma, runId);
+  if (!run) {
+    throw new AccountSyncError('SYNC_NOT_RESUMABLE', `sync run ${runId} is not running or interrupted: only such a run can be resumed`);
+  }
+  return { runId, ...run, donePages: await committedPages(prisma, runId) };
+}
+
+/**
+ * The mode a scheduled run should use: full when no full run has succeeded within
+ * `fullIntervalMs` (only a full walk can see deletions), incremental otherwise.
+ */
+export async function scheduledMode(db: Db, fullIntervalMs: number, now: Date): Promise<RunMode> {
+  const lastFull = await lastFullRunStart(db);
+  return lastFull && now.getTime() - lastFull.getTime() < fullIntervalMs ? 'incremental' : 'full';
+}
+
+export interface RunClose {
+  runId: bigint;
+  mode: RunMode;
+  status: Exclude<RunStatus, 'running'>;
+  pageSize: number;
+  finishedAt: Date;
+  /** Whether the walk ran to its end without an error. */
+  walkFinished: boolean;
+  error: { code: string; message: string } | null;
+}
+
+export interface ClosedRun {
+  totals: RunTotals;
+  assessment: WalkAssessment;
+  totalCount: number | null;
+}
+
+/** Finishes a run in one transaction: assess its walk, mark deletions if it may, record the outcome. */
+export async function finishRun(prisma: PrismaClient, close: RunClose): Promise<ClosedRun> {
+  return withTransactionRetry(() =>
+    prisma.$transaction(
+      async (tx) => {
+        const walk = await assessRunWalk(tx, close);
+        const deletions = mayMarkDeletions(close, walk.assessment) ? await markUnlistedDeleted(tx, close.runId, close.finishedAt) : 0;
+        const closed: ClosedRun = {
+          totals: totalsOf(walk.pages.length, walk.sums, deletions),
+          assessment: walk.assessment,
+          totalCount: walk.pages[0]?.totalCount ?? null,
+        };
+        await recordOutcome(tx, close, closed);
+        return closed;
+      },
+      { maxWait: 30_000, timeout: 300_000 },
+    ),
+  );
+}
+
+/** The walk's verdict from the run's committed pages (those of every attempt). */
+export async function assessRunWalk(
+  db: Db,
+  run: Pick<RunClose, 'runId' | 'mode' | 'pageSize' | 'walkFinished'>,
+): Promise<{ assessment: WalkAssessment; pages: PageMeta[]; sums: PageSums }> {
+  const pages = await committedPages(db, run.runId);
+  const sums = await pageSums(db, run.runId);
+  const repeats = sums.listed - sums.distinctIds;
+  const assessment =
+    run.mode === 'full'
+      ? assessWalk(pages, run.pageSize, Math.max(0, repeats - expectedRepeats(pages)))
+      : assessNewestFirstWalk(run.walkFinished);
+  if (sums.unidentified > 0) {
+    // Such a record may be an account Upvest still lists: the run cannot tell which.
+    assessment.consistent = false;
+    assessment.reasons.push(
+      `${sums.unidentified} record(s) without a usable id were kept aside, so which accounts are listed cannot be proven`,
+    );
+  }
+  return { assessment, pages, sums };
+}
+
+/** Only a complete, consistent walk of the whole list, run to its end, knows what is no longer listed. */
+export function mayMarkDeletions(close: Pick<RunClose, 'status' | 'mode'>, assessment: WalkAssessment): boolean {
+  return close.status === 'succeeded' && close.mode === 'full' && assessment.complete && assessment.consistent;
+}
+
+function totalsOf(pages: number, sums: PageSums, deletions: number): RunTotals {
+  const repeats = sums.listed - sums.distinctIds;
+  return {
+    pages,
+    accountsSeen: sums.distinctIds,
+    inserted: sums.inserted,
+    updated: sums.updated,
+    unchanged: Math.max(0, sums.unchanged - repeats),
+    statusChanges: sums.statusChanges,
+    deletions,
+    rejected: sums.rejected,
+    retries: sums.retries,
+  };
+}
+
+/** The run's row, and its page bookkeeping gone unless it is to be resumed. */
+export async function recordOutcome(db: Db, close: RunClose, closed: ClosedRun): Promise<void> {
+  await recordRunEnd(db, {
+    runId: close.runId,
+    status: close.status,
+    finishedAt: close.finishedAt,
+    pageSize: close.pageSize,
+    totalCount: closed.totalCount,
+    totals: closed.totals,
+    walkComplete: closed.assessment.complete,
+    walkConsistent: closed.assessment.consistent,
+    inconsistencies: closed.assessment.reasons,
+    error: close.error,
+  });
+  // An interrupted run keeps its pages: the next start resumes it from them.
+  if (close.status !== 'interrupted') await clearPages(db, close.runId);
+}

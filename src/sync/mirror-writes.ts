@@ -1,0 +1,232 @@
+// The statements that write the mirror: accounts, users and links, status changes. Set-based:
+// one statement per kind whatever the number of accounts; an unchanged account causes no row
+// write. Every page transaction takes its locks in the same order (accounts, then users and
+// links, each sorted by id, then the feed lock), so parallel writers cannot deadlock.
+//
+// A note on lookups. The planner cannot know how many rows a JSON parameter holds (it assumes
+// 100), and between ANALYZEs it can think the mirror's tables far smaller than they are; then it
+// joins a page against a sequential scan of the whole table, and each page costs a read of all
+// accounts. Lookups of stored rows are therefore written as LATERAL subqueries with a LIMIT,
+// which the planner cannot turn into joins: one index probe per row, always.
+import { FEED_CHANNEL, FEED_LOCK_KEY } from '../db/feed.js';
+import { Prisma, type Db } from '../db/prisma.js';
+import type { AccountRecord } from '../upvest/schema.js';
+
+/** Who writes, and when: stamped on what is written. */
+export interface WriteContext {
+  observedAt: Date;
+  /** The sync run that writes; null for webhook events. */
+  runId: bigint | null;
+  /** For webhook events: the event each account's version comes from, by account id. */
+  eventIds?: ReadonlyMap<string, string>;
+}
+
+/**
+ * The account's columns as Upvest's record fills them, in one list: the JSON parameter, the
+ * comparison with the stored row and the upsert are all built from it.
+ */
+const ACCOUNT_COLUMNS = [
+  { column: 'id', type: 'uuid', of: (a: AccountRecord) => a.id },
+  { column: 'account_group_id', type: 'uuid', of: (a: AccountRecord) => a.accountGroupId },
+  { column: 'type', type: 'text', of: (a: AccountRecord) => a.type },
+  { column: 'name', type: 'text', of: (a: AccountRecord) => a.name },
+  { column: 'status', type: 'text', of: (a: AccountRecord) => a.status },
+  { column: 'account_number', type: 'bigint', of: (a: AccountRecord) => a.accountNumber },
+  { column: 'created_at', type: 'timestamptz', of: (a: AccountRecord) => a.createdAt },
+  { column: 'updated_at', type: 'timestamptz', of: (a: AccountRecord) => a.updatedAt },
+] as const;
+
+const DATA_COLUMNS = ACCOUNT_COLUMNS.filter((c) => c.column !== 'id').map((c) => c.column);
+const sql = (text: string) => Prisma.raw(text);
+/** `(a.x, a.y, ...)` of the data columns, plus deleted_at: a live row equal to the record is unchanged. */
+const tupleOf = (alias: string, deletedAt: string) => `(${[...DATA_COLUMNS.map((c) => `${alias}.${c}`), deletedAt].join(', ')})`;
+const RECORDSET_TYPE = sql([...ACCOUNT_COLUMNS.map((c) => `${c.column} ${c.type}`), 'webhook_event_id uuid'].join(', '));
+const INPUT_COLUMNS = sql(ACCOUNT_COLUMNS.map((c) => c.column).join(', '));
+const STORED_DIFFERS_FROM_INPUT = sql(`${tupleOf('a', 'a.deleted_at')} IS DISTINCT FROM ${tupleOf('i', 'NULL::timestamptz')}`);
+const STORED_DIFFERS_FROM_EXCLUDED = sql(`${tupleOf('a', 'a.deleted_at')} IS DISTINCT FROM ${tupleOf('EXCLUDED', 'NULL::timestamptz')}`);
+const SET_FROM_EXCLUDED = sql(DATA_COLUMNS.map((c) => `${c} = EXCLUDED.${c}`).join(',\n        '));
+
+/** One JSON parameter per set: PostgreSQL parses it faster than the driver serialises arrays. */
+function accountsJsonOf(accounts: ReadonlyArray<AccountRecord>, eventIds: ReadonlyMap<string, string> | undefined): string {
+  return JSON.stringify(
+    accounts.map((a) => {
+      const row: Record<string, unknown> = Object.fromEntries(ACCOUNT_COLUMNS.map((c) => [c.column, c.of(a)]));
+      if (eventIds) row.webhook_event_id = eventIds.get(a.id) ?? null;
+      return row;
+    }),
+  );
+}
+
+function linksJsonOf(accounts: ReadonlyArray<AccountRecord>): string {
+  return JSON.stringify(accounts.flatMap((a) => a.users.map((u) => ({ account_id: a.id, user_id: u.id, type: u.type }))));
+}
+
+export interface WrittenRow {
+  id: string;
+  from_status: string | null;
+  to_status: string;
+  changed_at: string;
+  inserted: boolean;
+}
+
+/**
+ * Upserts the accounts. Every part of the WITH reads the rows as they were before the
+ * statement (one snapshot), which is what a status change needs as its from_status. Rows that
+ * would not change are filtered out before the INSERT ... ON CONFLICT, which would otherwise
+ * lock (and so dirty) every row it looks at. An older version than the stored one (fetched
+ * before a newer one was written) is never written over the newer.
+ */
+export async function upsertAccounts(db: Db, at: WriteContext, accounts: ReadonlyArray<AccountRecord>): Promise<WrittenRow[]> {
+  // The pairing of written rows with their previous status is done here rather than by a join
+  // whose plan would depend on the row estimates (see the note on lookups).
+  const rows = await db.$queryRaw<
+    Array<{ kind: 'written' | 'previous'; id: string; status: string | null; changed_at: string | null; inserted: boolean | null }>
+  >`
+    WITH input AS (
+      SELECT * FROM json_to_recordset(${accountsJsonOf(accounts, at.eventIds)}::json) AS t(${RECORDSET_TYPE})
+    ),
+    compared AS (
+      SELECT i.*, a.id IS NOT NULL AS known, a.status AS previous_status,
+             (a.id IS NULL OR (i.updated_at >= a.updated_at AND ${STORED_DIFFERS_FROM_INPUT})) AS differs
+      FROM input i LEFT JOIN LATERAL (SELECT * FROM accounts a WHERE a.id = i.id LIMIT 1) a ON true
+    ),
+    written AS (
+      INSERT INTO accounts AS a (${INPUT_COLUMNS}, first_seen_at, last_seen_at, deleted_at, last_sync_run_id, last_webhook_event_id)
+      SELECT ${INPUT_COLUMNS}, ${at.observedAt}, ${at.observedAt}, NULL, ${at.runId}::bigint, webhook_event_id
+      FROM compared WHERE differs ORDER BY id
+      ON CONFLICT (id) DO UPDATE SET
+        ${SET_FROM_EXCLUDED},
+        last_seen_at = EXCLUDED.last_seen_at,
+        deleted_at = NULL,
+        -- Each names the last writer of its kind: a webhook leaves the last sync run as it was.
+        last_sync_run_id = coalesce(EXCLUDED.last_sync_run_id, a.last_sync_run_id),
+        last_webhook_event_id = coalesce(EXCLUDED.last_webhook_event_id, a.last_webhook_event_id)
+      -- Checked again against the row as it is now: a parallel page may have just written it.
+      WHERE EXCLUDED.updated_at >= a.updated_at AND ${STORED_DIFFERS_FROM_EXCLUDED}
+      RETURNING a.id, a.status, a.updated_at, (a.xmax = 0) AS inserted
+    )
+    SELECT 'written' AS kind, id::text AS id, status, updated_at::text AS changed_at, inserted FROM written
+    UNION ALL
+    SELECT 'previous', id::text, previous_status, NULL, NULL FROM compared WHERE differs AND known`;
+  const previous = new Map<string, string | null>();
+  for (const row of rows) if (row.kind === 'previous') previous.set(row.id, row.status);
+  return rows
+    .filter((row) => row.kind === 'written')
+    .map((row) => ({
+      id: row.id,
+      from_status: previous.get(row.id) ?? null,
+      to_status: row.status!,
+      changed_at: row.changed_at!,
+      inserted: row.inserted!,
+    }));
+}
+
+/** An account record back in the shape Upvest serves it, for keeping it aside. */
+export function upvestShapeOf(a: AccountRecord): Record<string, unknown> {
+  return { ...Object.fromEntries(ACCOUNT_COLUMNS.map((c) => [c.column, c.of(a)])), users: a.users };
+}
+
+/**
+ * Makes account_users each account's current list, creating users first seen. A statement of
+ * its own, after the accounts: every page transaction takes its locks in the same order
+ * (accounts, then users and links, each sorted), so parallel pages cannot deadlock, and a page
+ * that waited for a parallel one to commit an account sees that page's links too.
+ * Only accounts whose stored version is the one on the page are touched. Returns the accounts
+ * whose links changed.
+ */
+export async function syncLinks(db: Db, at: WriteContext, accounts: ReadonlyArray<AccountRecord>): Promise<string[]> {
+  const accountsJson = JSON.stringify(accounts.map((a) => ({ id: a.id, updated_at: a.updatedAt })));
+  const linksJson = linksJsonOf(accounts);
+  const rows = await db.$queryRaw<Array<{ account_id: string }>>`
+    WITH current AS (
+      SELECT a.id FROM json_to_recordset(${accountsJson}::json) AS i(id uuid, updated_at timestamptz)
+      JOIN LATERAL (SELECT a.id FROM accounts a WHERE a.id = i.id AND a.updated_at = i.updated_at LIMIT 1) a ON true
+    ),
+    wanted AS (
+      SELECT l.* FROM json_to_recordset(${linksJson}::json) AS l(account_id uuid, user_id uuid, type text)
+      JOIN current c ON c.id = l.account_id
+    ),
+    existing AS (
+      SELECT au.* FROM current c
+      JOIN LATERAL (SELECT * FROM account_users au WHERE au.account_id = c.id LIMIT 10000) au ON true
+    ),
+    ${newUsersOf(at)},
+    -- EXCEPT is hashed whatever the row estimates; an anti-join on them may not be.
+    removed AS (
+      DELETE FROM account_users au
+      USING (SELECT account_id, user_id FROM existing EXCEPT SELECT account_id, user_id FROM wanted) gone
+      WHERE au.account_id = gone.account_id AND au.user_id = gone.user_id
+      RETURNING au.account_id
+    ),
+    added AS (
+      INSERT INTO account_users AS au (account_id, user_id, type)
+      SELECT account_id, user_id, type
+      FROM (SELECT account_id, user_id, type FROM wanted EXCEPT SELECT account_id, user_id, type FROM existing) fresh
+      ORDER BY 1, 2
+      ON CONFLICT (account_id, user_id) DO UPDATE SET type = EXCLUDED.type
+      WHERE au.type IS DISTINCT FROM EXCLUDED.type
+      RETURNING au.account_id
+    )
+    SELECT account_id::text AS account_id FROM removed UNION SELECT account_id::text FROM added`;
+  return rows.map((row) => row.account_id);
+}
+
+/** The CTE that stores the users of the links in `wanted` not seen before. */
+function newUsersOf(at: WriteContext): Prisma.Sql {
+  return Prisma.sql`new_users AS (
+      INSERT INTO users (id, first_seen_at, last_seen_at)
+      SELECT DISTINCT w.user_id, ${at.observedAt}::timestamptz, ${at.observedAt}::timestamptz FROM wanted w
+      LEFT JOIN LATERAL (SELECT u.id FROM users u WHERE u.id = w.user_id LIMIT 1) known ON true
+      WHERE known.id IS NULL
+      ORDER BY 1
+      ON CONFLICT (id) DO NOTHING
+    )`;
+}
+
+/** Users first seen and the links of accounts this transaction created. */
+export async function insertLinks(db: Db, at: WriteContext, accounts: ReadonlyArray<AccountRecord>): Promise<void> {
+  await db.$executeRaw`
+    WITH wanted AS (
+      SELECT * FROM json_to_recordset(${linksJsonOf(accounts)}::json) AS l(account_id uuid, user_id uuid, type text)
+    ),
+    ${newUsersOf(at)}
+    INSERT INTO account_users (account_id, user_id, type)
+    SELECT account_id, user_id, type FROM wanted ORDER BY 1, 2
+    ON CONFLICT (account_id, user_id) DO NOTHING`;
+}
+
+/** The status changes, with the feed lock held from before the first id is drawn until commit. */
+export async function recordStatusChanges(db: Db, at: WriteContext, changes: ReadonlyArray<WrittenRow>): Promise<number> {
+  if (changes.length === 0) return 0;
+  const changesJson = JSON.stringify(
+    changes.map((c) => ({
+      account_id: c.id,
+      from_status: c.from_status,
+      to_status: c.to_status,
+      changed_at: c.changed_at,
+      webhook_event_id: at.eventIds?.get(c.id) ?? null,
+    })),
+  );
+  const source = at.runId === null ? 'webhook' : 'sync';
+  // The lock (see FEED_LOCK_KEY) is joined in, so it is held before the first id is drawn,
+  // and until commit: ids become visible in the order they were handed out.
+  const [inserted] = await db.$queryRaw<Array<{ count: number }>>`
+    WITH feed_lock AS MATERIALIZED (SELECT pg_advisory_xact_lock(${FEED_LOCK_KEY}) AS locked),
+    added AS (
+      INSERT INTO account_status_changes (account_id, from_status, to_status, changed_at, observed_at, sync_run_id,
+                                          source, webhook_event_id)
+      -- Sorted in a subquery: ids are drawn above it, so they follow changed_at.
+      SELECT account_id, from_status, to_status, changed_at, ${at.observedAt}, ${at.runId}::bigint, ${source}, webhook_event_id
+      FROM (SELECT c.* FROM feed_lock, json_to_recordset(${changesJson}::json)
+                 AS c(account_id uuid, from_status text, to_status text, changed_at timestamptz, webhook_event_id uuid)
+            ORDER BY c.changed_at, c.account_id) AS sorted
+      RETURNING id
+    ),
+    summary AS (SELECT count(*)::int AS count, max(id)::text AS max_id FROM added)
+    SELECT count
+    FROM summary,
+         LATERAL (SELECT pg_notify(${FEED_CHANNEL},
+                   json_build_object('source', ${source}::text, 'sync_run_id', ${at.runId === null ? null : String(at.runId)}::text,
+                                     'max_id', max_id, 'count', count)::text)) AS notified`;
+  return inserted?.count ?? 0;
+}

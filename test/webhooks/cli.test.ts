@@ -1,0 +1,108 @@
+// `account-sync receiver` and `account-sync webhooks …` as a user runs them: real processes,
+// settings from the environment, against the simulator and a database over real connections.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Env } from '../../src/config/index.js';
+import { createPrisma, type PrismaClient } from '../../src/db/prisma.js';
+import { startSimulator, type Simulator } from '../../src/simulator/index.js';
+import { runCli, spawnCli } from '../support/cli.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+
+let db: TestDatabase;
+let sim: Simulator;
+let prisma: PrismaClient;
+let keyDir: string;
+let env: Env;
+
+beforeAll(async () => {
+  db = await createTestDatabase('webhook_cli');
+  sim = await startSimulator({ accounts: 10, webhookTimeUnitMs: 5 });
+  keyDir = mkdtempSync(join(tmpdir(), 'account-sync-webhook-cli-'));
+  writeFileSync(join(keyDir, 'upvest.pem'), sim.privateKeyPem ?? '', { mode: 0o600 });
+  prisma = createPrisma(db.url, { poolSize: 2 });
+  env = {
+    DATABASE_URL: db.url,
+    UPVEST_BASE_URL: sim.url,
+    UPVEST_CLIENT_ID: sim.clientId,
+    UPVEST_CLIENT_SECRET: sim.clientSecret,
+    UPVEST_SIGNING_KEY_FILE: join(keyDir, 'upvest.pem'),
+    UPVEST_SIGNING_KEY_ID: sim.keyId,
+    WEBHOOK_RECEIVER_HOST: '127.0.0.1',
+    WEBHOOK_RECEIVER_PORT: '0',
+    LOG_LEVEL: 'info',
+  };
+});
+afterAll(async () => {
+  await sim?.close();
+  await prisma?.$disconnect();
+  if (keyDir) rmSync(keyDir, { recursive: true, force: true });
+  await db?.drop();
+});
+
+const cli = (args: string[]) => runCli(args, env);
+
+describe('account-sync receiver and webhooks', () => {
+  it('registers the receiver, receives a change, lists, tests and deletes the subscription, and stops on SIGTERM', async () => {
+    const receiver = spawnCli(['receiver'], env);
+    const listening = await receiver.waitForLog((line) => line.msg?.includes('webhook receiver listening on') ?? false, 'the receiver');
+    const port = listening.port as number;
+    const url = `http://127.0.0.1:${port}/webhooks/upvest`;
+
+    const registered = await cli(['webhooks', 'register', '--url', url, '--types', 'ACCOUNT', '--json']);
+    expect(registered.code).toBe(0);
+    const webhook = JSON.parse(registered.stdout) as { id: string; enabled: boolean; type: string[]; url: string; config: unknown };
+    expect(webhook).toMatchObject({ enabled: true, type: ['ACCOUNT'], url, config: { delay: '1s', max_package_size: 1_048_576 } });
+
+    const account = sim.dataset.at(0)!;
+    sim.dataset.rename(account.id, 'Seen by the receiver');
+    const attempt = await sim.webhooks.waitFor((a) => a.status === 200 && a.events.some((e) => e.objectId === account.id));
+    const rows = await prisma.$queryRaw<Array<{ event_id: string; type: string }>>`SELECT event_id::text, type FROM webhook_events`;
+    expect(rows).toEqual([{ event_id: attempt.events[0]!.id, type: 'ACCOUNT.UPDATED' }]);
+
+    const listed = await cli(['webhooks', 'list', '--json']);
+    expect([listed.code, (JSON.parse(listed.stdout) as Array<{ id: string }>).map((w) => w.id)]).toEqual([0, [webhook.id]]);
+    const tested = await cli(['webhooks', 'test', webhook.id]);
+    expect([tested.code, tested.stdout]).toEqual([0, `test delivery requested for ${webhook.id} (HTTP 202)\n`]);
+    await sim.webhooks.waitFor((a) => a.status === 200 && a.events[0]?.type === 'WEBHOOK.TEST');
+    const deleted = await cli(['webhooks', 'delete', webhook.id]);
+    expect([deleted.code, deleted.stdout]).toEqual([0, `deleted ${webhook.id}\n`]);
+    expect((await cli(['webhooks', 'list'])).stdout).toBe('no webhook subscriptions\n');
+
+    receiver.kill('SIGTERM');
+    expect(await receiver.exited).toEqual({ code: 0, signal: null });
+  });
+
+  it('writes no access token it received, not even one that Upvest echoes back', async () => {
+    sim.faults.enqueue('/webhooks', { kind: 'echoToken', status: 403 });
+    const listed = await cli(['webhooks', 'list']);
+    const [listToken] = sim.issuedTokens().slice(-1);
+    expect([listed.code, listed.stdout]).toEqual([1, '']);
+    expect(listed.stderr).toMatch(/^account-sync webhooks list: .*access token \[redacted\]/m);
+    expect(listed.stderr).not.toContain(listToken);
+
+    sim.faults.enqueue('/auth/verify_keys', { kind: 'echoToken', status: 403 });
+    const receiver = spawnCli(['receiver'], env);
+    const warning = await receiver.waitForLog((line) => line.msg?.includes('verification keys not loaded yet') ?? false, 'the keys warning');
+    const [receiverToken] = sim.issuedTokens().slice(-1);
+    receiver.kill('SIGTERM');
+    await receiver.closed;
+    expect(warning.msg).toContain('access token [redacted]');
+    expect(receiver.stderr()).not.toContain(receiverToken);
+  });
+
+  // --help and --bogus of every command: test/cli/conventions.test.ts.
+  it('answers a bad option or subcommand with what is wrong, its usage and exit 2', async () => {
+    for (const [args, message] of [
+      [['receiver', '--port', '1'], "account-sync receiver: Unknown option '--port'"],
+      [['webhooks', 'register'], 'account-sync webhooks: register needs --url'],
+      [['webhooks', 'test'], 'account-sync webhooks: test needs one subscription ID'],
+      [['webhooks', 'rename', 'x'], 'account-sync webhooks: unknown subcommand "rename"'],
+    ] as const) {
+      const { code, stderr } = await cli([...args]);
+      expect([code, stderr.split('\n')[0]]).toEqual([2, message]);
+      expect(stderr).toContain('usage: account-sync');
+    }
+  });
+});
