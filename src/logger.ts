@@ -5,9 +5,14 @@
 // client secret), and a last scrub of every written line for secret-shaped text and the
 // configured secret values themselves.
 import { pino, type Logger } from 'pino';
-import type { LogConfig } from './config.js';
 
 export type { Logger };
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export interface LogConfig {
+  level: (typeof LOG_LEVELS)[number];
+}
 
 /** Paths that may hold secrets, wherever they turn up in a log line. */
 export const REDACT_PATHS = [

@@ -1,6 +1,6 @@
 // The secret values this process knows, so that none of them is ever written anywhere: logs,
-// a run's stored error, a job's failed reason, a rejected record. Built once in each
-// composition root from the settings (client secret, key passphrase, the passwords in
+// a run's stored error, a job's failed reason, a rejected record. Filled once per command from
+// the settings it parsed (commands/command.ts: client secret, key passphrase, the passwords in
 // DATABASE_URL and REDIS_URL), and every access token is added the moment it is received,
 // because a server may echo one back in an error without the word "Bearer".
 import { redactText } from './logger.js';
@@ -17,6 +17,12 @@ export class SecretRegistry {
 
   constructor(values: ReadonlyArray<string | undefined> = []) {
     for (const value of values) this.addFixed(value);
+  }
+
+  /** Every secret among the settings a command parsed. */
+  addSettings(settings: SecretSettings): this {
+    for (const value of secretValuesOf(settings)) this.addFixed(value);
+    return this;
   }
 
   /** A secret from the settings. */
@@ -58,16 +64,18 @@ export function urlPassword(url: string | undefined): string | undefined {
   }
 }
 
-/** The registry of one process, from the settings it parsed. */
-export function secretsOfSettings(settings: {
+/** The settings that hold secrets, as each command has parsed them (any subset of sections). */
+export interface SecretSettings {
   upvest?: { clientSecret: string; signingKeyPassphrase: string | undefined };
   database?: { url: string };
   redis?: { url: string };
-}): SecretRegistry {
-  return new SecretRegistry([
+}
+
+function secretValuesOf(settings: SecretSettings): Array<string | undefined> {
+  return [
     settings.upvest?.clientSecret,
     settings.upvest?.signingKeyPassphrase,
     urlPassword(settings.database?.url),
     urlPassword(settings.redis?.url),
-  ]);
+  ];
 }

@@ -15,8 +15,6 @@ export interface StatusReport {
   runs: RunReport[];
 }
 
-export const STALE_EXIT_CODE = 3;
-
 export async function buildStatusReport(
   prisma: PrismaClient,
   options: { runs: number; intervalMs: number; now: Date },

@@ -1,28 +1,35 @@
 // `account-sync changes [--since <id>] [--json] [--follow] [--limit N]`: the status change feed,
 // from a cursor the consumer keeps (the id of the last change it handled). Composition root.
-import { parseArgs } from 'node:util';
-import { loadDatabaseCommandConfig } from '../config.js';
 import { openClient } from '../db/pg-client.js';
 import { createPrisma } from '../db/prisma.js';
-import { createLogger } from '../logger.js';
+import { EXIT } from '../exit-codes.js';
 import { changeJsonLine, changeTextLine, drainChanges, type FeedChange } from '../analytics/feed.js';
 import { followChanges } from '../analytics/follow.js';
 import { createLineWriter, isBrokenPipe } from '../analytics/line-writer.js';
-import type { Command, CommandContext } from './command.js';
+import { parseCommandLine, usageError } from './arguments.js';
+import { setUp, type Command, type CommandContext } from './command.js';
+import { abortOnStopSignals } from './signals.js';
 
 export const CHANGES_USAGE = 'usage: account-sync changes [--since <id>] [--json] [--follow] [--limit N]';
 
+const COMMAND_LINE = {
+  name: 'changes',
+  usage: CHANGES_USAGE,
+  options: {
+    since: { type: 'string', default: '0' },
+    json: { type: 'boolean', default: false },
+    follow: { type: 'boolean', short: 'f', default: false },
+    limit: { type: 'string' },
+  },
+} as const;
+
 export const changesCommand: Command = {
   async run(args, context) {
-    const abort = new AbortController();
-    const stop = () => abort.abort();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    const stop = abortOnStopSignals();
     try {
-      return await runChanges(args, context, { signal: abort.signal });
+      return await runChanges(args, context, { signal: stop.signal });
     } finally {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
+      stop.unwire();
     }
   },
 };
@@ -34,31 +41,18 @@ export interface ChangesOptions {
   limit: number | undefined;
 }
 
-/** Parses the command line; a string is the complaint to print with the usage. */
-export function parseChangesArgs(args: string[]): ChangesOptions | string {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        since: { type: 'string', default: '0' },
-        json: { type: 'boolean', default: false },
-        follow: { type: 'boolean', short: 'f', default: false },
-        limit: { type: 'string' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    return (error as Error).message;
-  }
+/** The options, or the exit code when there is nothing more to do (help, or a usage error). */
+function parseChangesArgs(args: string[], context: CommandContext): ChangesOptions | number {
+  const parsed = parseCommandLine(COMMAND_LINE, args, context);
+  if (typeof parsed === 'number') return parsed;
+  const { values } = parsed;
   if (!/^\d{1,19}$/.test(values.since) || BigInt(values.since) > 9_223_372_036_854_775_807n) {
-    return `--since must be a change id (a whole number >= 0), got "${values.since}"`;
+    return usageError(COMMAND_LINE, context, `--since must be a change id (a whole number >= 0), got "${values.since}"`);
   }
   let limit: number | undefined;
   if (values.limit !== undefined) {
     if (!/^\d{1,9}$/.test(values.limit) || Number(values.limit) < 1) {
-      return `--limit must be a whole number >= 1, got "${values.limit}"`;
+      return usageError(COMMAND_LINE, context, `--limit must be a whole number >= 1, got "${values.limit}"`);
     }
     limit = Number(values.limit);
   }
@@ -74,13 +68,9 @@ export async function runChanges(
   context: CommandContext,
   deps: { signal: AbortSignal; safetyIntervalMs?: number },
 ): Promise<number> {
-  const options = parseChangesArgs(args);
-  if (typeof options === 'string') {
-    context.stderr.write(`account-sync changes: ${options}\n${CHANGES_USAGE}\n`);
-    return 2;
-  }
-  const config = loadDatabaseCommandConfig(context.env);
-  const logger = createLogger(config.log, context.stderr);
+  const options = parseChangesArgs(args, context);
+  if (typeof options === 'number') return options;
+  const { config, logger } = setUp('changes', context);
   const prisma = createPrisma(config.database.url, { poolSize: 2, applicationName: 'account-sync changes' });
   // A reader that goes away (EPIPE) stops us as Ctrl-C would.
   const stopped = new AbortController();
@@ -100,7 +90,7 @@ export async function runChanges(
       if (!options.json && !stopped.signal.aborted) {
         context.stderr.write(`-- ${result.emitted} change(s); continue with --since ${result.cursor}\n`);
       }
-      return 0;
+      return EXIT.ok;
     }
     const result = await followChanges(
       {
@@ -114,7 +104,7 @@ export async function runChanges(
     if (!options.json && !stopped.signal.aborted) {
       context.stderr.write(`-- stopped after ${result.emitted} change(s); continue with --since ${result.cursor}\n`);
     }
-    return 0;
+    return EXIT.ok;
   } finally {
     await prisma.$disconnect();
   }

@@ -1,109 +1,118 @@
 // `account-sync demo`: the whole story on one machine. Starts the bundled simulator with 10,000
 // accounts, migrates, syncs with a live progress display, lets the simulator change some
 // accounts, syncs again, and shows what the mirror recorded. Composition root.
-import { parseArgs } from 'node:util';
 import { escapeIdentifier } from 'pg';
-import { isInteractive, loadSyncCommandConfig, type Env } from '../config.js';
+import { isInteractive } from '../config/index.js';
 import { describeDatabaseUrl, withDatabaseName } from '../db/database-url.js';
 import { migrate } from '../db/migrate.js';
 import { openClient } from '../db/pg-client.js';
 import { createPrisma, type PrismaClient } from '../db/prisma.js';
-import { createLogger } from '../logger.js';
-import { secretsOfSettings } from '../secrets.js';
-import { startStandaloneSimulator } from '../simulator/standalone.js';
+import { EXIT } from '../exit-codes.js';
+import { startStandaloneSimulator, type StandaloneSimulator } from '../simulator/standalone.js';
 import { createProgressDisplay } from '../sync/progress.js';
 import { runSync, type RunSummary } from '../sync/run.js';
 import { summaryLine } from '../sync/summary.js';
 import { createUpvestClientFromConfig } from '../upvest/index.js';
-import type { Command } from './command.js';
+import { parseCommandLine, usageError } from './arguments.js';
+import { setUp, type Command, type CommandContext } from './command.js';
 
-const DEFAULT_DATABASE_URL = 'postgresql://postgres@127.0.0.1:5432/account_sync_demo';
+const DEMO_DATABASE_URL = 'postgresql://postgres@127.0.0.1:5432/account_sync_demo';
+
+const COMMAND_LINE = {
+  name: 'demo',
+  usage: [
+    'usage: account-sync demo [--accounts N] [--seed S]',
+    '',
+    '  --accounts N  accounts the simulated tenant starts with (default 10000)',
+    '  --seed S      seed of the dataset and of the changes between the syncs (default 7)',
+    '',
+    `Without DATABASE_URL it uses ${DEMO_DATABASE_URL}, created afresh on every run.`,
+  ].join('\n'),
+  options: {
+    accounts: { type: 'string', default: '10000' },
+    seed: { type: 'string', default: '7' },
+  },
+} as const;
 
 export const demoCommand: Command = {
   async run(args, context) {
-    const { values } = parseArgs({
-      args,
-      options: {
-        accounts: { type: 'string', default: '10000' },
-        seed: { type: 'string', default: '7' },
-      },
-      strict: true,
-    });
-    const accounts = Number(values.accounts);
-    const seed = Number(values.seed);
+    const parsed = parseCommandLine(COMMAND_LINE, args, context);
+    if (typeof parsed === 'number') return parsed;
+    const accounts = Number(parsed.values.accounts);
+    const seed = Number(parsed.values.seed);
     if (!Number.isInteger(accounts) || accounts < 1 || !Number.isInteger(seed)) {
-      context.stderr.write('account-sync demo: --accounts and --seed take whole numbers (accounts >= 1)\n');
-      return 2;
+      return usageError(COMMAND_LINE, context, '--accounts and --seed take whole numbers (accounts >= 1)');
     }
-    const out = (line = '') => context.stdout.write(`${line}\n`);
-    const logLevel = context.env.LOG_LEVEL ?? 'warn';
-    const logger = createLogger({ level: logLevel as 'warn' }, context.stderr);
-
-    const ownDatabase = !context.env.DATABASE_URL;
-    const standalone = await startStandaloneSimulator({ accounts, seed, logger });
-    const { simulator } = standalone;
-    const env: Env = {
-      ...context.env,
-      ...standalone.env,
-      DATABASE_URL: context.env.DATABASE_URL || DEFAULT_DATABASE_URL,
-      LOG_LEVEL: logLevel,
-    };
-    const config = loadSyncCommandConfig(env);
-    // The demo's own database starts afresh each time, so every demo tells the same story.
-    if (ownDatabase) await dropDatabase(config.database.url);
-    const prisma = createPrisma(config.database.url, { poolSize: config.sync.concurrency + 2 });
+    const standalone = await startStandaloneSimulator({ accounts, seed });
     try {
-      out(`Upvest simulator with ${accounts.toLocaleString('en')} accounts at ${simulator.url}`);
-      const migrated = await migrate({ databaseUrl: config.database.url, logger });
-      out(
-        `Database ${new URL(config.database.url).pathname.slice(1)}: ` +
-          `${migrated.createdDatabase ? 'created, ' : ''}${migrated.applied.length} migration(s) applied`,
-      );
-      const secrets = secretsOfSettings(config);
-      const client = createUpvestClientFromConfig(config.upvest, { logger, secrets });
-      const sync = async (label: string): Promise<RunSummary> => {
-        out(`\n${label}`);
-        const progress = createProgressDisplay(context.stderr, isInteractive());
-        const summary = await runSync(
-          { prisma, client, logger, onProgress: (p) => progress.update(p), redact: secrets.redact },
-          { pageSize: config.sync.pageSize, concurrency: config.sync.concurrency, maxPages: config.sync.maxPages },
-        );
-        progress.done();
-        out(summaryLine(summary));
-        return summary;
-      };
-
-      const first = await sync('First sync: mirroring every account');
-      if (first.status !== 'succeeded') return 1;
-
-      const changes = simulator.dataset.applyRandomChanges({
-        seed,
-        statusChanges: 60,
-        renames: 25,
-        additions: 40,
-        removals: 15,
-        userChanges: 10,
-      });
-      out(
-        `\nMeanwhile at Upvest: ${changes.statusChanges.length} status changes, ${changes.renames.length} renames, ` +
-          `${changes.added.length} new accounts, ${changes.removed.length} removed, ${changes.userChanges.length} changed owners`,
-      );
-      const second = await sync('Second sync: picking up what changed');
-      if (second.status !== 'succeeded') return 1;
-
-      await report(prisma, second.runId, out);
-      out('\nTry it yourself:');
-      out(`  psql '${config.database.url}' -c "SELECT status, count(*) FROM accounts WHERE deleted_at IS NULL GROUP BY status"`);
-      out(
-        `  psql '${config.database.url}' -c "SELECT a.name, c.from_status, c.to_status, c.changed_at FROM account_status_changes c JOIN accounts a ON a.id = c.account_id WHERE c.from_status IS NOT NULL ORDER BY c.id DESC LIMIT 10"`,
-      );
-      return 0;
+      return await runDemo(context, standalone, seed);
     } finally {
-      await prisma.$disconnect();
       await standalone.close();
     }
   },
 };
+
+async function runDemo(context: CommandContext, standalone: StandaloneSimulator, seed: number): Promise<number> {
+  const out = (line = '') => context.stdout.write(`${line}\n`);
+  // The simulator's settings win over the environment's; the demo's own database and quieter
+  // logs stand in for what the environment leaves unset.
+  const { config, secrets, logger } = setUp('demo', context, {
+    defaults: { DATABASE_URL: DEMO_DATABASE_URL, LOG_LEVEL: 'warn' },
+    overrides: standalone.env,
+  });
+  const { simulator } = standalone;
+  // The demo's own database starts afresh each time, so every demo tells the same story.
+  if (config.database.url === DEMO_DATABASE_URL) await dropDatabase(config.database.url);
+  const prisma = createPrisma(config.database.url, { poolSize: config.sync.concurrency + 2 });
+  try {
+    out(`Upvest simulator with ${simulator.dataset.count.toLocaleString('en')} accounts at ${simulator.url}`);
+    const migrated = await migrate({ databaseUrl: config.database.url, logger });
+    out(
+      `Database ${new URL(config.database.url).pathname.slice(1)}: ` +
+        `${migrated.createdDatabase ? 'created, ' : ''}${migrated.applied.length} migration(s) applied`,
+    );
+    const client = createUpvestClientFromConfig(config.upvest, { logger, secrets });
+    const sync = async (label: string): Promise<RunSummary> => {
+      out(`\n${label}`);
+      const progress = createProgressDisplay(context.stderr, isInteractive(context.stderr, context.env));
+      const summary = await runSync(
+        { prisma, client, logger, onProgress: (p) => progress.update(p), redact: secrets.redact },
+        { pageSize: config.sync.pageSize, concurrency: config.sync.concurrency, maxPages: config.sync.maxPages },
+      );
+      progress.done();
+      out(summaryLine(summary));
+      return summary;
+    };
+
+    const first = await sync('First sync: mirroring every account');
+    if (first.status !== 'succeeded') return EXIT.failed;
+
+    const changes = simulator.dataset.applyRandomChanges({
+      seed,
+      statusChanges: 60,
+      renames: 25,
+      additions: 40,
+      removals: 15,
+      userChanges: 10,
+    });
+    out(
+      `\nMeanwhile at Upvest: ${changes.statusChanges.length} status changes, ${changes.renames.length} renames, ` +
+        `${changes.added.length} new accounts, ${changes.removed.length} removed, ${changes.userChanges.length} changed owners`,
+    );
+    const second = await sync('Second sync: picking up what changed');
+    if (second.status !== 'succeeded') return EXIT.failed;
+
+    await report(prisma, second.runId, out);
+    out('\nTry it yourself:');
+    out(`  psql '${config.database.url}' -c "SELECT status, count(*) FROM accounts WHERE deleted_at IS NULL GROUP BY status"`);
+    out(
+      `  psql '${config.database.url}' -c "SELECT a.name, c.from_status, c.to_status, c.changed_at FROM account_status_changes c JOIN accounts a ON a.id = c.account_id WHERE c.from_status IS NOT NULL ORDER BY c.id DESC LIMIT 10"`,
+    );
+    return EXIT.ok;
+  } finally {
+    await prisma.$disconnect();
+  }
+}
 
 async function dropDatabase(databaseUrl: string): Promise<void> {
   const admin = await openClient(withDatabaseName(databaseUrl, 'postgres'), 'account-sync demo');

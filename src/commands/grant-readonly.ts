@@ -1,16 +1,28 @@
 // `account-sync grant-readonly <role> [--login | --nologin] [--password-stdin]`: creates or
 // updates a role that can read the mirror and nothing else. Composition root.
-import { parseArgs } from 'node:util';
-import { loadDatabaseCommandConfig } from '../config.js';
 import { describeDatabaseUrl, prismaSchemaOf } from '../db/database-url.js';
 import { createPrisma } from '../db/prisma.js';
 import { AccountSyncError } from '../errors.js';
+import { EXIT } from '../exit-codes.js';
 import { checkRoleName, grantReadonly, type GrantReadonlyResult } from '../analytics/readonly-role.js';
 import { checkPassword, scramSha256Verifier } from '../analytics/scram.js';
-import type { Command, CommandContext } from './command.js';
+import { parseCommandLine, usageError } from './arguments.js';
+import { setUp, type Command, type CommandContext } from './command.js';
 
 export const GRANT_READONLY_USAGE =
   'usage: account-sync grant-readonly <role> [--login | --nologin] [--password-stdin] [--json]';
+
+const COMMAND_LINE = {
+  name: 'grant-readonly',
+  usage: GRANT_READONLY_USAGE,
+  options: {
+    login: { type: 'boolean', default: false },
+    nologin: { type: 'boolean', default: false },
+    'password-stdin': { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+  },
+  positionals: true,
+} as const;
 
 export const grantReadonlyCommand: Command = {
   run: (args, context) => runGrantReadonly(args, context, { readStdin: () => readAll(process.stdin) }),
@@ -21,26 +33,9 @@ export async function runGrantReadonly(
   context: CommandContext,
   deps: { readStdin: () => Promise<string> },
 ): Promise<number> {
-  const fail = (message: string) => {
-    context.stderr.write(`account-sync grant-readonly: ${message}\n${GRANT_READONLY_USAGE}\n`);
-    return 2;
-  };
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      options: {
-        login: { type: 'boolean', default: false },
-        nologin: { type: 'boolean', default: false },
-        'password-stdin': { type: 'boolean', default: false },
-        json: { type: 'boolean', default: false },
-      },
-      strict: true,
-      allowPositionals: true,
-    });
-  } catch (error) {
-    return fail((error as Error).message);
-  }
+  const fail = (problem: string) => usageError(COMMAND_LINE, context, problem);
+  const parsed = parseCommandLine(COMMAND_LINE, args, context);
+  if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;
   if (positionals.length !== 1) return fail('name exactly one role');
   const role = positionals[0]!;
@@ -58,7 +53,7 @@ export async function runGrantReadonly(
     passwordVerifier = scramSha256Verifier(password);
   }
 
-  const config = loadDatabaseCommandConfig(context.env);
+  const { config, secrets } = setUp('grant-readonly', context);
   const prisma = createPrisma(config.database.url, { poolSize: 1, applicationName: 'account-sync grant-readonly' });
   try {
     const result = await grantReadonly(prisma, {
@@ -73,11 +68,11 @@ export async function runGrantReadonly(
       context.stdout.write(`${describeResult(result, config.database.url)}\n`);
     }
     for (const warning of result.warnings) context.stderr.write(`warning: ${warning}\n`);
-    return 0;
+    return EXIT.ok;
   } catch (error) {
     if (error instanceof AccountSyncError && error.code === 'READONLY_ROLE_REFUSED') {
-      context.stderr.write(`account-sync grant-readonly: ${error.message}\n`);
-      return 1;
+      context.stderr.write(`account-sync grant-readonly: ${secrets.redact(error.message)}\n`);
+      return EXIT.failed;
     }
     throw error;
   } finally {

@@ -1,37 +1,36 @@
 // `account-sync migrate`: creates the database if needed and applies pending migrations, then
 // says in one line what it did. Logs go to stderr as JSON; the summary is the only stdout.
-import { loadDatabaseCommandConfig } from '../config.js';
 import { describeDatabaseUrl, redactPassword } from '../db/database-url.js';
 import { migrate, type MigrateResult } from '../db/migrate.js';
 import { AccountSyncError, type ErrorCode } from '../errors.js';
-import { createLogger } from '../logger.js';
-import type { Command } from './command.js';
+import { EXIT } from '../exit-codes.js';
+import { parseCommandLine } from './arguments.js';
+import { setUp, type Command } from './command.js';
 
 /** Failures an operator can act on from the message alone; anything else is a bug and propagates. */
 const REPORTED: ReadonlySet<ErrorCode> = new Set(['MIGRATION_FAILED', 'DB_UNAVAILABLE', 'DB_ERROR']);
 
-const USAGE = 'usage: account-sync migrate  (DATABASE_URL names the database; it is created if missing)';
+const COMMAND_LINE = {
+  name: 'migrate',
+  usage: 'usage: account-sync migrate  (DATABASE_URL names the database; it is created if missing)',
+  options: {},
+};
 
 export const migrateCommand: Command = {
   async run(args, context) {
-    if (args.length > 0) {
-      const help = args.every((arg) => arg === '--help' || arg === '-h');
-      (help ? context.stdout : context.stderr).write(`${USAGE}\n`);
-      return help ? 0 : 2;
-    }
-    // A ConfigError propagates: the dispatcher reports it and exits 78.
-    const config = loadDatabaseCommandConfig(context.env);
-    const logger = createLogger(config.log, context.stderr);
+    const parsed = parseCommandLine(COMMAND_LINE, args, context);
+    if (typeof parsed === 'number') return parsed;
+    const { config, secrets, logger } = setUp('migrate', context);
     const databaseUrl = config.database.url;
     try {
       const result = await migrate({ databaseUrl, logger });
       context.stdout.write(`${summarise(result, describeDatabaseUrl(databaseUrl).database)}\n`);
-      return 0;
+      return EXIT.ok;
     } catch (error) {
       if (error instanceof AccountSyncError && REPORTED.has(error.code)) {
-        const message = redactPassword(error.message, databaseUrl).replace(/\s+/g, ' ').trim();
+        const message = secrets.redact(redactPassword(error.message, databaseUrl)).replace(/\s+/g, ' ').trim();
         context.stderr.write(`account-sync migrate: ${message}\n`);
-        return 1;
+        return EXIT.failed;
       }
       throw error;
     }

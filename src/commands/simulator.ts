@@ -1,10 +1,10 @@
 // `account-sync simulator`: serves the bundled Upvest simulator until interrupted and prints
 // the settings a client needs as shell `export` lines. Composition root.
-import { parseArgs } from 'node:util';
-import { loadLogConfig } from '../config.js';
-import { createLogger } from '../logger.js';
+import { EXIT } from '../exit-codes.js';
 import { startStandaloneSimulator } from '../simulator/standalone.js';
-import type { Command, CommandContext } from './command.js';
+import { parseCommandLine, usageError } from './arguments.js';
+import { setUp, type Command, type CommandContext } from './command.js';
+import { abortOnStopSignals, untilAborted } from './signals.js';
 
 const USAGE = [
   'usage: account-sync simulator [--accounts N] [--port P] [--host H] [--seed S] [--key-dir DIR] [--changes-every-ms MS]',
@@ -33,34 +33,30 @@ function wholeNumber(name: string, raw: string | undefined, min: number, max: nu
   return value;
 }
 
-/** The settings, or a message saying what is wrong with the arguments. */
-export function parseSimulatorArgs(args: string[]): Settings | { help: true } | string {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        accounts: { type: 'string' },
-        port: { type: 'string' },
-        host: { type: 'string' },
-        seed: { type: 'string' },
-        'key-dir': { type: 'string' },
-        'changes-every-ms': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (error) {
-    return (error as Error).message;
-  }
-  if (values.help) return { help: true };
+const COMMAND_LINE = {
+  name: 'simulator',
+  usage: USAGE,
+  options: {
+    accounts: { type: 'string' },
+    port: { type: 'string' },
+    host: { type: 'string' },
+    seed: { type: 'string' },
+    'key-dir': { type: 'string' },
+    'changes-every-ms': { type: 'string' },
+  },
+} as const;
+
+/** The settings, or the exit code when there is nothing more to do (help, or a usage error). */
+function parseSimulatorArgs(args: string[], context: CommandContext): Settings | number {
+  const parsed = parseCommandLine(COMMAND_LINE, args, context);
+  if (typeof parsed === 'number') return parsed;
+  const { values } = parsed;
   const accounts = wholeNumber('accounts', values.accounts, 0, 50_000_000);
   const port = wholeNumber('port', values.port, 0, 65_535);
   const seed = wholeNumber('seed', values.seed, 0, 0xffff_ffff);
   const changesEveryMs = wholeNumber('changes-every-ms', values['changes-every-ms'], 1, 86_400_000);
-  for (const parsed of [accounts, port, seed, changesEveryMs]) if (typeof parsed === 'string') return parsed;
-  if (values['key-dir'] === '') return '--key-dir must not be empty';
+  for (const problem of [accounts, port, seed, changesEveryMs]) if (typeof problem === 'string') return usageError(COMMAND_LINE, context, problem);
+  if (values['key-dir'] === '') return usageError(COMMAND_LINE, context, '--key-dir must not be empty');
   return {
     accounts: (accounts as number | undefined) ?? 10_000,
     port: (port as number | undefined) ?? 0,
@@ -75,16 +71,9 @@ const shellQuote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
 
 /** Serves until `stop` aborts; the command wires `stop` to SIGINT and SIGTERM. */
 export async function runSimulator(args: string[], context: CommandContext, stop: AbortSignal): Promise<number> {
-  const settings = parseSimulatorArgs(args);
-  if (typeof settings === 'string') {
-    context.stderr.write(`account-sync simulator: ${settings}\n\n${USAGE}\n`);
-    return 2;
-  }
-  if ('help' in settings) {
-    context.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
-  const logger = createLogger(loadLogConfig(context.env), context.stderr);
+  const settings = parseSimulatorArgs(args, context);
+  if (typeof settings === 'number') return settings;
+  const { logger } = setUp('simulator', context);
   const standalone = await startStandaloneSimulator({ ...settings, logger });
   const { simulator } = standalone;
   for (const [key, value] of Object.entries(standalone.env)) context.stdout.write(`export ${key}=${shellQuote(value)}\n`);
@@ -121,26 +110,19 @@ export async function runSimulator(args: string[], context: CommandContext, stop
           );
         }, settings.changesEveryMs);
 
-  await new Promise<void>((resolve) => {
-    if (stop.aborted) resolve();
-    else stop.addEventListener('abort', () => resolve(), { once: true });
-  });
+  await untilAborted(stop);
   if (changer) clearInterval(changer);
   await standalone.close();
-  return 0;
+  return EXIT.ok;
 }
 
 export const simulatorCommand: Command = {
   async run(args, context) {
-    const controller = new AbortController();
-    const onSignal = () => controller.abort();
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
+    const stop = abortOnStopSignals();
     try {
-      return await runSimulator(args, context, controller.signal);
+      return await runSimulator(args, context, stop.signal);
     } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      stop.unwire();
     }
   },
 };

@@ -3,48 +3,53 @@
 // `sync`), it stops at once with exit code 75 and says who holds the lock, or with --wait
 // waits for it. Like the daemon, it first resumes a run that a dead process left behind.
 import { hostname } from 'node:os';
-import { parseArgs } from 'node:util';
-import { isInteractive, loadSyncCommandConfig, loadUpvestCommandConfig } from '../config.js';
+import { isInteractive, runOptionsOf } from '../config/index.js';
 import { createPrisma } from '../db/prisma.js';
 import { describeHolder } from '../runs/lock.js';
 import { errorCodeOf, oneLineMessage } from '../errors.js';
-import { createLogger } from '../logger.js';
-import { secretsOfSettings } from '../secrets.js';
+import { EXIT } from '../exit-codes.js';
 import { runGuarded } from '../runs/guarded.js';
 import { createProgressDisplay } from '../sync/progress.js';
 import { summaryJson, summaryLine } from '../sync/summary.js';
 import { createUpvestClientFromConfig } from '../upvest/index.js';
 import { dryRun } from '../sync/dry-run.js';
-import type { Command, CommandContext } from './command.js';
+import { parseCommandLine, usageError } from './arguments.js';
+import { setUp, type Command, type CommandContext } from './command.js';
+import { abortOnStopSignals } from './signals.js';
+
+const COMMAND_LINE = {
+  name: 'sync',
+  usage: [
+    'usage: account-sync sync [--full | --incremental] [--json] [--wait]',
+    '       account-sync sync --dry-run [--json]',
+    '',
+    '  --full         walk every account, and mark those Upvest no longer lists (the default)',
+    '  --incremental  walk only what changed since the last successful run',
+    '  --json         print one JSON object instead of a line',
+    `  --wait         wait for a sync that holds the run lock instead of exiting ${EXIT.locked}`,
+    '  --dry-run      fetch and validate every page, write nothing (no database needed)',
+  ].join('\n'),
+  options: {
+    json: { type: 'boolean', default: false },
+    full: { type: 'boolean', default: false },
+    incremental: { type: 'boolean', default: false },
+    wait: { type: 'boolean', default: false },
+    'dry-run': { type: 'boolean', default: false },
+  },
+} as const;
 
 export const syncCommand: Command = {
   async run(args, context) {
-    const { values } = parseArgs({
-      args,
-      options: {
-        json: { type: 'boolean', default: false },
-        full: { type: 'boolean', default: false },
-        incremental: { type: 'boolean', default: false },
-        wait: { type: 'boolean', default: false },
-        'dry-run': { type: 'boolean', default: false },
-      },
-      strict: true,
-    });
+    const parsed = parseCommandLine(COMMAND_LINE, args, context);
+    if (typeof parsed === 'number') return parsed;
+    const { values } = parsed;
     if (values['dry-run']) return dryRunCommand(values.json, context);
-    if (values.full && values.incremental) {
-      context.stderr.write('account-sync sync: choose --full or --incremental, not both\n');
-      return 2;
-    }
-    const config = loadSyncCommandConfig(context.env);
-    const secrets = secretsOfSettings(config);
-    const logger = createLogger(config.log, context.stderr, { secrets });
+    if (values.full && values.incremental) return usageError(COMMAND_LINE, context, 'choose --full or --incremental, not both');
+    const { config, secrets, logger } = setUp('sync', context);
     const client = createUpvestClientFromConfig(config.upvest, { logger, secrets });
     const prisma = createPrisma(config.database.url, { poolSize: config.sync.concurrency + 2 });
-    const progress = createProgressDisplay(context.stderr, !values.json && isInteractive());
-    const abort = new AbortController();
-    const stop = () => abort.abort(new Error('interrupted by signal'));
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    const progress = createProgressDisplay(context.stderr, !values.json && isInteractive(context.stderr, context.env));
+    const stop = abortOnStopSignals(new Error('interrupted by signal'));
     try {
       const outcome = await runGuarded(
         {
@@ -57,17 +62,11 @@ export const syncCommand: Command = {
           redact: secrets.redact,
         },
         {
-          pageSize: config.sync.pageSize,
-          concurrency: config.sync.concurrency,
-          maxPages: config.sync.maxPages,
+          ...runOptionsOf(config),
           // By hand, a full run unless asked otherwise: it is the one that also sees deletions.
           mode: values.incremental ? 'incremental' : 'full',
-          fullIntervalMs: config.sync.fullIntervalMs,
-          incrementalLagMs: config.sync.incrementalLagMs,
-          skipUnchangedPages: config.sync.skipUnchangedPages,
           lockWaitMs: values.wait ? Number.POSITIVE_INFINITY : 0,
-          resumeWithinMs: config.runGuard.resumeWithinMs,
-          signal: abort.signal,
+          signal: stop.signal,
         },
       );
       if (outcome.kind === 'locked') {
@@ -75,15 +74,14 @@ export const syncCommand: Command = {
           `account-sync sync: another sync is running, held by ${describeHolder(outcome.holder)}; ` +
             'not starting a second one (use --wait to wait for it to finish)\n',
         );
-        return 75;
+        return EXIT.locked;
       }
       const { summary } = outcome;
       progress.done();
       context.stdout.write(`${values.json ? summaryJson(summary) : summaryLine(summary)}\n`);
-      return summary.status === 'succeeded' ? 0 : 1;
+      return summary.status === 'succeeded' ? EXIT.ok : EXIT.failed;
     } finally {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
+      stop.unwire();
       await prisma.$disconnect();
     }
   },
@@ -91,9 +89,7 @@ export const syncCommand: Command = {
 
 /** `sync --dry-run`: fetch and validate every page, write nothing, no database needed. */
 async function dryRunCommand(json: boolean, context: CommandContext): Promise<number> {
-  const config = loadUpvestCommandConfig(context.env);
-  const secrets = secretsOfSettings(config);
-  const logger = createLogger(config.log, context.stderr, { secrets });
+  const { config, secrets, logger } = setUp('sync --dry-run', context);
   const client = createUpvestClientFromConfig(config.upvest, { logger, secrets });
   let summary;
   try {
@@ -104,7 +100,7 @@ async function dryRunCommand(json: boolean, context: CommandContext): Promise<nu
     });
   } catch (error) {
     context.stderr.write(`account-sync sync --dry-run: ${errorCodeOf(error)}: ${secrets.redact(oneLineMessage(error))}\n`);
-    return 1;
+    return EXIT.failed;
   }
   context.stdout.write(
     json
@@ -112,5 +108,5 @@ async function dryRunCommand(json: boolean, context: CommandContext): Promise<nu
       : `dry run in ${(summary.durationMs / 1000).toFixed(1)}s: ${summary.pages} pages, ${summary.accountsSeen} accounts seen ` +
           `(${summary.accounts} valid), ${summary.rejected} rejected (${summary.unidentified} without a usable id), ${summary.retries} retries\n`,
   );
-  return 0;
+  return EXIT.ok;
 }

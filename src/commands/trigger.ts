@@ -1,41 +1,31 @@
 // `account-sync trigger`: asks the daemon for a run now, through the queue. No second run when
 // one is already waiting or running. Composition root.
-import { parseArgs } from 'node:util';
 import { QueueEvents } from 'bullmq';
-import { loadTriggerCommandConfig } from '../config.js';
-import { createLogger } from '../logger.js';
+import { EXIT } from '../exit-codes.js';
 import { QUEUE_NAME, syncJobOptions } from '../queue/names.js';
 import { connectOnce } from '../queue/redis.js';
 import { requestRun } from '../queue/requests.js';
 import { createSyncQueue } from '../queue/worker.js';
-import type { Command } from './command.js';
+import { parseCommandLine } from './arguments.js';
+import { setUp, type Command } from './command.js';
 
-const USAGE = [
-  'usage: account-sync trigger [--wait] [--json]',
-  '',
-  '  --wait   wait until the run has finished; the exit code is 0 only if it succeeded',
-  '  --json   print one JSON object instead of a line',
-].join('\n');
+const COMMAND_LINE = {
+  name: 'trigger',
+  usage: [
+    'usage: account-sync trigger [--wait] [--json]',
+    '',
+    '  --wait   wait until the run has finished; the exit code is 0 only if it succeeded',
+    '  --json   print one JSON object instead of a line',
+  ].join('\n'),
+  options: { wait: { type: 'boolean', default: false }, json: { type: 'boolean', default: false } },
+} as const;
 
 export const triggerCommand: Command = {
   async run(args, context) {
-    let values;
-    try {
-      ({ values } = parseArgs({
-        args,
-        options: { wait: { type: 'boolean', default: false }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } },
-        strict: true,
-      }));
-    } catch (error) {
-      context.stderr.write(`account-sync trigger: ${(error as Error).message}\n\n${USAGE}\n`);
-      return 2;
-    }
-    if (values.help) {
-      context.stdout.write(`${USAGE}\n`);
-      return 0;
-    }
-    const config = loadTriggerCommandConfig(context.env);
-    const logger = createLogger(config.log, context.stderr);
+    const parsed = parseCommandLine(COMMAND_LINE, args, context);
+    if (typeof parsed === 'number') return parsed;
+    const { values } = parsed;
+    const { config, logger } = setUp('trigger', context);
     const redis = await connectOnce(config.redis.url, 'account-sync:trigger');
     const queue = createSyncQueue(redis, config.queue);
     queue.on('error', (error) => logger.debug({ err: error }, error.message));
@@ -53,7 +43,7 @@ export const triggerCommand: Command = {
         : `a sync run is already ${request.state} (job ${request.jobId}); not queuing another`;
       if (!events) {
         context.stdout.write(values.json ? `${JSON.stringify(request)}\n` : `${line}\n`);
-        return 0;
+        return EXIT.ok;
       }
       context.stderr.write(`${line}; waiting for it to finish\n`);
       const job = await queue.getJob(request.jobId);
@@ -61,11 +51,11 @@ export const triggerCommand: Command = {
       try {
         const result = await job.waitUntilFinished(events);
         context.stdout.write(`${values.json ? JSON.stringify({ ...request, result }) : `job ${request.jobId} completed: ${JSON.stringify(result)}`}\n`);
-        return 'skipped' in result || result.status !== 'succeeded' ? 1 : 0;
+        return 'skipped' in result || result.status !== 'succeeded' ? EXIT.failed : EXIT.ok;
       } catch (error) {
         const reason = (error as Error).message;
         context.stdout.write(`${values.json ? JSON.stringify({ ...request, failedReason: reason }) : `job ${request.jobId} failed: ${reason}`}\n`);
-        return 1;
+        return EXIT.failed;
       }
     } finally {
       await events?.close().catch(() => undefined);

@@ -1,15 +1,15 @@
 // `account-sync worker`: the daemon. Composition root: settings are read once here, every
 // dependency is built here and handed down, and shutdown undoes start-up in reverse order.
 import { hostname } from 'node:os';
-import { parseArgs } from 'node:util';
-import { loadWorkerCommandConfig, type WorkerCommandConfig } from '../config.js';
+import { runOptionsOf, type CommandConfig } from '../config/index.js';
 import { createPrisma } from '../db/prisma.js';
 import { AccountSyncError, errorMessageOf } from '../errors.js';
+import { EXIT } from '../exit-codes.js';
 import { createMetrics } from '../health/metrics.js';
 import { createReadiness } from '../health/readiness.js';
 import { startHealthServer } from '../health/server.js';
-import { createLogger, type Logger } from '../logger.js';
-import { secretsOfSettings, type SecretRegistry } from '../secrets.js';
+import type { Logger } from '../logger.js';
+import type { SecretRegistry } from '../secrets.js';
 import { runGuarded } from '../runs/guarded.js';
 import { lastSuccessfulRun, unfinishedRuns } from '../runs/sql/runs.js';
 import { syncJobOptions } from '../queue/names.js';
@@ -20,9 +20,23 @@ import { describeSchedule, keepSchedule, scheduleSpec } from '../queue/scheduler
 import { createSyncQueue, createSyncWorker } from '../queue/worker.js';
 import { createStatusRoutes } from '../status-page/index.js';
 import { createUpvestClientFromConfig } from '../upvest/index.js';
-import type { Command } from './command.js';
+import { parseCommandLine } from './arguments.js';
+import { setUp, type Command } from './command.js';
+import { onStopSignals } from './signals.js';
 
-const SIGNAL_NUMBERS: Record<string, number> = { SIGINT: 2, SIGTERM: 15 };
+const COMMAND_LINE = {
+  name: 'worker',
+  usage: [
+    'usage: account-sync worker',
+    '',
+    'The daemon: scheduled syncs through the Redis queue (REDIS_URL, QUEUE_PREFIX), one at a time',
+    'across replicas, with /healthz, /readyz, /metrics and the status page on HEALTH_PORT.',
+    'SIGTERM or SIGINT stops it in order; a second one exits at once.',
+  ].join('\n'),
+  options: {},
+};
+
+type WorkerConfig = CommandConfig<'worker'>;
 
 /** Readiness is also checked on this timer, so outages are logged when nobody probes. */
 const READINESS_EVERY_MS = 5_000;
@@ -30,35 +44,29 @@ const READINESS_TIMEOUT_MS = 3_000;
 
 export const workerCommand: Command = {
   async run(args, context) {
-    parseArgs({ args, options: {}, strict: true, allowPositionals: false });
-    const config = loadWorkerCommandConfig(context.env);
-    const secrets = secretsOfSettings(config);
-    const logger = createLogger(config.log, context.stderr, { secrets });
+    const parsed = parseCommandLine(COMMAND_LINE, args, context);
+    if (typeof parsed === 'number') return parsed;
+    const { config, secrets, logger } = setUp('worker', context);
     const daemon = await startDaemon(config, logger, secrets);
 
-    let stopping: Promise<void> | null = null;
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (stopping) {
-        logger.warn(`${signal} again: exiting at once`);
-        process.exit(128 + (SIGNAL_NUMBERS[signal] ?? 1));
-      }
-      logger.info(`${signal}: stopping (the page in flight commits, the run is left interrupted and resumes later)`);
-      const forced = setTimeout(() => {
-        logger.error(`shutdown took longer than SHUTDOWN_TIMEOUT_MS (${config.shutdown.timeoutMs} ms): exiting anyway`);
-        process.exit(1);
-      }, config.shutdown.timeoutMs);
-      forced.unref();
-      stopping = daemon.stop(`shutting down on ${signal}`);
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
+    const unwire = onStopSignals({
+      onStop: (signal) => {
+        logger.info(`${signal}: stopping (the page in flight commits, the run is left interrupted and resumes later)`);
+        const forced = setTimeout(() => {
+          logger.error(`shutdown took longer than SHUTDOWN_TIMEOUT_MS (${config.shutdown.timeoutMs} ms): exiting anyway`);
+          process.exit(EXIT.failed);
+        }, config.shutdown.timeoutMs);
+        forced.unref();
+        void daemon.stop(`shutting down on ${signal}`);
+      },
+      onAgain: (signal) => logger.warn(`${signal} again: exiting at once`),
+    });
     try {
       await daemon.stopped;
       logger.info('worker stopped');
-      return 0;
+      return EXIT.ok;
     } finally {
-      process.off('SIGTERM', onSignal);
-      process.off('SIGINT', onSignal);
+      unwire();
     }
   },
 };
@@ -69,7 +77,7 @@ interface Daemon {
   stop(reason: string): Promise<void>;
 }
 
-async function startDaemon(config: WorkerCommandConfig, logger: Logger, secrets: SecretRegistry): Promise<Daemon> {
+async function startDaemon(config: WorkerConfig, logger: Logger, secrets: SecretRegistry): Promise<Daemon> {
   const instance = `${hostname()}:${process.pid}`;
   const jobOptions = syncJobOptions(config.queue);
   const spec = scheduleSpec(config.schedule);
@@ -132,18 +140,7 @@ async function startDaemon(config: WorkerCommandConfig, logger: Logger, secrets:
           applicationName: `account-sync worker ${instance}`,
           redact: secrets.redact,
         },
-        {
-          pageSize: config.sync.pageSize,
-          concurrency: config.sync.concurrency,
-          maxPages: config.sync.maxPages,
-          mode: 'scheduled',
-          fullIntervalMs: config.sync.fullIntervalMs,
-          incrementalLagMs: config.sync.incrementalLagMs,
-          skipUnchangedPages: config.sync.skipUnchangedPages,
-          lockWaitMs: config.runGuard.lockWaitMs,
-          resumeWithinMs: config.runGuard.resumeWithinMs,
-          signal,
-        },
+        { ...runOptionsOf(config), mode: 'scheduled', lockWaitMs: config.sync.lockWaitMs, signal },
       );
     },
     rateLimit: (ms) => queue.rateLimit(ms),

@@ -1,6 +1,7 @@
 // What a PostgreSQL URL points at, for messages and for reaching a sibling database on the same
 // server. Read the way node-postgres reads it (query `host`/`port` win, the path is decodeURI'd),
 // so that what we name is what pg connects to.
+import { escapeIdentifier } from 'pg';
 import { AccountSyncError } from '../errors.js';
 
 export interface DatabaseTarget {
@@ -28,6 +29,24 @@ export function describeDatabaseUrl(databaseUrl: string): DatabaseTarget {
 export function prismaSchemaOf(databaseUrl: string): { schema: string; explicit: boolean } {
   const schema = parseUrl(databaseUrl).searchParams.get('schema');
   return schema ? { schema, explicit: true } : { schema: 'public', explicit: false };
+}
+
+/**
+ * The URL to hand node-postgres. It ignores `?schema=`, so the schema becomes the session's
+ * search_path through the startup `options` parameter (after any options the URL already
+ * has): every connection, pooled or single, then finds the mirror's tables unqualified, as the
+ * migrations created them.
+ */
+export function pgConnectionString(databaseUrl: string): string {
+  const url = parseUrl(databaseUrl);
+  const { schema, explicit } = prismaSchemaOf(databaseUrl);
+  if (!explicit) return databaseUrl;
+  url.searchParams.delete('schema');
+  // The server splits options at whitespace unless it is escaped with a backslash.
+  const searchPath = `-c search_path=${escapeIdentifier(schema).replace(/[\\\s]/g, '\\$&')}`;
+  const options = url.searchParams.get('options');
+  url.searchParams.set('options', options ? `${options} ${searchPath}` : searchPath);
+  return url.toString();
 }
 
 /** `host:port`, or the socket directory for a Unix-socket URL. */

@@ -1,14 +1,18 @@
 // Single node-postgres connections for administrative work (creating the database, applying
 // migrations), where a pool and Prisma would only get in the way, and the reading of pg errors.
 import { Client, DatabaseError } from 'pg';
+import { pgConnectionString } from './database-url.js';
 
 /** Long enough for a slow TLS handshake, short enough that an unreachable server fails the command. */
 export const CONNECT_TIMEOUT_MS = 10_000;
 
-/** Opens one connection. Rejects with pg's own error; callers decide what it means to them. */
+/**
+ * Opens one connection, in the URL's `?schema=` if it has one. Rejects with pg's own error;
+ * callers decide what it means to them.
+ */
 export async function openClient(databaseUrl: string, applicationName: string): Promise<Client> {
   const client = new Client({
-    connectionString: databaseUrl,
+    connectionString: pgConnectionString(databaseUrl),
     application_name: applicationName,
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
   });

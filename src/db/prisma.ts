@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient } from '../generated/prisma/client.js';
+import { pgConnectionString, prismaSchemaOf } from './database-url.js';
 
 import type { Prisma as PrismaNamespace } from '../generated/prisma/client.js';
 
@@ -18,13 +19,19 @@ export interface PrismaOptions {
   applicationName?: string;
 }
 
+/** A client whose every connection works in the URL's `?schema=` (see pgConnectionString). */
 export function createPrisma(databaseUrl: string, options: PrismaOptions = {}): PrismaClient {
-  const adapter = new PrismaPg({
-    connectionString: databaseUrl,
-    max: options.poolSize ?? 10,
-    application_name: options.applicationName ?? 'account-sync',
-    connectionTimeoutMillis: 10_000,
-  }, { statementNameGenerator: preparedStatementName });
+  const { schema, explicit } = prismaSchemaOf(databaseUrl);
+  const adapter = new PrismaPg(
+    {
+      connectionString: pgConnectionString(databaseUrl),
+      max: options.poolSize ?? 10,
+      application_name: options.applicationName ?? 'account-sync',
+      connectionTimeoutMillis: 10_000,
+    },
+    // The queries Prisma builds itself name their schema; raw SQL goes by the search_path.
+    { statementNameGenerator: preparedStatementName, ...(explicit ? { schema } : {}) },
+  );
   return new PrismaClient({ adapter });
 }
 

@@ -1,6 +1,6 @@
 // Names shared by everything that talks to the sync queue: the worker, `trigger`, the tests.
 import type { JobsOptions } from 'bullmq';
-import type { QueueConfig } from '../config.js';
+import type { QueueConfig } from '../config/queue.js';
 
 export const QUEUE_NAME = 'sync';
 export const JOB_NAME = 'sync';

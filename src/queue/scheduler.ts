@@ -3,7 +3,7 @@
 // putting it back: a Redis that restarted without its data has no schedule and no queue
 // settings, and nothing else would notice.
 import type { Queue } from 'bullmq';
-import type { ScheduleConfig } from '../config.js';
+import type { ScheduleConfig } from '../config/schedule.js';
 import { oneLineMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Redis } from './redis.js';

@@ -1,7 +1,7 @@
 // The BullMQ queue and worker of the sync, configured for one run at a time and for quick
 // recovery of a job whose worker died.
 import { Queue, Worker } from 'bullmq';
-import type { QueueConfig } from '../config.js';
+import type { QueueConfig } from '../config/queue.js';
 import type { Logger } from '../logger.js';
 import { QUEUE_NAME, syncJobOptions, type SyncJobData, type SyncJobResult } from './names.js';
 import type { SyncProcessor } from './processor.js';

@@ -1,7 +1,7 @@
 // What the worker adds to its health port, as its settings say: the status page (on by
 // default) and Bull Board (off unless BULL_BOARD_ENABLED).
 import type { Queue } from 'bullmq';
-import type { StatusPageConfig } from '../config.js';
+import type { StatusPageConfig } from '../config/status-page.js';
 import type { PrismaClient } from '../db/prisma.js';
 import type { Logger } from '../logger.js';
 import { createStatusPage, STATUS_PATH, type RouteHandler } from './routes.js';

@@ -9,7 +9,7 @@
 // Nothing here leaks: database errors are logged and answered with a fixed text, and the only
 // free text shown is a failed run's stored error, which is redacted before it is stored.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { StatusPageConfig } from '../config.js';
+import type { StatusPageConfig } from '../config/status-page.js';
 import type { PrismaClient } from '../db/prisma.js';
 import { errorMessageOf } from '../errors.js';
 import type { Logger } from '../logger.js';

@@ -4,7 +4,7 @@ import { UpvestError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { statusError, type HttpExchange } from './http.js';
 import { withRetry, type RequestGate } from './retry.js';
-import type { RetryConfig } from '../config.js';
+import type { RetrySettings } from './settings.js';
 import { pageEnvelope, type PageEnvelope } from './schema.js';
 import type { TokenProvider } from './token.js';
 
@@ -36,7 +36,7 @@ export interface UpvestClientDeps {
   tokens: TokenProvider;
   gate: RequestGate;
   logger: Logger;
-  retry: RetryConfig;
+  retry: RetrySettings;
   clientId: string;
   apiVersion: string;
   /** Every retried attempt, for run statistics and metrics. */

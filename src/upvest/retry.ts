@@ -1,7 +1,7 @@
 // The one retry layer: which failures are worth another attempt, how long to wait, and how a
 // server's Retry-After holds back every request of the client, not just the one that got it.
 import pRetry from 'p-retry';
-import type { RetryConfig } from '../config.js';
+import type { RetrySettings } from './settings.js';
 import { AccountSyncError, UpvestError } from '../errors.js';
 import type { Logger } from '../logger.js';
 
@@ -119,7 +119,7 @@ function defaultSleep(ms: number): Promise<void> {
 }
 
 export interface RetryContext {
-  config: RetryConfig;
+  config: RetrySettings;
   gate: RequestGate;
   logger: Logger;
   /** Called once per failed attempt that will be retried. */

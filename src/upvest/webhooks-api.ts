@@ -3,12 +3,10 @@
 // the one retry layer, except creating a subscription: POST /webhooks is not idempotent, so it
 // is tried once and a failure is left to the operator (list, then delete the stray one).
 import { z } from 'zod';
-import type { RetryConfig } from '../config.js';
 import { UpvestError } from '../errors.js';
-import type { Logger } from '../logger.js';
-import { statusError, type HttpExchange, type HttpResponse, type SignedRequest } from './http.js';
-import { withRetry, type RequestGate } from './retry.js';
-import type { TokenProvider } from './token.js';
+import type { UpvestClientDeps } from './client.js';
+import { statusError, type HttpResponse, type SignedRequest } from './http.js';
+import { withRetry } from './retry.js';
 
 const verifyKey = z.object({
   kid: z.string().min(1),
@@ -52,17 +50,10 @@ export interface WebhookCreate {
 /** The mutable fields; only those given are sent. */
 export type WebhookPatch = Partial<WebhookCreate & { enabled: boolean }>;
 
-export interface WebhooksApiDeps {
-  exchange: HttpExchange;
-  tokens: TokenProvider;
-  gate: RequestGate;
-  logger: Logger;
-  retry: RetryConfig;
-  clientId: string;
-  apiVersion: string;
+/** What the accounts client is built from (the same exchange, token and budget), and the test method. */
+export interface WebhooksApiDeps extends Omit<UpvestClientDeps, 'onRetry'> {
   /** The docs' guide says GET /webhooks/{id}/test, the API spec POST (the default). */
   testMethod?: 'POST' | 'GET';
-  now?: () => number;
 }
 
 export interface WebhooksApi {

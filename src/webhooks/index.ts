@@ -1,12 +1,9 @@
 // Assembles the webhook pieces from their settings: the Upvest webhook API (signed calls with a
 // token of the webhook scopes), the verification-key cache, and the receiver.
-import type { ReceiverCommandConfig, UpvestConfig, WebhooksConfig } from '../config.js';
+import type { WebhooksConfig } from '../config/index.js';
 import type { PrismaClient } from '../db/prisma.js';
 import type { Logger } from '../logger.js';
-import { createHttpExchange } from '../upvest/http.js';
-import { RequestGate } from '../upvest/retry.js';
-import { createSigner, loadSigningKey } from '../upvest/signing.js';
-import { createTokenProvider } from '../upvest/token.js';
+import { connectUpvest, type UpvestSettings } from '../upvest/index.js';
 import { createWebhooksApi, type WebhooksApi } from '../upvest/webhooks-api.js';
 import { startReceiver, type Receiver, type ReceiverOutcome } from './receiver.js';
 import { VerifyKeyCache } from './verify-keys.js';
@@ -14,44 +11,29 @@ import { VerifyKeyCache } from './verify-keys.js';
 export { claimPendingEvents, markEvents, WEBHOOK_EVENTS_CHANNEL, type EventOutcome, type PendingEvent } from './event-store.js';
 export type { Receiver, ReceiverOutcome, WebhooksApi };
 
+export interface WebhooksApiOptions {
+  logger: Logger;
+  now?: () => number;
+  /** The token's scopes; WEBHOOK_TOKEN_SCOPES unless given. */
+  scopes?: string;
+  /** Learns every access token as it is received, so that no echo of one is ever written. */
+  secrets?: { addToken(token: string): void };
+}
+
 export function createWebhooksApiFromConfig(
-  upvest: UpvestConfig,
-  webhooks: WebhooksConfig,
-  options: { logger: Logger; now?: () => number; scopes?: string },
+  upvest: UpvestSettings,
+  webhooks: Pick<WebhooksConfig, 'tokenScopes' | 'testMethod'>,
+  options: WebhooksApiOptions,
 ): WebhooksApi {
-  const now = options.now ?? Date.now;
-  const key = loadSigningKey({ file: upvest.signingKeyFile, passphrase: upvest.signingKeyPassphrase, keyId: upvest.signingKeyId });
-  // Not a literal, so that it also fits HttpOptions once they require maxResponseBytes
-  // (main's bad-data work): the key sets and the webhook list are small either way.
-  const httpOptions = {
-    baseUrl: upvest.baseUrl,
-    connectTimeoutMs: upvest.connectTimeoutMs,
-    requestTimeoutMs: upvest.requestTimeoutMs,
-    maxResponseBytes: (upvest as UpvestConfig & { maxResponseBytes?: number }).maxResponseBytes ?? 16 * 1_048_576,
-    signer: createSigner({ key, ttlSeconds: upvest.signatureTtlSeconds, now }),
-  };
-  const exchange = createHttpExchange(httpOptions);
-  const tokens = createTokenProvider(
-    exchange,
-    {
-      clientId: upvest.clientId,
-      clientSecret: upvest.clientSecret,
-      scopes: options.scopes ?? webhooks.tokenScopes,
-      apiVersion: upvest.apiVersion,
-      refreshMarginSeconds: upvest.tokenRefreshMarginSeconds,
-    },
-    now,
-  );
+  const connection = connectUpvest(upvest, { ...options, scopes: options.scopes ?? webhooks.tokenScopes });
   return createWebhooksApi({
-    exchange,
-    tokens,
-    gate: new RequestGate({ now, maxRate: upvest.maxRequestsPerSecond }),
+    ...connection,
     logger: options.logger,
     retry: upvest.retry,
     clientId: upvest.clientId,
     apiVersion: upvest.apiVersion,
     testMethod: webhooks.testMethod,
-    now,
+    now: options.now,
   });
 }
 
@@ -60,11 +42,20 @@ export interface RunningReceiver {
   keys: VerifyKeyCache;
 }
 
+export interface ReceiverDeps {
+  prisma: PrismaClient;
+  logger: Logger;
+  /** Learns the tokens the receiver fetches Upvest's keys with. */
+  secrets?: { addToken(token: string): void };
+  now?: () => number;
+  onOutcome?: (outcome: ReceiverOutcome) => void;
+}
+
 export async function startReceiverFromConfig(
-  config: ReceiverCommandConfig,
-  deps: { prisma: PrismaClient; logger: Logger; now?: () => number; onOutcome?: (outcome: ReceiverOutcome) => void },
+  config: { upvest: UpvestSettings; webhooks: WebhooksConfig },
+  deps: ReceiverDeps,
 ): Promise<RunningReceiver> {
-  const api = createWebhooksApiFromConfig(config.upvest, config.webhooks, { logger: deps.logger, now: deps.now });
+  const api = createWebhooksApiFromConfig(config.upvest, config.webhooks, { logger: deps.logger, now: deps.now, secrets: deps.secrets });
   const keys = new VerifyKeyCache({
     fetchKeys: () => api.verifyKeys(),
     minRefetchIntervalMs: config.webhooks.keysMinRefetchIntervalMs,

@@ -1,6 +1,5 @@
-import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Env } from '../../src/config.js';
+import { runCli as cli } from '../support/cli.js';
 import { startHarness, type Harness } from '../support/harness.js';
 
 let h: Harness;
@@ -9,22 +8,6 @@ beforeAll(async () => {
   h = await startHarness('cli_sync', { accounts: 500, seed: 4 });
 });
 afterAll(() => h?.close());
-
-/** Runs the real CLI from source, as `account-sync <args>` would, with exactly `env`. */
-function cli(args: string[], env: Env): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
-      env: { PATH: process.env.PATH, ...env } as NodeJS.ProcessEnv,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 describe('account-sync sync', () => {
   it('syncs, exits 0 and prints a one-line summary (or JSON with --json)', async () => {
@@ -52,6 +35,12 @@ describe('account-sync sync', () => {
     expect(code).toBe(0);
     expect(JSON.parse(stdout)).toMatchObject({ dry_run: true, pages: 6, accounts: 500, rejected: 0, retries: 0 });
     expect(await h.prisma.syncRun.count()).toBe(before);
+  });
+
+  it('refuses --full with --incremental as a usage error, before reading any setting', async () => {
+    const { code, stdout, stderr } = await cli(['sync', '--full', '--incremental'], {});
+    expect([code, stdout]).toEqual([2, '']);
+    expect(stderr).toMatch(/^account-sync sync: choose --full or --incremental, not both\n\nusage: account-sync sync \[--full \| --incremental\]/);
   });
 
   it('names every bad setting in one line and exits 78', async () => {

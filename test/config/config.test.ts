@@ -1,31 +1,17 @@
+import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { loadDatabaseCommandConfig, loadSyncCommandConfig } from '../../src/config.js';
+import { isInteractive, loadCommandConfig, loadSections, runOptionsOf } from '../../src/config/index.js';
 import { ConfigError } from '../../src/errors.js';
-
-const valid = {
-  DATABASE_URL: 'postgresql://postgres@127.0.0.1:5432/account_sync',
-  UPVEST_CLIENT_ID: 'client',
-  UPVEST_CLIENT_SECRET: 'secret',
-  UPVEST_SIGNING_KEY_FILE: '/keys/upvest.pem',
-  UPVEST_SIGNING_KEY_ID: 'key-id',
-};
-
-function problemsOf(run: () => unknown): string[] {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof ConfigError) return error.problems.map((p) => `${p.key} ${p.message}`);
-    throw error;
-  }
-  throw new Error('expected a ConfigError');
-}
+import { problemsOf, VALID_SETTINGS as valid } from '../support/settings.js';
 
 describe('configuration', () => {
   it('applies the documented defaults', () => {
-    const config = loadSyncCommandConfig(valid);
+    const config = loadCommandConfig('sync', valid);
     expect(config.upvest.baseUrl).toBe('https://sandbox.upvest.co');
     expect(config.upvest.scopes).toBe('accounts:read');
     expect(config.upvest.apiVersion).toBe('1');
+    expect(config.upvest.maxRequestsPerSecond).toBeUndefined();
+    expect(config.upvest.signingKeyPassphrase).toBeUndefined();
     expect(config.sync).toEqual({
       pageSize: 1000,
       concurrency: 4,
@@ -33,13 +19,15 @@ describe('configuration', () => {
       incrementalLagMs: 60_000,
       fullIntervalMs: 86_400_000,
       skipUnchangedPages: true,
+      resumeWithinMs: 21_600_000,
+      lockWaitMs: 10_000,
     });
     expect(config.upvest.retry).toEqual({ retries: 8, minDelayMs: 500, maxDelayMs: 30_000, maxRetryTimeMs: 300_000 });
     expect(config.log.level).toBe('info');
   });
 
   it('names every missing setting in one error, and nothing else', () => {
-    expect(problemsOf(() => loadSyncCommandConfig({}))).toEqual([
+    expect(problemsOf(() => loadCommandConfig('sync', {}))).toEqual([
       'DATABASE_URL is required',
       'UPVEST_CLIENT_ID is required',
       'UPVEST_CLIENT_SECRET is required',
@@ -49,53 +37,199 @@ describe('configuration', () => {
   });
 
   it('names every malformed setting with what is wrong with it', () => {
-    const error = (() => {
-      try {
-        loadSyncCommandConfig({
-          ...valid,
-          DATABASE_URL: 'mysql://x',
-          UPVEST_BASE_URL: 'not a url',
-          SYNC_PAGE_SIZE: 'a thousand',
-          SYNC_CONCURRENCY: '0',
-          LOG_LEVEL: 'loud',
-        });
-      } catch (e) {
-        return e as ConfigError;
-      }
-      throw new Error('expected a ConfigError');
-    })();
-    expect(error.code).toBe('CONFIG_INVALID');
-    expect(error.problems.map((p) => p.key)).toEqual([
-      'DATABASE_URL',
-      'UPVEST_BASE_URL',
-      'SYNC_PAGE_SIZE',
-      'SYNC_CONCURRENCY',
-      'LOG_LEVEL',
-    ]);
-    expect(error.message).toContain('SYNC_PAGE_SIZE must be a whole number');
-    expect(error.message).toContain('SYNC_CONCURRENCY must be at least 1');
-    expect(error.message).toContain('DATABASE_URL must be a postgresql:// URL');
-    expect(error.message).not.toContain('secret');
+    let error: ConfigError | undefined;
+    try {
+      loadCommandConfig('sync', {
+        ...valid,
+        DATABASE_URL: 'mysql://x',
+        UPVEST_BASE_URL: 'not a url',
+        SYNC_PAGE_SIZE: 'a thousand',
+        SYNC_CONCURRENCY: '0',
+        LOG_LEVEL: 'loud',
+      });
+    } catch (e) {
+      error = e as ConfigError;
+    }
+    expect(error?.code).toBe('CONFIG_INVALID');
+    expect(error?.problems.map((p) => p.key)).toEqual(['DATABASE_URL', 'UPVEST_BASE_URL', 'SYNC_PAGE_SIZE', 'SYNC_CONCURRENCY', 'LOG_LEVEL']);
+    expect(error?.message).toContain('SYNC_PAGE_SIZE must be a whole number');
+    expect(error?.message).toContain('SYNC_CONCURRENCY must be at least 1');
+    expect(error?.message).toContain('DATABASE_URL must be a postgresql:// URL');
+    expect(error?.message).not.toContain('secret');
   });
 
-  it('treats empty values as unset and strips a trailing slash from the base URL', () => {
-    const config = loadSyncCommandConfig({ ...valid, UPVEST_BASE_URL: 'http://127.0.0.1:9000/', SYNC_PAGE_SIZE: '' });
+  it('treats empty and blank values as unset and strips a trailing slash from the base URL', () => {
+    const config = loadCommandConfig('sync', { ...valid, UPVEST_BASE_URL: 'http://127.0.0.1:9000/', SYNC_PAGE_SIZE: '' });
     expect(config.upvest.baseUrl).toBe('http://127.0.0.1:9000');
     expect(config.sync.pageSize).toBe(1000);
+    expect(problemsOf(() => loadCommandConfig('sync', { ...valid, UPVEST_CLIENT_ID: '   ' }))).toEqual(['UPVEST_CLIENT_ID is required']);
   });
 
   it('asks the migrate command only for the database', () => {
-    expect(loadDatabaseCommandConfig({ DATABASE_URL: valid.DATABASE_URL }).database.url).toBe(valid.DATABASE_URL);
-    expect(problemsOf(() => loadDatabaseCommandConfig({}))).toEqual(['DATABASE_URL is required']);
+    expect(loadCommandConfig('migrate', { DATABASE_URL: valid.DATABASE_URL }).database.url).toBe(valid.DATABASE_URL);
+    expect(problemsOf(() => loadCommandConfig('migrate', {}))).toEqual(['DATABASE_URL is required']);
+  });
+
+  it('keeps the retry delays in order and plain http to this machine only, unless allowed', () => {
+    expect(problemsOf(() => loadCommandConfig('sync', { ...valid, UPVEST_RETRY_MIN_DELAY_MS: '5000', UPVEST_RETRY_MAX_DELAY_MS: '1000' }))).toEqual([
+      'UPVEST_RETRY_MAX_DELAY_MS must not be below UPVEST_RETRY_MIN_DELAY_MS',
+    ]);
+    expect(problemsOf(() => loadCommandConfig('sync', { ...valid, UPVEST_BASE_URL: 'http://upvest.internal' }))).toEqual([
+      'UPVEST_BASE_URL must be https: plain http would send the client secret and access tokens in clear text ' +
+        '(http is accepted for loopback hosts, or anywhere with UPVEST_ALLOW_INSECURE_HTTP=true)',
+    ]);
+    const allowed = loadCommandConfig('sync', { ...valid, UPVEST_BASE_URL: 'http://upvest.internal', UPVEST_ALLOW_INSECURE_HTTP: 'true' });
+    expect(allowed.upvest.plainHttpToRemoteHost).toBe(true);
+    expect(loadCommandConfig('sync', { ...valid, UPVEST_BASE_URL: 'http://[::1]:8080' }).upvest.plainHttpToRemoteHost).toBe(false);
+  });
+
+  it('accepts ?schema= in DATABASE_URL, but not an empty, repeated or overlong one', () => {
+    const url = 'postgresql://postgres@127.0.0.1:5432/account_sync?schema=mirror';
+    expect(loadCommandConfig('migrate', { DATABASE_URL: url }).database.url).toBe(url);
+    expect(problemsOf(() => loadCommandConfig('migrate', { DATABASE_URL: `${valid.DATABASE_URL}?schema=` }))).toEqual([
+      'DATABASE_URL must not set an empty ?schema=',
+    ]);
+    expect(problemsOf(() => loadCommandConfig('migrate', { DATABASE_URL: `${url}&schema=other` }))).toEqual([
+      'DATABASE_URL must set ?schema= at most once',
+    ]);
+    expect(problemsOf(() => loadCommandConfig('migrate', { DATABASE_URL: `${valid.DATABASE_URL}?schema=${'m'.repeat(64)}` }))).toEqual([
+      'DATABASE_URL must name a ?schema= of at most 63 bytes',
+    ]);
   });
 });
 
 describe('page skipping', () => {
   it('is on by default and can be turned off; anything else is named', () => {
-    expect(loadSyncCommandConfig(valid).sync.skipUnchangedPages).toBe(true);
-    expect(loadSyncCommandConfig({ ...valid, SYNC_SKIP_UNCHANGED_PAGES: 'false' }).sync.skipUnchangedPages).toBe(false);
-    expect(problemsOf(() => loadSyncCommandConfig({ ...valid, SYNC_SKIP_UNCHANGED_PAGES: 'no' }))).toEqual([
+    expect(loadCommandConfig('sync', valid).sync.skipUnchangedPages).toBe(true);
+    expect(loadCommandConfig('sync', { ...valid, SYNC_SKIP_UNCHANGED_PAGES: 'false' }).sync.skipUnchangedPages).toBe(false);
+    expect(problemsOf(() => loadCommandConfig('sync', { ...valid, SYNC_SKIP_UNCHANGED_PAGES: 'no' }))).toEqual([
       'SYNC_SKIP_UNCHANGED_PAGES must be true or false',
     ]);
+  });
+});
+
+describe('defaults and overrides of a command (the demo)', () => {
+  const options = { defaults: { DATABASE_URL: 'postgresql://127.0.0.1/demo', LOG_LEVEL: 'warn' }, overrides: { UPVEST_CLIENT_ID: 'simulator' } };
+
+  it('fill in what the environment leaves unset or empty, and win over what it sets', () => {
+    const config = loadCommandConfig('demo', { ...valid, DATABASE_URL: '', UPVEST_CLIENT_ID: 'mine' }, options);
+    expect(config.database.url).toBe('postgresql://127.0.0.1/demo');
+    expect(config.log.level).toBe('warn');
+    expect(config.upvest.clientId).toBe('simulator');
+  });
+
+  it('leave what the environment sets to it', () => {
+    const config = loadCommandConfig('demo', { ...valid, LOG_LEVEL: 'debug' }, options);
+    expect(config.database.url).toBe(valid.DATABASE_URL);
+    expect(config.log.level).toBe('debug');
+  });
+});
+
+describe('the options of a run', () => {
+  it('are the same for `sync` and the daemon, from the SYNC_* settings', () => {
+    const env = { ...valid, SYNC_PAGE_SIZE: '500', SYNC_RESUME_WITHIN_MS: '60000', SYNC_LOCK_WAIT_MS: '5' };
+    const options = runOptionsOf(loadCommandConfig('sync', env));
+    expect(options).toEqual({
+      pageSize: 500,
+      concurrency: 4,
+      maxPages: 100_000,
+      incrementalLagMs: 60_000,
+      skipUnchangedPages: true,
+      fullIntervalMs: 86_400_000,
+      resumeWithinMs: 60_000,
+    });
+    expect(runOptionsOf(loadCommandConfig('worker', env))).toEqual(options);
+  });
+});
+
+describe('the webhooks section', () => {
+  it('applies its defaults, for `receiver` and for `webhooks`', () => {
+    const { webhooks } = loadCommandConfig('receiver', valid);
+    expect(webhooks).toEqual({
+      host: '0.0.0.0',
+      port: 9465,
+      path: '/webhooks/upvest',
+      maxBodyBytes: 2_097_152,
+      signatureMaxAgeSeconds: 604_800,
+      signatureClockSkewSeconds: 60,
+      signatureEnforceExpires: false,
+      keysMinRefetchIntervalMs: 60_000,
+      allowedSources: [],
+      trustForwardedFor: false,
+      tokenScopes: 'webhooks:read',
+      testMethod: 'POST',
+      apply: true,
+      applyBatchSize: 200,
+      applySweepMs: 5_000,
+      healthPort: 9_466,
+    });
+    const { DATABASE_URL: _notNeeded, ...withoutDatabase } = valid;
+    expect(loadCommandConfig('webhooks', withoutDatabase).webhooks).toEqual(webhooks);
+  });
+
+  it('reads sources, scopes and the apply settings, and names every bad one', () => {
+    const { webhooks } = loadSections(
+      {
+        WEBHOOK_ALLOWED_SOURCES: '192.0.2.1, 198.51.100.0/24 2001:db8::/32',
+        WEBHOOK_TOKEN_SCOPES: ' webhooks:read   webhooks:admin ',
+        WEBHOOK_APPLY: 'false',
+        WEBHOOK_APPLY_BATCH_SIZE: '10000',
+        WEBHOOK_APPLY_SWEEP_MS: '100',
+        WEBHOOK_RECEIVER_HEALTH_PORT: '0',
+      },
+      ['webhooks'],
+    );
+    expect(webhooks).toMatchObject({
+      allowedSources: ['192.0.2.1', '198.51.100.0/24', '2001:db8::/32'],
+      tokenScopes: 'webhooks:read webhooks:admin',
+      apply: false,
+      applyBatchSize: 10_000,
+      applySweepMs: 100,
+      healthPort: 0,
+    });
+    expect(
+      problemsOf(() =>
+        loadSections(
+          {
+            WEBHOOK_RECEIVER_PATH: 'webhooks',
+            WEBHOOK_ALLOWED_SOURCES: '192.0.2.0/33',
+            WEBHOOK_TEST_METHOD: 'PUT',
+            WEBHOOK_APPLY: 'yes',
+            WEBHOOK_APPLY_BATCH_SIZE: '0',
+            WEBHOOK_APPLY_SWEEP_MS: '3600001',
+            WEBHOOK_RECEIVER_HEALTH_PORT: '65536',
+          },
+          ['webhooks'],
+        ),
+      ),
+    ).toEqual([
+      'WEBHOOK_RECEIVER_PATH must be a path such as /webhooks/upvest',
+      'WEBHOOK_ALLOWED_SOURCES must list IP addresses or CIDR ranges, separated by commas',
+      'WEBHOOK_TEST_METHOD must be POST or GET',
+      'WEBHOOK_APPLY must be true or false',
+      'WEBHOOK_APPLY_BATCH_SIZE must be at least 1',
+      'WEBHOOK_APPLY_SWEEP_MS must be at most 3600000',
+      'WEBHOOK_RECEIVER_HEALTH_PORT must be at most 65535',
+    ]);
+  });
+});
+
+describe('single sections', () => {
+  it('can be loaded alone, with every bad key of them named', () => {
+    expect(loadSections({}, ['redis', 'queue']).redis).toEqual({ url: 'redis://127.0.0.1:6379' });
+    expect(problemsOf(() => loadSections({ SYNC_INTERVAL_MS: '10', SYNC_TZ: 'Nowhere' }, ['schedule']))).toEqual([
+      'SYNC_INTERVAL_MS must be at least 1000',
+      'SYNC_TZ must be an IANA time zone such as Europe/Berlin',
+    ]);
+  });
+});
+
+describe('the progress display', () => {
+  const terminal = Object.assign(new Writable({ write: (_chunk, _encoding, done) => done() }), { isTTY: true });
+
+  it('is shown on a terminal, but not in CI nor into a pipe', () => {
+    expect(isInteractive(terminal, {})).toBe(true);
+    expect(isInteractive(terminal, { CI: 'true' })).toBe(false);
+    expect(isInteractive(new Writable(), {})).toBe(false);
   });
 });

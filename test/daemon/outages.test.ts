@@ -8,7 +8,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { requestRun } from '../../src/queue/requests.js';
 import { syncJobOptions } from '../../src/queue/names.js';
-import { parseQueueConfig } from '../../src/config.js';
+import { loadSections } from '../../src/config/index.js';
 import {
   completions,
   daemonEnv,
@@ -79,7 +79,7 @@ describe('outages', () => {
     await worker.waitForLog(isMsg('database reachable again'), 'the recovery to be logged');
 
     const next = completions(q.events, 1);
-    const request = await requestRun(q.queue, 'trigger', syncJobOptions(parseQueueConfig({})));
+    const request = await requestRun(q.queue, 'trigger', syncJobOptions(loadSections({}, ['queue']).queue));
     expect(request.added).toBe(true);
     await next;
     expect((await runRows(h.prisma)).map((r) => r.status)).toEqual(['succeeded', 'succeeded']);

@@ -3,29 +3,15 @@
 import { Writable } from 'node:stream';
 import got from 'got';
 import { describe, expect, it } from 'vitest';
-import { loadTriggerCommandConfig, loadWorkerCommandConfig } from '../../src/config.js';
-import { ConfigError, UpvestError } from '../../src/errors.js';
+import { loadCommandConfig, type Env } from '../../src/config/index.js';
+import { UpvestError } from '../../src/errors.js';
 import { createLogger, redactText } from '../../src/logger.js';
 import { judgeOutcome, UNRECOVERABLE_CODES, type JobOutcome } from '../../src/queue/job-outcome.js';
 import type { RunSummary } from '../../src/sync/run.js';
+import { problemsOf, VALID_SETTINGS as required } from '../support/settings.js';
 
-const required = {
-  DATABASE_URL: 'postgresql://postgres@127.0.0.1:5432/account_sync',
-  UPVEST_CLIENT_ID: 'client',
-  UPVEST_CLIENT_SECRET: 'secret',
-  UPVEST_SIGNING_KEY_FILE: '/keys/upvest.pem',
-  UPVEST_SIGNING_KEY_ID: 'key-id',
-};
-
-function problemsOf(run: () => unknown): string[] {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof ConfigError) return error.problems.map((p) => `${p.key} ${p.message}`);
-    throw error;
-  }
-  throw new Error('expected a ConfigError');
-}
+const loadWorkerCommandConfig = (env: Env) => loadCommandConfig('worker', env);
+const loadTriggerCommandConfig = (env: Env) => loadCommandConfig('trigger', env);
 
 describe('worker settings', () => {
   it('have the documented defaults', () => {
@@ -42,7 +28,7 @@ describe('worker settings', () => {
       rateLimitPauseMs: 60_000,
       scheduleCheckMs: 30_000,
     });
-    expect(config.runGuard).toEqual({ resumeWithinMs: 21_600_000, lockWaitMs: 10_000 });
+    expect(config.sync).toMatchObject({ resumeWithinMs: 21_600_000, lockWaitMs: 10_000 });
     expect(config.health).toEqual({ host: '0.0.0.0', port: 9464 });
     expect(config.shutdown).toEqual({ timeoutMs: 30_000 });
   });

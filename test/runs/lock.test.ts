@@ -5,7 +5,7 @@ import { acquireRunLock, type RunLock } from '../../src/runs/lock.js';
 import { openClient } from '../../src/db/pg-client.js';
 import { silentLogger } from '../../src/logger.js';
 import { runGuarded } from '../../src/runs/guarded.js';
-import { loadSyncCommandConfig } from '../../src/config.js';
+import { loadCommandConfig } from '../../src/config/index.js';
 import { createUpvestClientFromConfig } from '../../src/upvest/index.js';
 import { pollUntil, runRows, spawnCli } from '../support/daemon.js';
 import { expectedMirror, mirroredAccounts, startHarness, type Harness } from '../support/harness.js';
@@ -40,7 +40,7 @@ async function leaveRun(pages: number, crashed: boolean): Promise<bigint> {
 }
 
 function guarded() {
-  const config = loadSyncCommandConfig(h.env);
+  const config = loadCommandConfig('sync', h.env);
   const logger = silentLogger();
   return runGuarded(
     { prisma: h.prisma, client: createUpvestClientFromConfig(config.upvest, { logger }), logger, databaseUrl: h.db.url, applicationName: 'test' },

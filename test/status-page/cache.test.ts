@@ -2,7 +2,7 @@
 // background when the mirror's version moves (at most once per interval), and never serves a
 // value as current unless it was computed at the version asked for.
 import { describe, expect, it } from 'vitest';
-import { parseStatusPageConfig } from '../../src/config.js';
+import { loadSections, type Env } from '../../src/config/index.js';
 import { silentLogger } from '../../src/logger.js';
 import { createVersionedCache } from '../../src/status-page/cache.js';
 
@@ -81,6 +81,8 @@ describe('the figures cache', () => {
 });
 
 describe('the status page settings', () => {
+  const parseStatusPageConfig = (env: Env) => loadSections(env, ['statusPage']).statusPage;
+
   it('serve the page and keep Bull Board off unless told', () => {
     expect(parseStatusPageConfig({})).toEqual({ enabled: true, pollMs: 2_000, refreshMs: 10_000, runs: 30, bullBoard: false });
     expect(parseStatusPageConfig({ STATUS_PAGE_ENABLED: 'false', BULL_BOARD_ENABLED: 'true', STATUS_PAGE_RUNS: '5' })).toMatchObject({

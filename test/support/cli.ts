@@ -1,7 +1,7 @@
 // The real CLI in a child process, run from source as `account-sync <args>` would be, with
 // exactly the environment given: its JSON log lines parsed as they come, its output kept.
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { Env } from '../../src/config.js';
+import type { Env } from '../../src/config/index.js';
 
 export type LogLine = Record<string, unknown> & { msg?: string; level?: number };
 

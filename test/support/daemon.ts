@@ -3,7 +3,7 @@
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
-import type { Env } from '../../src/config.js';
+import type { Env } from '../../src/config/index.js';
 import type { PrismaClient } from '../../src/db/prisma.js';
 import { QUEUE_NAME, type SyncJobData, type SyncJobResult } from '../../src/queue/names.js';
 import { spawn, type ChildProcess } from 'node:child_process';

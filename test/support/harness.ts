@@ -3,7 +3,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadSyncCommandConfig, type Env } from '../../src/config.js';
+import { loadCommandConfig, type Env } from '../../src/config/index.js';
 import { createPrisma, Prisma, type PrismaClient } from '../../src/db/prisma.js';
 import { silentLogger, type Logger } from '../../src/logger.js';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/index.js';
@@ -30,8 +30,12 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(label: string, simulatorOptions: SimulatorOptions = {}): Promise<Harness> {
-  const db = await createTestDatabase(label);
+export async function startHarness(
+  label: string,
+  simulatorOptions: SimulatorOptions = {},
+  databaseOptions: { migrate?: boolean } = {},
+): Promise<Harness> {
+  const db = await createTestDatabase(label, databaseOptions);
   const simulator = await startSimulator(simulatorOptions);
   const keyDir = mkdtempSync(join(tmpdir(), 'account-sync-test-key-'));
   const keyFile = join(keyDir, 'upvest.pem');
@@ -58,7 +62,7 @@ export async function startHarness(label: string, simulatorOptions: SimulatorOpt
     prisma,
     env,
     async sync(options = {}) {
-      const config = loadSyncCommandConfig({ ...env, ...options.env });
+      const config = loadCommandConfig('sync', { ...env, ...options.env });
       const logger = options.logger ?? silentLogger();
       const client = createUpvestClientFromConfig(config.upvest, { logger, gate: options.gate });
       return runSync(

@@ -5,7 +5,7 @@ import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Env } from '../../src/config.js';
+import type { Env } from '../../src/config/index.js';
 import { walkNewestFirst } from '../../src/sync/walk.js';
 import type { AccountsPage, UpvestClient } from '../../src/upvest/client.js';
 import { runCli, spawnCli } from '../support/cli.js';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { parseUpvestConfig, type Env } from '../../src/config.js';
+import { loadSections, type Env } from '../../src/config/index.js';
 import { UpvestError } from '../../src/errors.js';
 import { createLogger, silentLogger } from '../../src/logger.js';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
@@ -59,7 +59,7 @@ function client(overrides: Env = {}, options: { gate?: RequestGate; logs?: strin
         }),
       )
     : silentLogger();
-  return createUpvestClientFromConfig(parseUpvestConfig({ ...env, ...overrides }), { logger, gate: options.gate });
+  return createUpvestClientFromConfig(loadSections({ ...env, ...overrides }, ['upvest']).upvest, { logger, gate: options.gate });
 }
 
 const firstPage = { offset: 0, limit: 100, sort: 'created_at', order: 'ASC' } as const;

@@ -1,13 +1,13 @@
 // `account-sync receiver` and `account-sync webhooks …` as a user runs them: real processes,
 // settings from the environment, against the simulator and a database over real connections.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Env } from '../../src/config.js';
+import type { Env } from '../../src/config/index.js';
 import { createPrisma, type PrismaClient } from '../../src/db/prisma.js';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
+import { runCli, spawnCli } from '../support/cli.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 
 let db: TestDatabase;
@@ -41,43 +41,13 @@ afterAll(async () => {
   await db?.drop();
 });
 
-function start(args: string[]): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
-    env: { PATH: process.env.PATH, ...env } as NodeJS.ProcessEnv,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-}
-
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = start(args);
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (chunk) => (stdout += chunk));
-    child.stderr!.on('data', (chunk) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-/** The port the receiver logged once it listened. */
-function listeningPort(child: ChildProcess): Promise<number> {
-  return new Promise((resolve, reject) => {
-    let buffered = '';
-    child.stderr!.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString('utf8');
-      const line = buffered.split('\n').find((l) => l.includes('webhook receiver listening on'));
-      if (line) resolve((JSON.parse(line) as { port: number }).port);
-    });
-    child.on('close', (code) => reject(new Error(`receiver exited with ${code}: ${buffered}`)));
-  });
-}
+const cli = (args: string[]) => runCli(args, env);
 
 describe('account-sync receiver and webhooks', () => {
   it('registers the receiver, receives a change, lists, tests and deletes the subscription, and stops on SIGTERM', async () => {
-    const receiver = start(['receiver']);
-    const exited = new Promise<number | null>((resolve) => receiver.on('close', resolve));
-    const port = await listeningPort(receiver);
+    const receiver = spawnCli(['receiver'], env);
+    const listening = await receiver.waitForLog((line) => line.msg?.includes('webhook receiver listening on') ?? false, 'the receiver');
+    const port = listening.port as number;
     const url = `http://127.0.0.1:${port}/webhooks/upvest`;
 
     const registered = await cli(['webhooks', 'register', '--url', url, '--types', 'ACCOUNT', '--json']);
@@ -101,14 +71,29 @@ describe('account-sync receiver and webhooks', () => {
     expect((await cli(['webhooks', 'list'])).stdout).toBe('no webhook subscriptions\n');
 
     receiver.kill('SIGTERM');
-    expect(await exited).toBe(0);
+    expect(await receiver.exited).toEqual({ code: 0, signal: null });
   });
 
-  it('answers --help with exit 0 and a bad option or subcommand with its usage and exit 2', async () => {
-    for (const args of [['receiver', '--help'], ['webhooks', '--help']]) {
-      const { code, stdout } = await cli(args);
-      expect([code, stdout.split('\n')[0]]).toEqual([0, `usage: account-sync ${args[0]}${args[0] === 'webhooks' ? ' <subcommand> [options]' : ''}`]);
-    }
+  it('writes no access token it received, not even one that Upvest echoes back', async () => {
+    sim.faults.enqueue('/webhooks', { kind: 'echoToken', status: 403 });
+    const listed = await cli(['webhooks', 'list']);
+    const [listToken] = sim.issuedTokens().slice(-1);
+    expect([listed.code, listed.stdout]).toEqual([1, '']);
+    expect(listed.stderr).toMatch(/^account-sync webhooks list: .*access token \[redacted\]/m);
+    expect(listed.stderr).not.toContain(listToken);
+
+    sim.faults.enqueue('/auth/verify_keys', { kind: 'echoToken', status: 403 });
+    const receiver = spawnCli(['receiver'], env);
+    const warning = await receiver.waitForLog((line) => line.msg?.includes('verification keys not loaded yet') ?? false, 'the keys warning');
+    const [receiverToken] = sim.issuedTokens().slice(-1);
+    receiver.kill('SIGTERM');
+    await receiver.closed;
+    expect(warning.msg).toContain('access token [redacted]');
+    expect(receiver.stderr()).not.toContain(receiverToken);
+  });
+
+  // --help and --bogus of every command: test/cli/conventions.test.ts.
+  it('answers a bad option or subcommand with what is wrong, its usage and exit 2', async () => {
     for (const [args, message] of [
       [['receiver', '--port', '1'], "account-sync receiver: Unknown option '--port'"],
       [['webhooks', 'register'], 'account-sync webhooks: register needs --url'],

@@ -2,7 +2,7 @@
 // create (disabled), enable, list, get, test, delete; the validation and scopes the spec
 // describes; and the batching a subscription's config asks for.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { parseUpvestConfig, parseWebhooksConfig } from '../../src/config.js';
+import { loadSections } from '../../src/config/index.js';
 import { silentLogger } from '../../src/logger.js';
 import { createWebhooksApiFromConfig } from '../../src/webhooks/index.js';
 import { startWebhookSetup, storedEvents, type WebhookSetup } from './support.js';
@@ -46,8 +46,7 @@ describe('webhook subscriptions', () => {
   });
 
   it('needs webhooks:admin to change and webhooks:read to read', async () => {
-    const upvest = parseUpvestConfig(s.env);
-    const webhooks = parseWebhooksConfig(s.env);
+    const { upvest, webhooks } = loadSections(s.env, ['upvest', 'webhooks']);
     const reader = createWebhooksApiFromConfig(upvest, webhooks, { logger: silentLogger() });
     const accountsOnly = createWebhooksApiFromConfig(upvest, webhooks, { logger: silentLogger(), scopes: 'accounts:read' });
     expect((await reader.verifyKeys()).map((k) => [k.kid, k.kty, k.crv])).toEqual(s.sim.webhooks.keyring.jwks().keys.map((k) => [k.kid, 'EC', 'P-521']));

@@ -4,7 +4,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseUpvestConfig, parseWebhooksConfig, type Env } from '../../src/config.js';
+import { loadSections, type Env } from '../../src/config/index.js';
 import { createPrisma, type PrismaClient } from '../../src/db/prisma.js';
 import { silentLogger } from '../../src/logger.js';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/index.js';
@@ -50,8 +50,7 @@ export async function startWebhookSetup(
     UPVEST_RETRY_MAX_DELAY_MS: '20',
     UPVEST_RETRIES: '2',
   };
-  const upvest = parseUpvestConfig(env);
-  const webhooks = parseWebhooksConfig(env);
+  const { upvest, webhooks } = loadSections(env, ['upvest', 'webhooks']);
   const logger = silentLogger();
   const admin = createWebhooksApiFromConfig(upvest, webhooks, { logger, scopes: 'webhooks:admin' });
   const reader = createWebhooksApiFromConfig(upvest, webhooks, { logger });

@@ -1,0 +1,53 @@
+// SYNC_* of one run: how it walks Upvest, and how it treats a run a stopped process left behind.
+// Both `sync` and the daemon run with what runOptionsOf builds from it.
+import { section, withDefault } from './setting.js';
+import { trueOrFalse, wholeNumber } from './values.js';
+
+export interface SyncConfig {
+  pageSize: number;
+  concurrency: number;
+  /** No run fetches more pages than this, whatever total_count says. */
+  maxPages: number;
+  /** Incremental runs reach back this far before the last watermark. */
+  incrementalLagMs: number;
+  /** Recognise pages served exactly as a full run last wrote them, and skip writing them. */
+  skipUnchangedPages: boolean;
+  /** Scheduled runs are full at least this often; incremental in between. */
+  fullIntervalMs: number;
+  /** An abandoned run idle for longer than this is closed as failed instead of resumed. */
+  resumeWithinMs: number;
+  /** How long a queued run waits for another process's run to end before it is skipped. */
+  lockWaitMs: number;
+}
+
+export const sync = section(
+  {
+    SYNC_PAGE_SIZE: withDefault(wholeNumber(2, 10_000), '1000', 'accounts per page'),
+    SYNC_CONCURRENCY: withDefault(wholeNumber(1, 64), '4', 'pages fetched and written at once'),
+    SYNC_MAX_PAGES: withDefault(wholeNumber(1, 100_000_000), '100000', 'no run fetches more pages'),
+    SYNC_INCREMENTAL_LAG_MS: withDefault(wholeNumber(0, 86_400_000), '60000', 'how far an incremental run reaches back before the watermark'),
+    SYNC_FULL_INTERVAL_MS: withDefault(wholeNumber(60_000, 30 * 86_400_000), '86400000', 'scheduled runs are full at least this often'),
+    SYNC_SKIP_UNCHANGED_PAGES: withDefault(trueOrFalse, 'true', 'record a page served as the last full run wrote it without writing it'),
+    SYNC_RESUME_WITHIN_MS: withDefault(wholeNumber(0, 30 * 86_400_000), '21600000', 'a left-behind run active within this long is resumed'),
+    SYNC_LOCK_WAIT_MS: withDefault(wholeNumber(0, 3_600_000), '10000', "how long a queued run waits for another process's run"),
+  },
+  (v): SyncConfig => ({
+    pageSize: v.SYNC_PAGE_SIZE,
+    concurrency: v.SYNC_CONCURRENCY,
+    maxPages: v.SYNC_MAX_PAGES,
+    incrementalLagMs: v.SYNC_INCREMENTAL_LAG_MS,
+    skipUnchangedPages: v.SYNC_SKIP_UNCHANGED_PAGES,
+    fullIntervalMs: v.SYNC_FULL_INTERVAL_MS,
+    resumeWithinMs: v.SYNC_RESUME_WITHIN_MS,
+    lockWaitMs: v.SYNC_LOCK_WAIT_MS,
+  }),
+);
+
+/** What every guarded run takes from the settings, whoever starts it (`sync`, the daemon). */
+export type RunSettings = Omit<SyncConfig, 'lockWaitMs'>;
+
+export function runOptionsOf(config: { sync: SyncConfig }): RunSettings {
+  // The lock wait is each caller's own: `sync` gives up at once or waits (--wait), the daemon waits SYNC_LOCK_WAIT_MS.
+  const { lockWaitMs: _own, ...options } = config.sync;
+  return options;
+}
