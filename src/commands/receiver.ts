@@ -1,10 +1,17 @@
 // `account-sync receiver`: receives Upvest's webhook deliveries on WEBHOOK_RECEIVER_PORT and
-// WEBHOOK_RECEIVER_PATH, verifies them and stores their events (webhook_events) until stopped.
-// Stateless: run as many as you like behind a load balancer. Composition root.
+// WEBHOOK_RECEIVER_PATH, verifies them, stores their events (webhook_events) and applies them
+// to the mirror, until stopped; /healthz, /readyz and /metrics on WEBHOOK_RECEIVER_HEALTH_PORT.
+// Stateless: run as many as you like behind a load balancer. Composition root: shutdown undoes
+// start-up in reverse order.
 import { createPrisma } from '../db/prisma.js';
 import { errorMessageOf } from '../errors.js';
 import { EXIT } from '../exit-codes.js';
+import { createReadiness } from '../health/readiness.js';
+import { startHealthServer } from '../health/server.js';
+import { startApplier, type Applier } from '../webhooks/applier.js';
+import { pendingEventCount } from '../webhooks/event-store.js';
 import { startReceiverFromConfig } from '../webhooks/index.js';
+import { createReceiverMetrics } from '../webhooks/metrics.js';
 import { parseCommandLine } from './arguments.js';
 import { setUp, type Command } from './command.js';
 import { abortOnStopSignals, untilAborted } from './signals.js';
@@ -15,11 +22,16 @@ const COMMAND_LINE = {
     'usage: account-sync receiver',
     '',
     'Receives Upvest webhook deliveries on WEBHOOK_RECEIVER_HOST:WEBHOOK_RECEIVER_PORT, path',
-    'WEBHOOK_RECEIVER_PATH; verifies their signatures and stores their events. Runs until SIGINT or',
-    'SIGTERM; requests under way are finished first. Settings: see README.md, "Webhooks".',
+    'WEBHOOK_RECEIVER_PATH; verifies their signatures, stores their events and applies them to the',
+    'mirror (WEBHOOK_APPLY). /healthz, /readyz and /metrics on WEBHOOK_RECEIVER_HEALTH_PORT. Runs until',
+    'SIGINT or SIGTERM; requests under way are finished first. Settings: see README.md, "Webhooks".',
   ].join('\n'),
   options: {},
 };
+
+/** Readiness is also checked on this timer, so outages are logged when nobody probes. */
+const READINESS_EVERY_MS = 5_000;
+const READINESS_TIMEOUT_MS = 3_000;
 
 export const receiverCommand: Command = {
   async run(args, context) {
@@ -28,20 +40,65 @@ export const receiverCommand: Command = {
     const { config, secrets, logger } = setUp('receiver', context);
     const prisma = createPrisma(config.database.url, { applicationName: 'account-sync receiver' });
     const stop = abortOnStopSignals();
+    const metrics = createReceiverMetrics({ pendingEvents: () => pendingEventCount(prisma) });
+    const readiness = createReadiness({
+      checks: { database: () => prisma.$queryRaw`SELECT 1` },
+      timeoutMs: READINESS_TIMEOUT_MS,
+      everyMs: READINESS_EVERY_MS,
+      logger,
+      onResult: (name, up) => metrics.dependency(name, up),
+    });
+    let applier: Applier | null = null;
     try {
-      const { receiver, keys } = await startReceiverFromConfig(config, { prisma, logger, secrets });
+      applier = config.webhooks.apply
+        ? await startApplier({
+            prisma,
+            databaseUrl: config.database.url,
+            logger,
+            batchSize: config.webhooks.applyBatchSize,
+            sweepMs: config.webhooks.applySweepMs,
+            now: () => new Date(),
+            redact: secrets.redact,
+            onApplied: (result) => {
+              metrics.applied(result);
+              logger.debug({ claimed: result.claimed, ...result.byOutcome }, 'webhook events applied');
+            },
+          })
+        : null;
+      const { receiver, keys } = await startReceiverFromConfig(config, {
+        prisma,
+        logger,
+        secrets,
+        onOutcome: (outcome) => {
+          metrics.delivery(outcome);
+          // Applied at once: the events are committed when the answer goes out.
+          if ((outcome.batch?.stored ?? 0) > 0) applier?.kick();
+        },
+      });
+      const health = await startHealthServer({
+        host: config.webhooks.host,
+        port: config.webhooks.healthPort,
+        registry: metrics.registry,
+        readiness,
+        logger,
+      });
       // Knowing the keys before the first delivery; if Upvest is unreachable now, the first
       // delivery tries again (and is answered 503 meanwhile, which Upvest retries).
       await keys
         .refresh()
         .catch((error: unknown) => logger.warn({ err: error }, `webhook verification keys not loaded yet: ${errorMessageOf(error)}`));
+      logger.info({ receiverPort: receiver.port, healthPort: health.port, apply: config.webhooks.apply }, 'webhook receiver started');
       await untilAborted(stop.signal);
       logger.info('stopping the webhook receiver');
+      await health.close();
       await receiver.close();
+      await applier?.close();
       logger.info('webhook receiver stopped');
       return EXIT.ok;
     } finally {
       stop.unwire();
+      await applier?.close();
+      readiness.stop();
       await prisma.$disconnect();
     }
   },

@@ -8,6 +8,8 @@ export interface SyncConfig {
   concurrency: number;
   /** No run fetches more pages than this, whatever total_count says. */
   maxPages: number;
+  /** Accounts an unsure walk did not list that a run looks up one by one before settling deletions. */
+  maxDeletionChecks: number;
   /** Incremental runs reach back this far before the last watermark. */
   incrementalLagMs: number;
   /** Recognise pages served exactly as a full run last wrote them, and skip writing them. */
@@ -25,6 +27,11 @@ export const sync = section(
     SYNC_PAGE_SIZE: withDefault(wholeNumber(2, 10_000), '1000', 'accounts per page'),
     SYNC_CONCURRENCY: withDefault(wholeNumber(1, 64), '4', 'pages fetched and written at once'),
     SYNC_MAX_PAGES: withDefault(wholeNumber(1, 100_000_000), '100000', 'no run fetches more pages'),
+    SYNC_MAX_DELETION_CHECKS: withDefault(
+      wholeNumber(0, 1_000_000),
+      '1000',
+      'live accounts an unsure walk did not list that are looked up one by one (GET /accounts/{id}) before deletions are settled',
+    ),
     SYNC_INCREMENTAL_LAG_MS: withDefault(wholeNumber(0, 86_400_000), '60000', 'how far an incremental run reaches back before the watermark'),
     SYNC_FULL_INTERVAL_MS: withDefault(wholeNumber(60_000, 30 * 86_400_000), '86400000', 'scheduled runs are full at least this often'),
     SYNC_SKIP_UNCHANGED_PAGES: withDefault(trueOrFalse, 'true', 'record a page served as the last full run wrote it without writing it'),
@@ -35,6 +42,7 @@ export const sync = section(
     pageSize: v.SYNC_PAGE_SIZE,
     concurrency: v.SYNC_CONCURRENCY,
     maxPages: v.SYNC_MAX_PAGES,
+    maxDeletionChecks: v.SYNC_MAX_DELETION_CHECKS,
     incrementalLagMs: v.SYNC_INCREMENTAL_LAG_MS,
     skipUnchangedPages: v.SYNC_SKIP_UNCHANGED_PAGES,
     fullIntervalMs: v.SYNC_FULL_INTERVAL_MS,

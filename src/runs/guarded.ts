@@ -28,6 +28,7 @@ export interface GuardedRunOptions {
   pageSize: number;
   concurrency: number;
   maxPages: number;
+  maxDeletionChecks?: number;
   /**
    * The mode of a new run; 'scheduled' lets the history decide (full when none succeeded
    * within `fullIntervalMs`, incremental otherwise). A resumed run keeps its own.
@@ -87,6 +88,7 @@ export async function runGuarded(deps: GuardedRunDeps, options: GuardedRunOption
         pageSize: options.pageSize,
         concurrency: options.concurrency,
         maxPages: options.maxPages,
+        maxDeletionChecks: options.maxDeletionChecks,
         mode,
         incrementalLagMs: options.incrementalLagMs,
         skipUnchangedPages: options.skipUnchangedPages,

@@ -148,3 +148,9 @@ export async function keepAsideEventObjects(
     SELECT r.event_id, r.account_id, coalesce(r.raw, 'null'::jsonb), r.raw_truncated, r.reason
     FROM jsonb_to_recordset(${json}::jsonb) AS r(event_id uuid, account_id text, raw jsonb, raw_truncated boolean, reason text)`;
 }
+
+/** Events stored and not applied yet. */
+export async function pendingEventCount(db: Db): Promise<number> {
+  const [row] = await db.$queryRaw<Array<{ n: number }>>`SELECT count(*)::int AS n FROM webhook_events WHERE outcome IS NULL`;
+  return row?.n ?? 0;
+}

@@ -120,7 +120,7 @@ function utc(column: string) {
 }
 
 /** The simulator's accounts in the form mirroredAccounts() returns, for an exact comparison. */
-export function expectedMirror(h: Harness) {
+export function expectedMirror(h: { simulator: Simulator }) {
   return h.simulator.dataset.list().map((a) => ({
     id: a.id,
     created_at: normalizeTimestamp(a.created_at),

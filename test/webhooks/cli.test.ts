@@ -8,6 +8,7 @@ import type { Env } from '../../src/config/index.js';
 import { createPrisma, type PrismaClient } from '../../src/db/prisma.js';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { runCli, spawnCli } from '../support/cli.js';
+import { httpGet, metric, pollUntil } from '../support/daemon.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 
 let db: TestDatabase;
@@ -31,6 +32,7 @@ beforeAll(async () => {
     UPVEST_SIGNING_KEY_ID: sim.keyId,
     WEBHOOK_RECEIVER_HOST: '127.0.0.1',
     WEBHOOK_RECEIVER_PORT: '0',
+    WEBHOOK_RECEIVER_HEALTH_PORT: '0',
     LOG_LEVEL: 'info',
   };
 });
@@ -90,6 +92,39 @@ describe('account-sync receiver and webhooks', () => {
     await receiver.closed;
     expect(warning.msg).toContain('access token [redacted]');
     expect(receiver.stderr()).not.toContain(receiverToken);
+  });
+
+  it('loses nothing when a receiver dies between storing and applying: the next one applies it, once', async () => {
+    // A receiver that only stores (WEBHOOK_APPLY=false), killed once the delivery is stored.
+    const storing = spawnCli(['receiver'], { ...env, WEBHOOK_APPLY: 'false' });
+    const port = ((await storing.waitForLog((l) => l.msg?.includes('webhook receiver listening on') ?? false, 'the receiver')).port) as number;
+    const url = `http://127.0.0.1:${port}/webhooks/upvest`;
+    const registered = JSON.parse((await cli(['webhooks', 'register', '--url', url, '--json'])).stdout) as { id: string };
+    const account = sim.dataset.at(3)!;
+    sim.dataset.setStatus(account.id, 'LOCKED');
+    const attempt = await sim.webhooks.waitFor((a) => a.status === 200 && a.events.some((e) => e.objectId === account.id));
+    const eventId = attempt.events.find((e) => e.objectId === account.id)!.id;
+    storing.kill('SIGKILL');
+    await storing.closed;
+    const [pending] = await prisma.$queryRaw<Array<{ outcome: string | null }>>`SELECT outcome FROM webhook_events WHERE event_id = ${eventId}::uuid`;
+    expect(pending).toEqual({ outcome: null });
+
+    const applying = spawnCli(['receiver'], env);
+    const health = ((await applying.waitForLog((l) => l.msg === 'webhook receiver started', 'the receiver')).healthPort) as number;
+    const row = await pollUntil(async () => {
+      const [r] = await prisma.$queryRaw<Array<{ status: string }>>`SELECT status FROM accounts WHERE id = ${account.id}::uuid`;
+      return r;
+    }, 'the event to be applied');
+    expect(row).toEqual({ status: 'LOCKED' });
+    const changes = await prisma.$queryRaw<Array<{ to_status: string; source: string; event: string }>>`
+      SELECT to_status, source, webhook_event_id::text AS event FROM account_status_changes WHERE account_id = ${account.id}::uuid`;
+    expect(changes).toEqual([{ to_status: 'LOCKED', source: 'webhook', event: eventId }]);
+    const metrics = (await httpGet(`http://127.0.0.1:${health}/metrics`)).body;
+    expect(metric(metrics, 'account_sync_webhook_events_applied_total{outcome="applied"}')).toBe(1);
+    expect(metric(metrics, 'account_sync_webhook_events_pending')).toBe(0);
+    applying.kill('SIGTERM');
+    expect(await applying.exited).toEqual({ code: 0, signal: null });
+    await cli(['webhooks', 'delete', registered.id]);
   });
 
   // --help and --bogus of every command: test/cli/conventions.test.ts.
