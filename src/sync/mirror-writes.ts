@@ -23,38 +23,57 @@ export interface WriteContext {
 
 /**
  * The account's columns as Upvest's record fills them, in one list: the JSON parameter, the
- * comparison with the stored row and the upsert are all built from it.
+ * comparison with the stored row and the upsert are all built from it. `json` says how a value
+ * is written into the parameter: ids and timestamps were validated to hold no character JSON
+ * escapes, so they are written as they are.
  */
 const ACCOUNT_COLUMNS = [
-  { column: 'id', type: 'uuid', of: (a: AccountRecord) => a.id },
-  { column: 'account_group_id', type: 'uuid', of: (a: AccountRecord) => a.accountGroupId },
-  { column: 'type', type: 'text', of: (a: AccountRecord) => a.type },
-  { column: 'name', type: 'text', of: (a: AccountRecord) => a.name },
-  { column: 'status', type: 'text', of: (a: AccountRecord) => a.status },
-  { column: 'account_number', type: 'bigint', of: (a: AccountRecord) => a.accountNumber },
-  { column: 'created_at', type: 'timestamptz', of: (a: AccountRecord) => a.createdAt },
-  { column: 'updated_at', type: 'timestamptz', of: (a: AccountRecord) => a.updatedAt },
+  { column: 'id', type: 'uuid', json: 'plain', of: (a: AccountRecord) => a.id },
+  { column: 'account_group_id', type: 'uuid', json: 'plain', of: (a: AccountRecord) => a.accountGroupId },
+  { column: 'type', type: 'text', json: 'escaped', of: (a: AccountRecord) => a.type },
+  { column: 'name', type: 'text', json: 'escaped', of: (a: AccountRecord) => a.name },
+  { column: 'status', type: 'text', json: 'escaped', of: (a: AccountRecord) => a.status },
+  { column: 'account_number', type: 'bigint', json: 'number', of: (a: AccountRecord) => a.accountNumber },
+  { column: 'created_at', type: 'timestamptz', json: 'plain', of: (a: AccountRecord) => a.createdAt },
+  { column: 'updated_at', type: 'timestamptz', json: 'plain', of: (a: AccountRecord) => a.updatedAt },
 ] as const;
 
 const DATA_COLUMNS = ACCOUNT_COLUMNS.filter((c) => c.column !== 'id').map((c) => c.column);
 const sql = (text: string) => Prisma.raw(text);
 /** `(a.x, a.y, ...)` of the data columns, plus deleted_at: a live row equal to the record is unchanged. */
 const tupleOf = (alias: string, deletedAt: string) => `(${[...DATA_COLUMNS.map((c) => `${alias}.${c}`), deletedAt].join(', ')})`;
-const RECORDSET_TYPE = sql([...ACCOUNT_COLUMNS.map((c) => `${c.column} ${c.type}`), 'webhook_event_id uuid'].join(', '));
+const RECORDSET_TYPE = sql([...ACCOUNT_COLUMNS.map((c) => `${c.column} ${c.type}`), 'users json', 'webhook_event_id uuid'].join(', '));
 const INPUT_COLUMNS = sql(ACCOUNT_COLUMNS.map((c) => c.column).join(', '));
 const STORED_DIFFERS_FROM_INPUT = sql(`${tupleOf('a', 'a.deleted_at')} IS DISTINCT FROM ${tupleOf('i', 'NULL::timestamptz')}`);
 const STORED_DIFFERS_FROM_EXCLUDED = sql(`${tupleOf('a', 'a.deleted_at')} IS DISTINCT FROM ${tupleOf('EXCLUDED', 'NULL::timestamptz')}`);
 const SET_FROM_EXCLUDED = sql(DATA_COLUMNS.map((c) => `${c} = EXCLUDED.${c}`).join(',\n        '));
+const KEYS = ACCOUNT_COLUMNS.map((c, i) => `${i === 0 ? '' : ','}"${c.column}":`);
 
-/** One JSON parameter per set: PostgreSQL parses it faster than the driver serialises arrays. */
+/**
+ * One JSON parameter for the whole set, users included: PostgreSQL parses it faster than the
+ * driver serialises arrays. Written by hand rather than through objects and JSON.stringify,
+ * which allocated a copy of every account per page.
+ */
 function accountsJsonOf(accounts: ReadonlyArray<AccountRecord>, eventIds: ReadonlyMap<string, string> | undefined): string {
-  return JSON.stringify(
-    accounts.map((a) => {
-      const row: Record<string, unknown> = Object.fromEntries(ACCOUNT_COLUMNS.map((c) => [c.column, c.of(a)]));
-      if (eventIds) row.webhook_event_id = eventIds.get(a.id) ?? null;
-      return row;
-    }),
-  );
+  const parts: string[] = ['['];
+  for (const [n, a] of accounts.entries()) {
+    parts.push(n === 0 ? '{' : ',{');
+    ACCOUNT_COLUMNS.forEach((c, i) => {
+      const v = c.of(a);
+      parts.push(KEYS[i]!, c.json === 'plain' ? `"${v}"` : c.json === 'number' ? String(v) : JSON.stringify(v));
+    });
+    parts.push(',"users":', usersJsonOf(a));
+    const eventId = eventIds?.get(a.id);
+    parts.push(eventId === undefined ? '}' : `,"webhook_event_id":"${eventId}"}`);
+  }
+  parts.push(']');
+  return parts.join('');
+}
+
+function usersJsonOf(a: AccountRecord): string {
+  let out = '[';
+  for (const [i, u] of a.users.entries()) out += `${i === 0 ? '' : ','}{"id":"${u.id}","type":${JSON.stringify(u.type)}}`;
+  return `${out}]`;
 }
 
 function linksJsonOf(accounts: ReadonlyArray<AccountRecord>): string {
@@ -70,11 +89,14 @@ export interface WrittenRow {
 }
 
 /**
- * Upserts the accounts. Every part of the WITH reads the rows as they were before the
- * statement (one snapshot), which is what a status change needs as its from_status. Rows that
- * would not change are filtered out before the INSERT ... ON CONFLICT, which would otherwise
- * lock (and so dirty) every row it looks at. An older version than the stored one (fetched
- * before a newer one was written) is never written over the newer.
+ * Upserts the accounts, and gives the accounts it creates their users and links. Every part
+ * of the WITH reads the rows as they were before the statement (one snapshot), which is what a
+ * status change needs as its from_status. Rows that would not change are filtered out before
+ * the INSERT ... ON CONFLICT, which would otherwise lock (and so dirty) every row it looks at.
+ * An older version than the stored one (fetched before a newer one was written) is never
+ * written over the newer. An account this statement creates cannot have links yet (a parallel
+ * writer that lists it too waits for this transaction), so its links are simply inserted; those
+ * of known accounts are compared by syncLinks.
  */
 export async function upsertAccounts(db: Db, at: WriteContext, accounts: ReadonlyArray<AccountRecord>): Promise<WrittenRow[]> {
   // The pairing of written rows with their previous status is done here rather than by a join
@@ -104,6 +126,17 @@ export async function upsertAccounts(db: Db, at: WriteContext, accounts: Readonl
       -- Checked again against the row as it is now: a parallel page may have just written it.
       WHERE EXCLUDED.updated_at >= a.updated_at AND ${STORED_DIFFERS_FROM_EXCLUDED}
       RETURNING a.id, a.status, a.updated_at, (a.xmax = 0) AS inserted
+    ),
+    wanted AS (
+      SELECT w.id AS account_id, u.id AS user_id, u.type
+      FROM written w JOIN input i ON i.id = w.id, json_to_recordset(i.users) AS u(id uuid, type text)
+      WHERE w.inserted
+    ),
+    ${newUsersOf(at)},
+    new_links AS (
+      INSERT INTO account_users (account_id, user_id, type)
+      SELECT account_id, user_id, type FROM wanted ORDER BY 1, 2
+      ON CONFLICT (account_id, user_id) DO NOTHING
     )
     SELECT 'written' AS kind, id::text AS id, status, updated_at::text AS changed_at, inserted FROM written
     UNION ALL
@@ -181,18 +214,6 @@ function newUsersOf(at: WriteContext): Prisma.Sql {
       ORDER BY 1
       ON CONFLICT (id) DO NOTHING
     )`;
-}
-
-/** Users first seen and the links of accounts this transaction created. */
-export async function insertLinks(db: Db, at: WriteContext, accounts: ReadonlyArray<AccountRecord>): Promise<void> {
-  await db.$executeRaw`
-    WITH wanted AS (
-      SELECT * FROM json_to_recordset(${linksJsonOf(accounts)}::json) AS l(account_id uuid, user_id uuid, type text)
-    ),
-    ${newUsersOf(at)}
-    INSERT INTO account_users (account_id, user_id, type)
-    SELECT account_id, user_id, type FROM wanted ORDER BY 1, 2
-    ON CONFLICT (account_id, user_id) DO NOTHING`;
 }
 
 /** The status changes, with the feed lock held from before the first id is drawn until commit. */

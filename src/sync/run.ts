@@ -16,7 +16,7 @@ import type { UpvestClient } from '../upvest/client.js';
 import { usableIdOf } from '../upvest/schema.js';
 import { catchUp } from './catch-up.js';
 import { decideDeletions } from './deletions.js';
-import { createPageWriter } from './page-writer.js';
+import { createPageWriter, type PageWriter } from './page-writer.js';
 import { progressOf, type SyncProgress } from './progress.js';
 import { refreshStatistics } from './statistics.js';
 import { toMicros } from './timestamps.js';
@@ -76,36 +76,74 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Run
     options.resumeRunId === undefined ? 'sync run started' : 'sync run resumed',
   );
 
-  const writerDeps = { prisma: deps.prisma, logger, now, redact };
-  const fingerprinting = run.mode === 'full' && options.skipUnchangedPages !== false;
-  const writeWalkPage = createPageWriter(writerDeps, run, { fingerprinting, catchUp: false });
-  const writeCatchUpPage = createPageWriter(writerDeps, run, { fingerprinting: false, catchUp: true });
   const progress = progressOf(run, deps.onProgress);
+  const writer = createPageWriter(
+    { prisma: deps.prisma, logger, now, redact },
+    run,
+    {
+      fingerprinting: run.mode === 'full' && options.skipUnchangedPages !== false,
+      writers: Math.min(WRITERS, options.concurrency),
+      ...batchBounds(run.pageSize, options.concurrency),
+      onCommitted: (pages) => pages.forEach((page) => progress.pageDone(page)),
+    },
+  );
   let nextIndex = run.donePages.reduce((next, page) => Math.max(next, page.index + 1), 0);
-  const track = (write: (page: FetchedPage) => Promise<void>) => async (fetched: FetchedPage) => {
-    await write(fetched);
+  const queue = (catchUp: boolean) => async (fetched: FetchedPage) => {
     nextIndex = Math.max(nextIndex, fetched.index + 1);
-    progress.pageDone(fetched);
+    await writer.write(fetched, catchUp);
   };
 
-  let failure = await walkRun(deps, run, options, track(writeWalkPage));
+  // The pages fetched are written, whatever stopped the walk: a resumed run need not fetch them again.
+  let failure = await settled(walkRun(deps, run, options, queue(false)), writer);
   let deletions: DeletionDecision = { kind: 'none', note: null };
   if (failure === undefined) {
     try {
-      await catchUp(deps.client, run, { maxPages: options.maxPages, lagMs: options.incrementalLagMs ?? 60_000, signal: deps.signal, firstIndex: nextIndex }, track(writeCatchUpPage));
+      await catchUp(deps.client, run, { maxPages: options.maxPages, lagMs: options.incrementalLagMs ?? 60_000, signal: deps.signal, firstIndex: nextIndex }, queue(true));
+      await writer.flush();
       const walk = await assessRunWalk(deps.prisma, { runId: run.runId, mode: run.mode, pageSize: run.pageSize, walkFinished: true });
       deletions = await decideDeletions(
         { prisma: deps.prisma, client: deps.client, logger, signal: deps.signal },
         { runId: run.runId, mode: run.mode },
         walk,
         { maxChecks: options.maxDeletionChecks ?? 1000 },
-        (records) => writeCatchUpPage(foundPage(nextIndex++, records)),
+        async (records) => {
+          await writer.write(foundPage(nextIndex++, records), true);
+          await writer.flush();
+        },
       );
     } catch (error) {
       failure = error;
     }
   }
   return finish(deps, run, failure, deletions, { logger, now, redact });
+}
+
+/** Transactions writing pages at once: enough to keep PostgreSQL's cores busy. */
+const WRITERS = 2;
+
+/**
+ * How many accounts a transaction takes (whole pages: at least one), and how many pages may be
+ * fetched and not yet committed. SYNC_CONCURRENCY pages of 1000 accounts' worth: small pages are
+ * written many at a time, and memory stays as it was with one page per transaction. With a
+ * concurrency of 1, one page at a time, fetched then written.
+ */
+export function batchBounds(pageSize: number, concurrency: number): { maxBatchAccounts: number; maxQueuedPages: number } {
+  const pagesPerThousand = Math.max(1, Math.floor(1_000 / pageSize));
+  return {
+    maxBatchAccounts: Math.max(pageSize, 2_000),
+    maxQueuedPages: concurrency === 1 ? 1 : concurrency * pagesPerThousand,
+  };
+}
+
+/** What stopped the walk, once every page it queued is committed (or what failed writing them). */
+async function settled(walk: Promise<unknown>, writer: PageWriter): Promise<unknown> {
+  const failure = await walk;
+  try {
+    await writer.flush();
+  } catch (error) {
+    return failure ?? error;
+  }
+  return failure;
 }
 
 /** Accounts found one by one, as a page of the run (they count as listed). */
@@ -119,7 +157,7 @@ function foundPage(index: number, records: unknown[]): FetchedPage {
     totalCount: 0,
     firstId: ids[0] ?? null,
     lastId: ids[ids.length - 1] ?? null,
-    page: { meta: { offset: 0, limit: records.length, count: records.length, total_count: 0 }, data: records, requestId: undefined, body: '', retries: 0 },
+    page: { meta: { offset: 0, limit: records.length, count: records.length, total_count: 0 }, data: records, requestId: undefined, digest: '', retries: 0 },
   };
 }
 

@@ -1,21 +1,14 @@
-// Writes one page of accounts in one transaction, together with the page's bookkeeping row
-// and its rejected records: a page is committed whole or not at all, so a run resumes from its
-// last committed page. Writing the same page twice changes nothing.
+// Writes pages of accounts in one transaction, together with the pages' bookkeeping rows and
+// their rejected records: pages are committed whole or not at all, so a run resumes from its
+// last committed page. Several pages per transaction when they arrive faster than they commit:
+// fewer, larger statements. Writing the same pages twice changes nothing.
 import type { Db, PrismaClient } from '../db/prisma.js';
 import { databaseMessageOf, sqlStateOf, withTransactionRetry } from '../db/transactions.js';
 import { oneLineMessage } from '../errors.js';
 import { keptAsideJson } from '../runs/kept-aside.js';
-import { recordPage, rememberFingerprint, type KeptAside, type PageRecord } from '../runs/sql/pages.js';
+import { recordPages, rememberFingerprints, type KeptAside, type PageRecord, type PageRejection } from '../runs/sql/pages.js';
 import type { AccountRecord } from '../upvest/schema.js';
-import {
-  insertLinks,
-  recordStatusChanges,
-  syncLinks,
-  upsertAccounts,
-  upvestShapeOf,
-  type WriteContext,
-  type WrittenRow,
-} from './mirror-writes.js';
+import { recordStatusChanges, syncLinks, upsertAccounts, upvestShapeOf, type WriteContext, type WrittenRow } from './mirror-writes.js';
 
 export type { AccountRecord, KeptAside };
 
@@ -55,38 +48,37 @@ export interface PageOutcome {
   rejected: number;
 }
 
-interface Written {
-  accounts: number;
-  inserted: number;
-  updated: number;
-  statusChanges: number;
-}
-
-const NOTHING_WRITTEN: Written = { accounts: 0, inserted: 0, updated: 0, statusChanges: 0 };
-
 export interface AccountsWritten {
-  written: Written;
+  /** Accounts inserted, and those whose row or links changed. */
+  inserted: Set<string>;
+  updated: Set<string>;
   /** Status changes made, to be recorded (recordStatusChanges) before the transaction commits. */
   changes: WrittenRow[];
   /** Accounts whose row or links changed. */
   changedIds: Set<string>;
 }
 
+/** One page in its own transaction. */
 export async function writePage(prisma: PrismaClient, page: PageWrite): Promise<PageOutcome> {
-  // Within a page the same id can only be written once per statement; keep its newest version.
-  // Sorting by id gives every transaction the same lock order, which keeps parallel page
-  // writers from deadlocking on the rows two pages share.
-  const accounts = newestById(page.accounts).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  const at: WriteContext = { runId: page.runId, observedAt: page.observedAt };
+  return (await writePages(prisma, [page]))[0]!;
+}
+
+/** The pages in one transaction; their outcomes, in order. All pages belong to one run. */
+export async function writePages(prisma: PrismaClient, pages: PageWrite[]): Promise<PageOutcome[]> {
+  // Within a statement the same id can only be written once; keep its newest version. Sorting
+  // by id gives every transaction the same lock order, which keeps parallel writers from
+  // deadlocking on the rows two batches share.
+  const accounts = newestById(pages.flatMap((page) => page.accounts)).sort(byId);
+  const at: WriteContext = { runId: pages[0]!.runId, observedAt: pages[0]!.observedAt };
   try {
     return await withTransactionRetry(() =>
       prisma.$transaction(
         async (tx) => {
-          const { written, changes } = await writeAccounts(tx, at, accounts);
-          const outcome = await recordOutcome(tx, page, written, []);
+          const written = await writeAccounts(tx, at, accounts);
+          const outcomes = await recordOutcomes(tx, pages, written, new Map());
           // Last: from here to commit, page transactions take turns (see FEED_LOCK_KEY).
-          await recordStatusChanges(tx, at, changes);
-          return outcome;
+          await recordStatusChanges(tx, at, written.changes);
+          return outcomes;
         },
         { maxWait: 30_000, timeout: 120_000 },
       ),
@@ -99,9 +91,9 @@ export async function writePage(prisma: PrismaClient, page: PageWrite): Promise<
     return withTransactionRetry(() =>
       prisma.$transaction(
         async (tx) => {
-          const refused: KeptAside[] = [];
-          const written = await writeIsolating(tx, at, accounts, refused, page.redact ?? ((text) => text));
-          return recordOutcome(tx, page, written, refused);
+          const refused = new Map<string, KeptAside>();
+          const written = await writeIsolating(tx, at, accounts, refused, pages[0]!.redact ?? ((text) => text));
+          return recordOutcomes(tx, pages, written, refused);
         },
         { maxWait: 30_000, timeout: 300_000 },
       ),
@@ -114,23 +106,31 @@ export async function writePage(prisma: PrismaClient, page: PageWrite): Promise<
  * they make are returned, not yet recorded. Also what the webhook applier writes with.
  */
 export async function writeAccounts(db: Db, at: WriteContext, accounts: AccountRecord[]): Promise<AccountsWritten> {
-  if (accounts.length === 0) return { written: NOTHING_WRITTEN, changes: [], changedIds: new Set() };
+  if (accounts.length === 0) return { inserted: new Set(), updated: new Set(), changes: [], changedIds: new Set() };
+  // Creates the new accounts' links too; the others' are compared with what is stored.
   const written = await upsertAccounts(db, at, accounts);
-  // Accounts this transaction created cannot have links yet (a parallel page that lists
-  // one too waits for this one to commit), so theirs are simply inserted; the others are
-  // compared with what is stored.
-  const created = new Set(written.filter((row) => row.inserted).map((row) => row.id));
-  const known = accounts.filter((a) => !created.has(a.id));
-  if (created.size > 0) await insertLinks(db, at, accounts.filter((a) => created.has(a.id)));
+  const inserted = new Set(written.filter((row) => row.inserted).map((row) => row.id));
+  const known = accounts.filter((a) => !inserted.has(a.id));
   const relinked = known.length === 0 ? [] : await syncLinks(db, at, known);
-  const changes = written.filter((row) => row.from_status !== row.to_status);
   const updated = new Set([...relinked, ...written.filter((row) => !row.inserted).map((row) => row.id)]);
   return {
-    written: { accounts: accounts.length, inserted: created.size, updated: updated.size, statusChanges: changes.length },
-    changes,
-    changedIds: new Set([...created, ...updated]),
+    inserted,
+    updated,
+    changes: written.filter((row) => row.from_status !== row.to_status),
+    changedIds: new Set([...inserted, ...updated]),
   };
 }
+
+function mergeWritten(a: AccountsWritten, b: AccountsWritten): AccountsWritten {
+  return {
+    inserted: new Set([...a.inserted, ...b.inserted]),
+    updated: new Set([...a.updated, ...b.updated]),
+    changes: [...a.changes, ...b.changes],
+    changedIds: new Set([...a.changedIds, ...b.changedIds]),
+  };
+}
+
+const NOTHING_WRITTEN: AccountsWritten = { inserted: new Set(), updated: new Set(), changes: [], changedIds: new Set() };
 
 /**
  * Writes the accounts in halves under savepoints until every account PostgreSQL refuses is
@@ -140,16 +140,16 @@ async function writeIsolating(
   db: Db,
   at: WriteContext,
   accounts: AccountRecord[],
-  refused: KeptAside[],
+  refused: Map<string, KeptAside>,
   redact: (text: string) => string,
-): Promise<Written> {
+): Promise<AccountsWritten> {
   if (accounts.length === 0) return NOTHING_WRITTEN;
   await db.$executeRawUnsafe('SAVEPOINT page_part');
   try {
     // The status changes inside the savepoint too: this path values robustness over holding
-    // the feed lock for the shortest time.
-    const { written, changes } = await writeAccounts(db, at, accounts);
-    await recordStatusChanges(db, at, changes);
+    // the feed lock for the shortest time. They are recorded here, not by the caller.
+    const written = await writeAccounts(db, at, accounts);
+    await recordStatusChanges(db, at, written.changes);
     await db.$executeRawUnsafe('RELEASE SAVEPOINT page_part');
     return written;
   } catch (error) {
@@ -157,12 +157,12 @@ async function writeIsolating(
     await db.$executeRawUnsafe('ROLLBACK TO SAVEPOINT page_part');
     await db.$executeRawUnsafe('RELEASE SAVEPOINT page_part');
     if (accounts.length === 1) {
-      refused.push(refusedRecord(accounts[0]!, error, redact));
+      refused.set(accounts[0]!.id, refusedRecord(accounts[0]!, error, redact));
       return NOTHING_WRITTEN;
     }
     const middle = Math.ceil(accounts.length / 2);
     const first = await writeIsolating(db, at, accounts.slice(0, middle), refused, redact);
-    return addWritten(first, await writeIsolating(db, at, accounts.slice(middle), refused, redact));
+    return mergeWritten(first, await writeIsolating(db, at, accounts.slice(middle), refused, redact));
   }
 }
 
@@ -183,28 +183,41 @@ function isDataError(error: unknown): boolean {
   return state !== undefined && ['22', '23', '54'].includes(state.slice(0, 2));
 }
 
-function addWritten(a: Written, b: Written): Written {
-  return {
-    accounts: a.accounts + b.accounts,
-    inserted: a.inserted + b.inserted,
-    updated: a.updated + b.updated,
-    statusChanges: a.statusChanges + b.statusChanges,
-  };
-}
-
-async function recordOutcome(db: Db, page: PageWrite, written: Written, refused: KeptAside[]): Promise<PageOutcome> {
-  const outcome: PageOutcome = {
-    inserted: written.inserted,
-    updated: written.updated,
-    unchanged: written.accounts - written.inserted - written.updated,
-    statusChanges: written.statusChanges,
-    rejected: page.rejected.length + refused.length,
-  };
-  const rejected = refused.length === 0 ? page.rejected : [...page.rejected, ...refused];
-  await recordPage(db, pageRecordOf(page, outcome), rejected);
-  // A page with rejected records is written in full every time, so that every run keeps them aside.
-  if (page.fingerprint && rejected.length === 0) await rememberFingerprint(db, page, page.fingerprint);
-  return outcome;
+/**
+ * Each page's outcome, its bookkeeping row and rejected records, and its fingerprint. An
+ * account two pages of the batch list (the overlap) counts for the first; for the other it is
+ * unchanged, as it would have been had that page been written after.
+ */
+async function recordOutcomes(db: Db, pages: PageWrite[], written: AccountsWritten, refused: Map<string, KeptAside>): Promise<PageOutcome[]> {
+  const counted = new Set<string>();
+  const changed = new Set(written.changes.map((c) => c.id));
+  const records: PageRecord[] = [];
+  const rejections: PageRejection[] = [];
+  const fingerprinted: Array<{ offset: number; fingerprint: { limit: number; digest: string } }> = [];
+  const outcomes = pages.map((page) => {
+    const outcome: PageOutcome = { inserted: 0, updated: 0, unchanged: 0, statusChanges: 0, rejected: page.rejected.length };
+    const kept: KeptAside[] = [...page.rejected];
+    for (const account of page.accounts) {
+      const refusal = refused.get(account.id);
+      if (refusal) {
+        kept.push(refusal);
+        outcome.rejected += 1;
+      } else if (counted.has(account.id)) outcome.unchanged += 1;
+      else if (written.inserted.has(account.id)) outcome.inserted += 1;
+      else if (written.updated.has(account.id)) outcome.updated += 1;
+      else outcome.unchanged += 1;
+      if (!refusal && !counted.has(account.id) && changed.has(account.id)) outcome.statusChanges += 1;
+      counted.add(account.id);
+    }
+    records.push(pageRecordOf(page, outcome));
+    for (const record of kept) rejections.push({ ...record, offset: page.offset });
+    // A page with rejected records is written in full every time, so that every run keeps them aside.
+    if (page.fingerprint && kept.length === 0) fingerprinted.push({ offset: page.offset, fingerprint: page.fingerprint });
+    return outcome;
+  });
+  await recordPages(db, records, rejections);
+  await rememberFingerprints(db, pages[0]!.runId, fingerprinted);
+  return outcomes;
 }
 
 function pageRecordOf(page: PageWrite, outcome: PageOutcome): PageRecord {
@@ -224,11 +237,13 @@ function pageRecordOf(page: PageWrite, outcome: PageOutcome): PageRecord {
   };
 }
 
+const byId = (a: AccountRecord, b: AccountRecord) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
 function newestById(accounts: AccountRecord[]): AccountRecord[] {
-  const byId = new Map<string, AccountRecord>();
+  const byAccount = new Map<string, AccountRecord>();
   for (const account of accounts) {
-    const seen = byId.get(account.id);
-    if (!seen || Date.parse(account.updatedAt) >= Date.parse(seen.updatedAt)) byId.set(account.id, account);
+    const seen = byAccount.get(account.id);
+    if (!seen || Date.parse(account.updatedAt) >= Date.parse(seen.updatedAt)) byAccount.set(account.id, account);
   }
-  return [...byId.values()];
+  return [...byAccount.values()];
 }

@@ -5,6 +5,7 @@ import type { Logger } from '../logger.js';
 import { statusError, type HttpExchange } from './http.js';
 import { withRetry, type RequestGate } from './retry.js';
 import type { RetrySettings } from './settings.js';
+import { recordsDigest } from './page-digest.js';
 import { pageEnvelope, type PageEnvelope } from './schema.js';
 import type { TokenProvider } from './token.js';
 
@@ -17,8 +18,8 @@ export interface ListAccountsQuery {
 
 export interface AccountsPage extends PageEnvelope {
   requestId: string | undefined;
-  /** The body exactly as served (what a page's fingerprint is taken of). */
-  body: string;
+  /** A digest of the page's records exactly as served (see page-digest.ts). */
+  digest: string;
   /** Failed attempts before this page came back. */
   retries: number;
 }
@@ -83,7 +84,7 @@ export function createUpvestClient(deps: UpvestClientDeps): UpvestClient {
         { status: 200, requestId: response.requestId },
       );
     }
-    return { ...envelope, requestId: response.requestId, body: response.body, retries: 0 };
+    return { ...envelope, requestId: response.requestId, digest: recordsDigest(response.bytes, envelope.data), retries: 0 };
   }
 
   async function getOnce(id: string, signal: AbortSignal | undefined): Promise<AccountLookup> {

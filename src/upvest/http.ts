@@ -27,7 +27,10 @@ export interface HttpResponse {
   status: number;
   requestId: string | undefined;
   headers: Record<string, string | string[] | undefined>;
-  body: string;
+  /** The body as received (decompressed). */
+  bytes: Buffer;
+  /** The body as text (UTF-8), decoded on first use. */
+  readonly body: string;
 }
 
 export type HttpExchange = (request: SignedRequest) => Promise<HttpResponse>;
@@ -112,14 +115,24 @@ function readCapped(stream: Request, maxBytes: number, request: SignedRequest): 
       // got's requests are not destroyed by themselves; this releases the abort listener it
       // put on the run's signal (and its timers), as its promise API does.
       stream.destroy();
-      resolve({
-        status,
-        requestId: headerValue(headers['upvest-request-id']),
-        headers,
-        body: Buffer.concat(chunks, size).toString('utf8'),
-      });
+      resolve(responseOf(status, headers, Buffer.concat(chunks, size)));
     });
   });
+}
+
+/** The body is decoded only when asked for: a page's is parsed once and not kept as text. */
+function responseOf(status: number, headers: HttpResponse['headers'], bytes: Buffer): HttpResponse {
+  let text: string | undefined;
+  return {
+    status,
+    requestId: headerValue(headers['upvest-request-id']),
+    headers,
+    bytes,
+    get body() {
+      text ??= bytes.toString('utf8');
+      return text;
+    },
+  };
 }
 
 function headerValue(value: string | string[] | undefined): string | undefined {

@@ -114,7 +114,7 @@ describe('the incremental walk', () => {
           meta: { offset: query.offset, limit: query.limit, count: data.length, total_count: 1000 },
           data,
           requestId: undefined,
-          body: '',
+          digest: '',
           retries: 0,
         } satisfies AccountsPage;
       },

@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPrisma, type PrismaClient } from '../../src/db/prisma.js';
 import { keptAsideJson } from '../../src/runs/kept-aside.js';
-import { recordPageIfFingerprinted } from '../../src/runs/sql/pages.js';
-import { writePage, type AccountRecord, type PageWrite } from '../../src/sync/store.js';
+import { recordPagesIfFingerprinted } from '../../src/runs/sql/pages.js';
+import { writePage, writePages, type AccountRecord, type PageWrite } from '../../src/sync/store.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { mirrorRowsWrittenSince, txidNow } from '../support/harness.js';
 import { pageWrite } from '../support/pages.js';
@@ -150,6 +150,34 @@ describe('writing a page', () => {
   });
 });
 
+describe('writing several pages in one transaction', () => {
+  it('commits them together, each with its own outcome, the account two pages share counted for the first', async () => {
+    const first = [account(30), account(31), account(32)];
+    const second = [account(32), account(33)]; // pages overlap by one account
+    const writes = [
+      { ...page(first), offset: 100 },
+      { ...page(second), offset: 102 },
+    ];
+    expect(await writePages(prisma, writes)).toEqual([
+      { inserted: 3, updated: 0, unchanged: 0, statusChanges: 3, rejected: 0 },
+      { inserted: 1, updated: 0, unchanged: 1, statusChanges: 1, rejected: 0 },
+    ]);
+    const rows = await prisma.$queryRaw<Array<{ transactions: number; accounts: number }>>`
+      SELECT count(DISTINCT xmin::text)::int AS transactions, count(*)::int AS accounts
+      FROM accounts WHERE id = ANY(${[...first, ...second].map((a) => a.id)}::uuid[])`;
+    expect(rows).toEqual([{ transactions: 1, accounts: 4 }]);
+    const recorded = await prisma.syncRunPage.findMany({
+      where: { syncRunId: runId, pageIndex: { in: writes.map((w) => w.pageIndex) } },
+      select: { pageOffset: true, inserted: true, unchanged: true, accountIds: true },
+      orderBy: { pageIndex: 'asc' },
+    });
+    expect(recorded).toEqual([
+      { pageOffset: 100, inserted: 3, unchanged: 0, accountIds: first.map((a) => a.id) },
+      { pageOffset: 102, inserted: 1, unchanged: 1, accountIds: second.map((a) => a.id) },
+    ]);
+  });
+});
+
 describe('pages served exactly as a full run last wrote them', () => {
   const fingerprint = { limit: 1000, digest: 'digest-of-page-at-offset-5000' };
   const fingerprinted = (accounts: AccountRecord[]): PageWrite => ({ ...page(accounts), offset: 5000, fingerprint });
@@ -159,7 +187,8 @@ describe('pages served exactly as a full run last wrote them', () => {
     expect(await writePage(prisma, fingerprinted(accounts))).toMatchObject({ inserted: 2 });
     // Change the mirror behind the sync's back: a page recorded as unchanged does not even read it.
     await prisma.account.update({ where: { id: account(21).id }, data: { name: 'changed by hand' } });
-    const unchangedPage = (p: PageWrite) => ({
+    const unchangedPage = (p: PageWrite, print = fingerprint) => ({
+      fingerprint: print,
       runId: p.runId,
       index: p.pageIndex,
       offset: p.offset,
@@ -172,17 +201,17 @@ describe('pages served exactly as a full run last wrote them', () => {
       retries: p.retries,
     });
     const again = fingerprinted(accounts);
-    expect(await recordPageIfFingerprinted(prisma, unchangedPage(again), fingerprint)).toBe(true);
+    expect(await recordPagesIfFingerprinted(prisma, [unchangedPage(again)])).toEqual(new Set([again.pageIndex]));
     expect((await prisma.account.findUniqueOrThrow({ where: { id: account(21).id } })).name).toBe('changed by hand');
     const recorded = await prisma.syncRunPage.findUniqueOrThrow({
       where: { syncRunId_pageIndex: { syncRunId: runId, pageIndex: again.pageIndex } },
     });
     expect(recorded).toMatchObject({ pageOffset: 5000, unchanged: 2, inserted: 0, updated: 0, accountIds: [account(21).id, account(22).id] });
     // Another position, or other records, is not the page that was written.
-    expect(await recordPageIfFingerprinted(prisma, { ...unchangedPage(fingerprinted(accounts)), offset: 4999 }, fingerprint)).toBe(false);
-    expect(
-      await recordPageIfFingerprinted(prisma, unchangedPage(fingerprinted(accounts)), { ...fingerprint, digest: 'other records' }),
-    ).toBe(false);
+    expect(await recordPagesIfFingerprinted(prisma, [{ ...unchangedPage(fingerprinted(accounts)), offset: 4999 }])).toEqual(new Set());
+    expect(await recordPagesIfFingerprinted(prisma, [unchangedPage(fingerprinted(accounts), { ...fingerprint, digest: 'other records' })])).toEqual(
+      new Set(),
+    );
   });
 
   it('are written in full when the page differs, and the new fingerprint is kept', async () => {

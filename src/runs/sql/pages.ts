@@ -31,57 +31,107 @@ export interface PageRecord extends Omit<PageMeta, 'count'> {
   catchUp: boolean;
 }
 
-/** The page's bookkeeping row and its rejected records, in one statement. */
-export async function recordPage(db: Db, page: PageRecord, rejected: ReadonlyArray<KeptAside>): Promise<void> {
+/** A rejected record with the offset of the page it came from. */
+export type PageRejection = KeptAside & { offset: number };
+
+/** Pages' bookkeeping rows and their rejected records, in one statement. */
+export async function recordPages(db: Db, pages: ReadonlyArray<PageRecord>, rejected: ReadonlyArray<PageRejection>): Promise<void> {
+  if (pages.length === 0) return;
+  const runId = pages[0]!.runId;
   // Built as text: each raw record is already JSON text jsonb accepts.
   const rejectedJson = `[${rejected
     .map(
       (r) =>
-        `{"account_id":${r.accountId === null ? 'null' : jsonbString(r.accountId)},"reason":${jsonbString(r.reason)},` +
-        `"raw_truncated":${r.rawTruncated},"raw":${r.rawJson}}`,
+        `{"page_offset":${r.offset},"account_id":${r.accountId === null ? 'null' : jsonbString(r.accountId)},` +
+        `"reason":${jsonbString(r.reason)},"raw_truncated":${r.rawTruncated},"raw":${r.rawJson}}`,
     )
     .join(',')}]`;
+  const pagesJson = JSON.stringify(
+    pages.map((p) => ({
+      page_index: p.index,
+      page_offset: p.offset,
+      item_count: p.itemCount,
+      total_count: p.totalCount,
+      first_id: p.firstId,
+      last_id: p.lastId,
+      account_ids: p.listedIds,
+      inserted: p.inserted,
+      updated: p.updated,
+      unchanged: p.unchanged,
+      status_changes: p.statusChanges,
+      rejected: p.rejected,
+      unidentified: p.unidentified,
+      retries: p.retries,
+      catch_up: p.catchUp,
+    })),
+  );
   await db.$executeRaw`
     WITH rejected AS (
       INSERT INTO rejected_records (sync_run_id, page_offset, account_id, raw, raw_truncated, reason)
-      SELECT ${page.runId}, ${page.offset}, r.account_id, coalesce(r.raw, 'null'::jsonb), r.raw_truncated, r.reason
-      FROM jsonb_to_recordset(${rejectedJson}::jsonb) AS r(account_id text, raw jsonb, raw_truncated boolean, reason text)
+      SELECT ${runId}, r.page_offset, r.account_id, coalesce(r.raw, 'null'::jsonb), r.raw_truncated, r.reason
+      FROM jsonb_to_recordset(${rejectedJson}::jsonb) AS r(page_offset int, account_id text, raw jsonb, raw_truncated boolean, reason text)
     )
     INSERT INTO sync_run_pages (sync_run_id, page_index, page_offset, item_count, total_count, first_id, last_id,
                                 account_ids, inserted, updated, unchanged, status_changes, rejected, unidentified, retries, catch_up)
-    VALUES (${page.runId}, ${page.index}, ${page.offset}, ${page.itemCount}, ${page.totalCount},
-            ${page.firstId}, ${page.lastId}, ${page.listedIds}::uuid[], ${page.inserted}, ${page.updated},
-            ${page.unchanged}, ${page.statusChanges}, ${page.rejected}, ${page.unidentified}, ${page.retries}, ${page.catchUp})`;
+    SELECT ${runId}, p.page_index, p.page_offset, p.item_count, p.total_count, p.first_id, p.last_id,
+           ARRAY(SELECT json_array_elements_text(p.account_ids))::uuid[], p.inserted, p.updated, p.unchanged,
+           p.status_changes, p.rejected, p.unidentified, p.retries, p.catch_up
+    FROM json_to_recordset(${pagesJson}::json) AS p(page_index int, page_offset int, item_count int, total_count int,
+         first_id text, last_id text, account_ids json, inserted int, updated int, unchanged int, status_changes int,
+         rejected int, unidentified int, retries int, catch_up boolean)`;
 }
+
+export type FingerprintedPage = Omit<PageRecord, 'inserted' | 'updated' | 'statusChanges' | 'rejected' | 'unidentified' | 'catchUp'> & {
+  fingerprint: { limit: number; digest: string };
+};
 
 /**
- * Records the page as seen, all its accounts unchanged, if a full run last wrote exactly this
- * page at this position (see sync_page_fingerprints). One statement; whether it recorded.
+ * Records as seen, all their accounts unchanged, the pages a full run last wrote exactly so at
+ * the same position (see sync_page_fingerprints). One statement; the indexes it recorded.
  */
-export async function recordPageIfFingerprinted(
-  db: Db,
-  page: Omit<PageRecord, 'inserted' | 'updated' | 'statusChanges' | 'rejected' | 'unidentified' | 'catchUp'>,
-  fingerprint: { limit: number; digest: string },
-): Promise<boolean> {
-  const recorded = await db.$executeRaw`
+export async function recordPagesIfFingerprinted(db: Db, pages: ReadonlyArray<FingerprintedPage>): Promise<Set<number>> {
+  if (pages.length === 0) return new Set();
+  const runId = pages[0]!.runId;
+  const pagesJson = JSON.stringify(
+    pages.map((p) => ({
+      page_index: p.index,
+      page_offset: p.offset,
+      page_limit: p.fingerprint.limit,
+      digest: p.fingerprint.digest,
+      item_count: p.itemCount,
+      total_count: p.totalCount,
+      first_id: p.firstId,
+      last_id: p.lastId,
+      account_ids: p.listedIds,
+      unchanged: p.unchanged,
+      retries: p.retries,
+    })),
+  );
+  const rows = await db.$queryRaw<Array<{ page_index: number }>>`
     INSERT INTO sync_run_pages (sync_run_id, page_index, page_offset, item_count, total_count, first_id, last_id,
                                 account_ids, unchanged, retries)
-    SELECT ${page.runId}, ${page.index}, ${page.offset}, ${page.itemCount}, ${page.totalCount},
-           ${page.firstId}, ${page.lastId}, ${page.listedIds}::uuid[], ${page.unchanged}, ${page.retries}
-    WHERE EXISTS (SELECT 1 FROM sync_page_fingerprints
-                  WHERE page_offset = ${page.offset} AND page_limit = ${fingerprint.limit}
-                    AND fingerprint = ${fingerprint.digest})`;
-  return recorded === 1;
+    SELECT ${runId}, p.page_index, p.page_offset, p.item_count, p.total_count, p.first_id, p.last_id,
+           ARRAY(SELECT json_array_elements_text(p.account_ids))::uuid[], p.unchanged, p.retries
+    FROM json_to_recordset(${pagesJson}::json) AS p(page_index int, page_offset int, page_limit int, digest text,
+         item_count int, total_count int, first_id text, last_id text, account_ids json, unchanged int, retries int)
+    WHERE EXISTS (SELECT 1 FROM sync_page_fingerprints f
+                  WHERE f.page_offset = p.page_offset AND f.page_limit = p.page_limit AND f.fingerprint = p.digest)
+    RETURNING page_index`;
+  return new Set(rows.map((row) => row.page_index));
 }
 
-export async function rememberFingerprint(
+export async function rememberFingerprints(
   db: Db,
-  page: { runId: bigint; offset: number },
-  fingerprint: { limit: number; digest: string },
+  runId: bigint,
+  pages: ReadonlyArray<{ offset: number; fingerprint: { limit: number; digest: string } }>,
 ): Promise<void> {
+  if (pages.length === 0) return;
+  const json = JSON.stringify(pages.map((p) => ({ page_offset: p.offset, page_limit: p.fingerprint.limit, fingerprint: p.fingerprint.digest })));
   await db.$executeRaw`
     INSERT INTO sync_page_fingerprints AS f (page_offset, page_limit, fingerprint, sync_run_id)
-    VALUES (${page.offset}, ${fingerprint.limit}, ${fingerprint.digest}, ${page.runId})
+    SELECT p.page_offset, p.page_limit, p.fingerprint, ${runId}
+    FROM json_to_recordset(${json}::json) AS p(page_offset int, page_limit int, fingerprint text)
+    ORDER BY 1, 2
     ON CONFLICT (page_offset, page_limit) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, sync_run_id = EXCLUDED.sync_run_id`;
 }
 

@@ -1,0 +1,67 @@
+// The validation fast path decides exactly as the schema does: property-based, over records
+// near the boundaries of every rule (and far from them).
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { acceptedAccount, accountSchema, checkAccount } from '../../src/upvest/schema.js';
+
+const hex = (n: number) => fc.stringMatching(new RegExp(`^[0-9a-fA-F]{${n}}$`));
+const uuid = fc.tuple(hex(8), hex(4), hex(4), hex(4), hex(12)).map((parts) => parts.join('-'));
+const anyText = fc.oneof(
+  fc.string({ unit: 'binary', maxLength: 8 }),
+  fc.string({ unit: 'grapheme', maxLength: 8 }),
+  fc.constantFrom('', 'ACTIVE', 'a\u0000b', 'x\ud800', '\udc00y', '😀', 'e\u0301', 'S'.repeat(100), 'S'.repeat(101), 'n'.repeat(1000), 'n'.repeat(1001)),
+);
+const anyDate = fc.date({ min: new Date('0001-01-01T00:00:00Z'), max: new Date('9999-12-31T23:59:59Z'), noInvalidDate: true });
+const timestamp = fc.oneof(
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      '2024-01-01T00:00:00Z',
+      '2024-02-29T23:59:59.123456789Z',
+      '2024-01-01T00:00:00+15:59',
+      '2024-01-01T00:00:00-16:00',
+      '2023-02-29T00:00:00Z',
+      '2024-01-01T00:00:00.1234567890Z',
+      'yesterday',
+      '',
+    ),
+  },
+  { weight: 3, arbitrary: anyDate.map((d) => d.toISOString()) },
+);
+const value = (good: fc.Arbitrary<unknown>) =>
+  fc.oneof({ weight: 40, arbitrary: good }, { weight: 1, arbitrary: fc.anything() }, { weight: 1, arbitrary: anyText });
+const user = fc.record({ id: value(uuid), type: value(fc.constantFrom('OWNER', 'GUARDIAN')) });
+const record = fc.record(
+  {
+    id: value(uuid),
+    created_at: value(timestamp),
+    updated_at: value(timestamp),
+    account_group_id: value(uuid),
+    type: value(fc.constantFrom('TRADING', 'PORTFOLIO')),
+    users: value(fc.array(value(user), { maxLength: 3 })),
+    name: value(fc.oneof({ weight: 4, arbitrary: fc.string({ unit: 'grapheme', maxLength: 30 }) }, { weight: 1, arbitrary: anyText })),
+    status: value(fc.constantFrom('ACTIVE', 'LOCKED')),
+    account_number: value(fc.oneof(fc.integer({ min: -2, max: 5 }), fc.constantFrom(1.5, 2 ** 53, 2 ** 53 - 1, Number.NaN, 1e308))),
+    extra: fc.anything(),
+  },
+  { requiredKeys: ['id', 'created_at', 'updated_at', 'account_group_id', 'type', 'users', 'name', 'status', 'account_number'] },
+);
+
+describe('the validation fast path', () => {
+  it('accepts exactly the records the schema accepts, as the same account', () => {
+    let accepted = 0;
+    fc.assert(
+      fc.property(fc.oneof({ weight: 9, arbitrary: record }, { weight: 1, arbitrary: fc.anything() }), (raw) => {
+        const fast = acceptedAccount(raw);
+        const schema = accountSchema.safeParse(raw);
+        expect(fast !== undefined).toBe(schema.success);
+        if (fast) expect(checkAccount(raw)).toEqual({ ok: true, account: fast });
+        if (fast) accepted += 1;
+      }),
+      { numRuns: 3000, seed: 20261130 },
+    );
+    // Both sides of the boundary were explored.
+    expect(accepted).toBeGreaterThan(300);
+    expect(accepted).toBeLessThan(2700);
+  });
+});
