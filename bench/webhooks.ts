@@ -9,15 +9,13 @@
 //      the line `account-sync changes --follow --json` (a child) prints for it.
 //   4. A burst of changes made at once: how soon they are all in the mirror, and the rate at
 //      which the receiver took them in and applied them (from webhook_events).
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { escapeIdentifier } from 'pg';
 import { withDatabaseName } from '../src/db/database-url.js';
 import { migrate } from '../src/db/migrate.js';
 import { openClient } from '../src/db/pg-client.js';
 import { silentLogger } from '../src/logger.js';
-import { startSimulator, type Simulator } from '../src/simulator/index.js';
+import type { Simulator } from '../src/simulator/index.js';
+import { startStandaloneSimulator } from '../src/simulator/standalone.js';
 import { runCli, seconds } from './measure.js';
 import { epochMs, percentile, spawnLines, wallMs, watchCommits, whenDone, type LineProcess } from './webhook-probes.js';
 
@@ -36,13 +34,13 @@ const WAIT_MS = 120_000;
 
 export async function benchWebhooks(adminUrl: string, options: Partial<WebhookBenchOptions> = {}): Promise<void> {
   const o = { ...DEFAULTS, ...options };
-  const url = await freshDatabase(adminUrl);
-  const simulator = await startSimulator({ accounts: o.accounts, seed: 3 });
-  const keyDir = mkdtempSync(join(tmpdir(), 'account-sync-bench-webhooks-'));
+  const url = await resetDatabase(adminUrl, true);
+  const standalone = await startStandaloneSimulator({ accounts: o.accounts, seed: 3 });
+  const { simulator } = standalone;
   const children: LineProcess[] = [];
   const db = await openClient(url, 'account-sync bench webhooks');
   try {
-    const env = clientEnv(simulator, url, keyDir);
+    const env = { ...standalone.env, DATABASE_URL: url, LOG_LEVEL: 'warn' };
     const sync = await runCli(['sync', '--json'], env);
     if (sync.code !== 0) throw new Error(`sync exited ${sync.code}: ${sync.stderr.slice(-2000)}`);
 
@@ -105,24 +103,21 @@ export async function benchWebhooks(adminUrl: string, options: Partial<WebhookBe
     console.log(
       `\nwebhooks — ${o.accounts.toLocaleString('en')} accounts mirrored; the simulator sends with a delay of 1 s (Upvest's minimum), the receiver runs in a child process`,
     );
-    console.log(table([
-      [
-        `lag, ${o.trickle} status changes over ${seconds(o.trickleMs)}`,
-        `to the mirror p50 ${ms(percentile(toMirror, 0.5))}, p99 ${ms(percentile(toMirror, 0.99))}; ` +
-          `to the change feed (changes --follow) p50 ${ms(percentile(toFeed, 0.5))}, p99 ${ms(percentile(toFeed, 0.99))}`,
-      ],
-      [
-        `burst of ${o.burst.toLocaleString('en')} status changes`,
-        `all in the mirror ${ms(allIn)} after the first was made (made within ${ms(madeIn)}); ` +
-          `received at ${rate(o.burst, receivedS)}, applied at ${rate(o.burst, appliedS)}`,
-      ],
-    ]));
+    const lagLabel = `lag, ${o.trickle} status changes over ${seconds(o.trickleMs)}`;
+    const burstLabel = `burst of ${o.burst.toLocaleString('en')} status changes`.padEnd(lagLabel.length);
+    console.log(
+      `  ${lagLabel}  to the mirror p50 ${ms(percentile(toMirror, 0.5))}, p99 ${ms(percentile(toMirror, 0.99))}; ` +
+        `to the change feed (changes --follow) p50 ${ms(percentile(toFeed, 0.5))}, p99 ${ms(percentile(toFeed, 0.99))}`,
+    );
+    console.log(
+      `  ${burstLabel}  all in the mirror ${ms(allIn)} after the first was made (made within ${ms(madeIn)}); ` +
+        `received at ${rate(o.burst, receivedS)}, applied at ${rate(o.burst, appliedS)}`,
+    );
   } finally {
     for (const child of children) await child.stop();
     await db.end();
-    await simulator.close();
-    rmSync(keyDir, { recursive: true, force: true });
-    await dropDatabase(adminUrl);
+    await standalone.close();
+    await resetDatabase(adminUrl, false);
   }
 }
 
@@ -137,37 +132,15 @@ function statusFlipper(simulator: Simulator): () => void {
   };
 }
 
-function clientEnv(simulator: Simulator, databaseUrl: string, keyDir: string): Record<string, string> {
-  const keyFile = join(keyDir, 'upvest.pem');
-  writeFileSync(keyFile, simulator.privateKeyPem ?? '', { mode: 0o600 });
-  return {
-    DATABASE_URL: databaseUrl,
-    UPVEST_BASE_URL: simulator.url,
-    UPVEST_CLIENT_ID: simulator.clientId,
-    UPVEST_CLIENT_SECRET: simulator.clientSecret,
-    UPVEST_SIGNING_KEY_FILE: keyFile,
-    UPVEST_SIGNING_KEY_ID: simulator.keyId,
-    LOG_LEVEL: 'warn',
-  };
-}
-
-async function freshDatabase(adminUrl: string): Promise<string> {
-  await dropDatabase(adminUrl);
-  const url = withDatabaseName(adminUrl, DATABASE);
-  await migrate({ databaseUrl: url, logger: silentLogger() });
-  return url;
-}
-
-async function dropDatabase(adminUrl: string): Promise<void> {
+/** Drops the benchmark's database; with `create`, creates and migrates it afresh and returns its URL. */
+async function resetDatabase(adminUrl: string, create: boolean): Promise<string> {
   const admin = await openClient(adminUrl, 'account-sync bench webhooks');
   try {
     await admin.query(`DROP DATABASE IF EXISTS ${escapeIdentifier(DATABASE)} WITH (FORCE)`);
   } finally {
     await admin.end();
   }
-}
-
-function table(rows: Array<[string, string]>): string {
-  const width = Math.max(...rows.map(([k]) => k.length));
-  return rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`).join('\n');
+  const url = withDatabaseName(adminUrl, DATABASE);
+  if (create) await migrate({ databaseUrl: url, logger: silentLogger() });
+  return url;
 }

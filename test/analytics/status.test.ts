@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPrisma, type PrismaClient } from '../../src/db/prisma.js';
 import { runStatus } from '../../src/commands/status.js';
+import { LAG_SAMPLE } from '../../src/webhooks/lag-report.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { accountId, LineCapture } from './support.js';
 
@@ -305,5 +306,22 @@ describe('once webhook events are stored', () => {
     // An hour later nothing was applied within the hour; the last event applied stays.
     const later = JSON.parse((await status(['--json'], '2026-01-01T11:50:00Z')).stdout).webhooks;
     expect([later.last_applied.age_ms, later.last_hour]).toEqual([3_601_000, { applied: 0, lag_p50_ms: null, lag_p95_ms: null, lag_max_ms: null }]);
+  });
+
+  it(`takes the last hour's lags from its newest ${LAG_SAMPLE} events, and counts them all`, async () => {
+    // 13:10: 100 events applied a minute late; from 13:30 on, 10,000 applied a second late.
+    await prisma.$executeRaw`
+      INSERT INTO webhook_events (dedupe_key, event_id, type, created_at_raw, created_at, created_at_nanos, raw, key_id,
+                                  received_at, last_received_at, outcome, processed_at)
+      SELECT 'bulk-' || g, gen_random_uuid(), 'ACCOUNT.UPDATED', '', t - lag, 0, '{}'::jsonb, 'key-1', t, t, 'applied', t
+      FROM generate_series(1, 10100) g,
+           LATERAL (SELECT CASE WHEN g <= 100 THEN timestamptz '2026-01-01T13:10:00Z' + g * interval '1 ms'
+                                ELSE timestamptz '2026-01-01T13:30:00Z' + g * interval '100 ms' END AS t,
+                           CASE WHEN g <= 100 THEN interval '60 seconds' ELSE interval '1 second' END AS lag) x`;
+    const result = JSON.parse((await status(['--json'], '2026-01-01T14:00:00Z')).stdout).webhooks;
+    expect([result.last_applied.lag_ms, result.last_hour]).toEqual([
+      1_000,
+      { applied: 10_100, lag_p50_ms: 1_000, lag_p95_ms: 1_000, lag_max_ms: 1_000 },
+    ]);
   });
 });
