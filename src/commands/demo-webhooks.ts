@@ -74,9 +74,8 @@ export async function showWebhooks(deps: DemoWebhooksDeps): Promise<boolean> {
       [
         '(Measured from the change at the simulated Upvest to the commit in the mirror. Upvest collects a',
         " subscription's events for its delay, at least 1 s, before it sends them; the demo runs the",
-        ` simulator's webhook clock ${DEMO_WEBHOOK_SPEEDUP} times fast, so that wait lasts ${1 / DEMO_WEBHOOK_SPEEDUP} s here: ` +
-          `against Upvest, add about ${1 - 1 / DEMO_WEBHOOK_SPEEDUP} s.`,
-        ' npm run bench measures it with the full second.)',
+        ` simulator's webhook clock ${DEMO_WEBHOOK_SPEEDUP} times fast, so that wait lasts ${1 / DEMO_WEBHOOK_SPEEDUP} s here: against Upvest, add`,
+        ` about ${1 - 1 / DEMO_WEBHOOK_SPEEDUP} s. npm run bench measures it with the full second.)`,
       ].join('\n'),
     );
     return true;
