@@ -116,8 +116,12 @@ async function expectMirrorFigures(page: Page) {
   expect(plotted.trend.series.flatMap((s) => s.accounts.map((accounts, i) => ({ day: plotted.trend.days[i], status: s.status, accounts }))).sort((a, b) => `${a.day}${a.status}`.localeCompare(`${b.day}${b.status}`))).toEqual(daily);
   expect(await page.locator('#changes-total').innerText()).toBe(fmt(counts!.hourly));
 
-  const runRows = await page.locator('#runs-table tbody tr').evaluateAll((trs) =>
-    trs.map((tr) => Array.from((tr as unknown as { cells: ArrayLike<{ innerText: string }> }).cells, (c) => c.innerText.trim())),
+  // Found and read in one evaluation: a poll redraws the table, and a row read after it was
+  // replaced is no longer rendered, so its innerText would be its whole text, a closed error included.
+  const runRows = await page.evaluate(() =>
+    Array.from((globalThis as any).document.querySelectorAll('#runs-table tbody tr') as ArrayLike<{ cells: ArrayLike<{ innerText: string }> }>, (tr) => // eslint-disable-line @typescript-eslint/no-explicit-any
+      Array.from(tr.cells, (c) => c.innerText.trim()),
+    ),
   );
   expect(runRows.map((cells) => [cells[0], cells[1], cells[2], ...cells.slice(5)])).toEqual(
     runs.map((run) => [
