@@ -28,7 +28,8 @@ COPY package.json ./
 # owned by the user the image runs as, so that a fresh volume is writable.
 RUN mkdir -p /keys && chown node:node /keys
 USER node
-# The daemon's /healthz, /readyz and /metrics (HEALTH_PORT).
-EXPOSE 9464
+# The daemon's /healthz, /readyz and /metrics (HEALTH_PORT); the webhook receiver's deliveries
+# (WEBHOOK_RECEIVER_PORT) and its /healthz, /readyz and /metrics (WEBHOOK_RECEIVER_HEALTH_PORT).
+EXPOSE 9464 9465 9466
 ENTRYPOINT ["node", "dist/cli.js"]
 CMD ["worker"]

@@ -15,6 +15,7 @@ import { silentLogger } from '../src/logger.js';
 import { startSimulator, type Simulator } from '../src/simulator/index.js';
 import { copyReference } from './copy-reference.js';
 import { mb, runCli, seconds, settledRowsWritten, type ChildRun } from './measure.js';
+import { benchWebhooks } from './webhooks.js';
 
 const { values } = parseArgs({
   options: {
@@ -28,6 +29,7 @@ const { values } = parseArgs({
     'rate-page-size': { type: 'string', default: '100' },
     'database-url': { type: 'string', default: process.env.BENCH_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres' },
     keep: { type: 'boolean', default: false },
+    'webhooks-only': { type: 'boolean', default: false },
     // V8 grows its heap freely when memory is plentiful; the documented production setting caps it.
     'heap-mb': { type: 'string', default: '256' },
   },
@@ -189,7 +191,8 @@ async function rates(list: number[]): Promise<void> {
 
 try {
   if (values.rates) await rates(values.rates.split(',').map(Number));
-  else await throughput();
+  else if (!values['webhooks-only']) await throughput();
+  if (!values.rates) await benchWebhooks(adminUrl);
 } finally {
   rmSync(keyDir, { recursive: true, force: true });
 }

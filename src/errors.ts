@@ -32,6 +32,7 @@ export type ErrorCode =
   | 'WEBHOOK_KEYS_UNAVAILABLE'
   | 'WEBHOOK_SIGNATURE_INVALID'
   | 'WEBHOOK_BODY_TOO_LARGE'
+  | 'WEBHOOK_SUBSCRIPTION_NOT_ENABLED'
   /** Anything that is not one of ours: a bug, or a library's error we did not expect. */
   | 'UNKNOWN';
 

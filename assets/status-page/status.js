@@ -50,6 +50,29 @@
     $('checked').textContent = `Checked ${when(live.checkedAt)} UTC`;
   }
 
+  /** Shown once webhook_events has a row: how long events take from Upvest to the mirror. */
+  function renderWebhooks(live) {
+    const section = $('webhooks');
+    const lag = live.webhooks;
+    section.hidden = !lag;
+    if (!lag) return;
+    const last = lag.lastApplied;
+    const hour = lag.lastHour;
+    const pending = lag.pending;
+    section.dataset.lastEvent = last ? last.eventId : '';
+    section.dataset.state = pending.events > 0 && pending.oldestAgeMs > 60_000 ? 'behind' : 'ok';
+    $('webhooks-last').textContent = last
+      ? `Last event applied ${duration(last.ageMs)} ago, ${duration(last.lagMs)} after Upvest created it`
+      : 'No event applied yet';
+    $('webhooks-detail').textContent = last ? `${last.type}, applied ${when(last.processedAt)} UTC.` : '';
+    $('webhooks-hour').textContent = hour.applied
+      ? `Last hour: ${fmt(hour.applied)} applied · lag p50 ${duration(hour.p50Ms)} · p95 ${duration(hour.p95Ms)} · max ${duration(hour.maxMs)}`
+      : 'Last hour: none applied';
+    $('webhooks-pending').textContent = pending.events
+      ? `Pending: ${fmt(pending.events)}, the oldest created ${duration(pending.oldestAgeMs)} ago`
+      : 'Pending: none';
+  }
+
   function renderProgress(live) {
     const run = live.inProgress;
     const bar = $('progress-bar');
@@ -223,6 +246,7 @@
       state.pollMs = live.pollMs;
       renderRanges(live.trendRanges);
       renderFreshness(live);
+      renderWebhooks(live);
       renderProgress(live);
       renderRuns(live);
       const link = $('queue-link');

@@ -1,5 +1,5 @@
 // `account-sync status` for people (aligned plain-text tables) and for machines (one JSON object).
-import type { RunReport, StatusReport } from './status-report.js';
+import type { RunReport, StatusReport, WebhookLag } from './status-report.js';
 
 export function statusJson(report: StatusReport): string {
   return JSON.stringify({
@@ -36,7 +36,45 @@ export function statusJson(report: StatusReport): string {
       error_code: run.errorCode,
       error: run.error,
     })),
+    webhooks: report.webhooks && webhooksJson(report.webhooks),
   });
+}
+
+function webhooksJson(lag: WebhookLag) {
+  const last = lag.lastApplied;
+  return {
+    last_applied: last && {
+      event_id: last.eventId,
+      type: last.type,
+      account_id: last.accountId,
+      created_at: last.createdAt,
+      processed_at: last.processedAt,
+      lag_ms: last.lagMs,
+      age_ms: last.ageMs,
+    },
+    last_hour: { applied: lag.lastHour.applied, lag_p50_ms: lag.lastHour.p50Ms, lag_p95_ms: lag.lastHour.p95Ms, lag_max_ms: lag.lastHour.maxMs },
+    pending: { events: lag.pending.events, oldest_created_at: lag.pending.oldestCreatedAt, oldest_age_ms: lag.pending.oldestAgeMs },
+  };
+}
+
+/** The webhook path's freshness, for people: the last event applied, the last hour, what is pending. */
+export function webhookLines(lag: WebhookLag): string[] {
+  const last = lag.lastApplied;
+  const hour = lag.lastHour;
+  const pending = lag.pending;
+  return [
+    last === null
+      ? 'Webhooks: no event has been applied yet.'
+      : `Webhooks: the last event applied (${last.type}, ${formatDuration(last.ageMs)} ago at ${last.processedAt}) ` +
+        `reached the mirror ${formatDuration(last.lagMs)} after Upvest created it.`,
+    hour.applied === 0
+      ? '  Last hour: no event applied.'
+      : `  Last hour: ${formatCount(hour.applied)} event(s) applied, lag p50 ${formatDuration(hour.p50Ms!)}, ` +
+        `p95 ${formatDuration(hour.p95Ms!)}, max ${formatDuration(hour.maxMs!)}.`,
+    pending.events === 0
+      ? '  Pending: none.'
+      : `  Pending: ${formatCount(pending.events)} event(s), the oldest created ${formatDuration(pending.oldestAgeMs!)} ago.`,
+  ];
 }
 
 export function statusText(report: StatusReport): string {
@@ -58,6 +96,7 @@ export function statusText(report: StatusReport): string {
       );
     }
   }
+  if (report.webhooks) lines.push('', ...webhookLines(report.webhooks));
   lines.push('');
   lines.push(`Live accounts: ${formatCount(report.accounts.live)} (${formatCount(report.accounts.deleted)} deleted)`);
   if (report.accounts.byStatus.length > 0) {

@@ -1,9 +1,11 @@
-// What `account-sync status` reports: the last runs, the live accounts by status, and whether
-// the mirror is fresh, judged against the schedule (stale past twice its interval).
+// What `account-sync status` reports: the last runs, the live accounts by status, whether
+// the mirror is fresh, judged against the schedule (stale past twice its interval), and, once
+// webhooks are in use, how fresh the webhook path keeps it.
 import type { PrismaClient } from '../db/prisma.js';
 import { mirrorFreshness, reportRuns, type MirrorState, type RunReport } from '../runs/report.js';
+import { readWebhookLag, type WebhookLag } from '../webhooks/lag-report.js';
 
-export type { MirrorState, RunReport };
+export type { MirrorState, RunReport, WebhookLag };
 
 export interface StatusReport {
   checkedAt: string;
@@ -13,18 +15,21 @@ export interface StatusReport {
   lastSuccess: { runId: string; finishedAt: string; ageMs: number } | null;
   accounts: { live: number; deleted: number; byStatus: Array<{ status: string; accounts: number }> };
   runs: RunReport[];
+  /** null while webhook_events has no row. */
+  webhooks: WebhookLag | null;
 }
 
 export async function buildStatusReport(
   prisma: PrismaClient,
   options: { runs: number; intervalMs: number; now: Date },
 ): Promise<StatusReport> {
-  const [{ runs }, freshness, byStatus, deleted] = await Promise.all([
+  const [{ runs }, freshness, byStatus, deleted, webhooks] = await Promise.all([
     reportRuns(prisma, options.runs, options.now),
     mirrorFreshness(prisma, options.intervalMs, options.now),
     prisma.$queryRaw<Array<{ status: string; accounts: number }>>`
       SELECT status, accounts::int AS accounts FROM account_status_counts ORDER BY status`,
     prisma.$queryRaw<Array<{ n: number }>>`SELECT count(*)::int AS n FROM accounts WHERE deleted_at IS NOT NULL`,
+    readWebhookLag(prisma, options.now),
   ]);
   return {
     checkedAt: options.now.toISOString(),
@@ -36,5 +41,6 @@ export async function buildStatusReport(
       byStatus,
     },
     runs,
+    webhooks,
   };
 }

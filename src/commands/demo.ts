@@ -1,6 +1,7 @@
 // `account-sync demo`: the whole story on one machine. Starts the bundled simulator with 10,000
 // accounts, migrates, syncs with a live progress display, lets the simulator change some
-// accounts, syncs again, and shows what the mirror recorded. Composition root.
+// accounts, syncs again, shows what the mirror recorded, and then how a change reaches the
+// mirror within a fraction of a second through a webhook. Composition root.
 import { escapeIdentifier } from 'pg';
 import { isInteractive } from '../config/index.js';
 import { describeDatabaseUrl, withDatabaseName } from '../db/database-url.js';
@@ -15,6 +16,7 @@ import { summaryLine } from '../sync/summary.js';
 import { createUpvestClientFromConfig } from '../upvest/index.js';
 import { parseCommandLine, usageError } from './arguments.js';
 import { setUp, type Command, type CommandContext } from './command.js';
+import { DEMO_WEBHOOK_SPEEDUP, showWebhooks } from './demo-webhooks.js';
 
 const DEMO_DATABASE_URL = 'postgresql://postgres@127.0.0.1:5432/account_sync_demo';
 
@@ -43,7 +45,7 @@ export const demoCommand: Command = {
     if (!Number.isInteger(accounts) || accounts < 1 || !Number.isInteger(seed)) {
       return usageError(COMMAND_LINE, context, '--accounts and --seed take whole numbers (accounts >= 1)');
     }
-    const standalone = await startStandaloneSimulator({ accounts, seed });
+    const standalone = await startStandaloneSimulator({ accounts, seed, webhookTimeUnitMs: 1000 / DEMO_WEBHOOK_SPEEDUP });
     try {
       return await runDemo(context, standalone, seed);
     } finally {
@@ -54,11 +56,12 @@ export const demoCommand: Command = {
 
 async function runDemo(context: CommandContext, standalone: StandaloneSimulator, seed: number): Promise<number> {
   const out = (line = '') => context.stdout.write(`${line}\n`);
-  // The simulator's settings win over the environment's; the demo's own database and quieter
-  // logs stand in for what the environment leaves unset.
+  // The simulator's settings win over the environment's, and so does a receiver of the demo's
+  // own on a free local port; the demo's own database and quieter logs stand in for what the
+  // environment leaves unset.
   const { config, secrets, logger } = setUp('demo', context, {
     defaults: { DATABASE_URL: DEMO_DATABASE_URL, LOG_LEVEL: 'warn' },
-    overrides: standalone.env,
+    overrides: { ...standalone.env, WEBHOOK_RECEIVER_HOST: '127.0.0.1', WEBHOOK_RECEIVER_PORT: '0' },
   });
   const { simulator } = standalone;
   // The demo's own database starts afresh each time, so every demo tells the same story.
@@ -103,10 +106,11 @@ async function runDemo(context: CommandContext, standalone: StandaloneSimulator,
     if (second.status !== 'succeeded') return EXIT.failed;
 
     await report(prisma, second.runId, out);
+    if (!(await showWebhooks({ config, prisma, simulator, logger, secrets, out }))) return EXIT.failed;
     out('\nTry it yourself:');
     out(`  psql '${config.database.url}' -c "SELECT status, count(*) FROM accounts WHERE deleted_at IS NULL GROUP BY status"`);
     out(
-      `  psql '${config.database.url}' -c "SELECT a.name, c.from_status, c.to_status, c.changed_at FROM account_status_changes c JOIN accounts a ON a.id = c.account_id WHERE c.from_status IS NOT NULL ORDER BY c.id DESC LIMIT 10"`,
+      `  psql '${config.database.url}' -c "SELECT a.name, c.from_status, c.to_status, c.changed_at, c.source FROM account_status_changes c JOIN accounts a ON a.id = c.account_id WHERE c.from_status IS NOT NULL ORDER BY c.id DESC LIMIT 10"`,
     );
     return EXIT.ok;
   } finally {

@@ -8,6 +8,7 @@ import { abortOnStopSignals, untilAborted } from './signals.js';
 
 const USAGE = [
   'usage: account-sync simulator [--accounts N] [--port P] [--host H] [--seed S] [--key-dir DIR] [--changes-every-ms MS]',
+  '                              [--http-webhooks]',
   '',
   '  --accounts N           accounts to serve (default 10000)',
   '  --port P               port to listen on (default: any free port)',
@@ -15,6 +16,8 @@ const USAGE = [
   '  --seed S               dataset seed; the same seed serves the same accounts (default 1)',
   '  --key-dir DIR          where to write the encrypted signing key (default: a fresh temp dir)',
   '  --changes-every-ms MS  apply a few random account changes every MS milliseconds',
+  '  --http-webhooks        accept webhook subscriptions to plain http URLs on any host (a receiver',
+  '                         in a container network); Upvest takes https only',
 ].join('\n');
 
 interface Settings {
@@ -24,6 +27,7 @@ interface Settings {
   seed: number;
   keyDir: string | undefined;
   changesEveryMs: number | undefined;
+  webhookHttpUrls: boolean;
 }
 
 function wholeNumber(name: string, raw: string | undefined, min: number, max: number): number | string | undefined {
@@ -43,6 +47,7 @@ const COMMAND_LINE = {
     seed: { type: 'string' },
     'key-dir': { type: 'string' },
     'changes-every-ms': { type: 'string' },
+    'http-webhooks': { type: 'boolean', default: false },
   },
 } as const;
 
@@ -64,6 +69,7 @@ function parseSimulatorArgs(args: string[], context: CommandContext): Settings |
     seed: (seed as number | undefined) ?? 1,
     keyDir: values['key-dir'],
     changesEveryMs: changesEveryMs as number | undefined,
+    webhookHttpUrls: values['http-webhooks'],
   };
 }
 

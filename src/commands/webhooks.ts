@@ -5,6 +5,7 @@ import { errorMessageOf } from '../errors.js';
 import { EXIT } from '../exit-codes.js';
 import type { Webhook } from '../upvest/webhooks-api.js';
 import { createWebhooksApiFromConfig } from '../webhooks/index.js';
+import { subscribe, SUBSCRIPTION_DEFAULTS } from '../webhooks/subscribe.js';
 import { parseCommandLine, usageError } from './arguments.js';
 import { setUp, type Command } from './command.js';
 
@@ -86,19 +87,14 @@ export const webhooksCommand: Command = {
     try {
       switch (sub) {
         case 'register': {
-          const types = (values.types ?? ['ACCOUNT']).flatMap((t) => t.split(',')).map((t) => t.trim().toUpperCase()).filter(Boolean);
-          const created = await api.create({
-            title: values.title ?? 'account-sync',
+          const types = values.types?.flatMap((t) => t.split(',')).map((t) => t.trim().toUpperCase()).filter(Boolean);
+          const enabled = await subscribe(api, {
             url: values.url!,
-            type: types,
-            config: { delay: values.delay ?? '1s', max_package_size: Number(values['max-package-size'] ?? 1_048_576) },
+            types: types ?? [...SUBSCRIPTION_DEFAULTS.types],
+            title: values.title ?? SUBSCRIPTION_DEFAULTS.title,
+            delay: values.delay ?? SUBSCRIPTION_DEFAULTS.delay,
+            maxPackageSize: values['max-package-size'] === undefined ? SUBSCRIPTION_DEFAULTS.maxPackageSize : Number(values['max-package-size']),
           });
-          let enabled: Webhook;
-          try {
-            enabled = await api.update(created.id, { enabled: true });
-          } catch (error) {
-            return fail(`account-sync webhooks: created ${created.id} but could not enable it`, error);
-          }
           print(`registered ${describe(enabled)}`, enabled);
           return EXIT.ok;
         }

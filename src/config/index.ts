@@ -37,7 +37,7 @@ export const COMMAND_SECTIONS = {
   migrate: ['database', 'log'],
   sync: ['database', 'upvest', 'sync', 'log'],
   'sync --dry-run': ['upvest', 'sync', 'log'],
-  demo: ['database', 'upvest', 'sync', 'log'],
+  demo: ['database', 'upvest', 'sync', 'webhooks', 'log'],
   worker: ['database', 'upvest', 'sync', 'schedule', 'redis', 'queue', 'health', 'shutdown', 'statusPage', 'log'],
   trigger: ['redis', 'queue', 'log'],
   status: ['database', 'schedule', 'log'],

@@ -49,6 +49,8 @@ export interface SimulatorOptions {
   webhookTimeoutMs?: number;
   /** kid of the first webhook signing key; default a random UUID. */
   webhookKeyId?: string;
+  /** Accept webhook subscriptions to plain http URLs on any host, not only loopback ones. */
+  webhookHttpUrls?: boolean;
 }
 
 export interface Simulator {
@@ -100,6 +102,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     timeUnitMs: options.webhookTimeUnitMs,
     deliveryTimeoutMs: options.webhookTimeoutMs,
     keyId: options.webhookKeyId,
+    allowHttpUrls: options.webhookHttpUrls,
   });
   const ctx: SimulatorContext = {
     clientId: options.clientId ?? DEFAULT_CLIENT_ID,

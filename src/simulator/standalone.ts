@@ -16,6 +16,10 @@ export interface StandaloneOptions {
   /** Where the key file goes; default a fresh directory under os.tmpdir(). */
   keyDir?: string;
   logger?: Logger;
+  /** One second of webhook delays and retry waits, in ms (default 1000). */
+  webhookTimeUnitMs?: number;
+  /** Accept webhook subscriptions to plain http URLs on any host. */
+  webhookHttpUrls?: boolean;
 }
 
 export interface StandaloneSimulator {
@@ -46,6 +50,8 @@ export async function startStandaloneSimulator(options: StandaloneOptions): Prom
       port: options.port,
       host: options.host,
       publicKey,
+      webhookTimeUnitMs: options.webhookTimeUnitMs,
+      webhookHttpUrls: options.webhookHttpUrls,
     });
   } catch (error) {
     await rm(ownDir ? keyDir : keyFile, { recursive: true, force: true });

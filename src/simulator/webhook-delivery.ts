@@ -63,6 +63,7 @@ export function envelope(events: readonly WebhookEvent[]): Buffer {
 }
 
 let batchSeq = 0;
+const EMPTY_ENVELOPE_BYTES = envelope([]).length;
 
 /** One subscription's queue. */
 export class Outbox {
@@ -118,15 +119,29 @@ export class Outbox {
     const events = [...this.pending].sort((a, b) => compareCreatedAt(a.created_at, b.created_at));
     this.pending = [];
     const max = subscription.config.max_package_size;
+    // The envelope's size is summed as it grows, each event serialized once: a burst of
+    // thousands of events is cut in linear time.
     let current: WebhookEvent[] = [];
+    let texts: string[] = [];
+    let size = EMPTY_ENVELOPE_BYTES;
+    const push = () => {
+      const body = Buffer.from(`{"payload":[${texts.join(',')}]}`, 'utf8');
+      this.queue.push({ seq: ++batchSeq, webhookId: subscription.id, events: current, body });
+    };
     for (const event of events) {
-      if (current.length > 0 && envelope([...current, event]).length > max) {
-        this.queue.push({ seq: ++batchSeq, webhookId: subscription.id, events: current, body: envelope(current) });
+      const text = JSON.stringify(event);
+      const bytes = Buffer.byteLength(text);
+      if (current.length > 0 && size + 1 + bytes > max) {
+        push();
         current = [];
+        texts = [];
+        size = EMPTY_ENVELOPE_BYTES;
       }
+      size += bytes + (current.length > 0 ? 1 : 0);
       current.push(event);
+      texts.push(text);
     }
-    if (current.length > 0) this.queue.push({ seq: ++batchSeq, webhookId: subscription.id, events: current, body: envelope(current) });
+    if (current.length > 0) push();
   }
 
   private pump(): void {

@@ -1,6 +1,7 @@
 // Webhook subscriptions as Upvest's API keeps them (POST/PATCH/GET/DELETE /webhooks), with the
 // validation its published spec describes: title <= 100, url <= 1000 and https only (the
-// simulator also takes http to a loopback address, for tests), type a list of categories,
+// simulator also takes http to a loopback address, for tests, and to any host when told to, for
+// a receiver in a container network), type a list of categories,
 // config.delay "<1-99><s|m>" of at most 30 s, config.max_package_size 100 .. 1048576 bytes.
 import { randomUUID } from 'node:crypto';
 import { formatMicros } from './time.js';
@@ -46,7 +47,7 @@ function isLoopback(hostname: string): boolean {
 }
 
 /** A problem detail, or undefined when the fields are valid. */
-function validate(fields: Record<string, unknown>, creating: boolean): string | undefined {
+function validate(fields: Record<string, unknown>, creating: boolean, allowHttp: boolean): string | undefined {
   for (const key of Object.keys(fields)) {
     if (!MUTABLE.includes(key) || (creating && key === 'enabled')) return `unknown field ${key}`;
   }
@@ -57,7 +58,7 @@ function validate(fields: Record<string, unknown>, creating: boolean): string | 
   if (url !== undefined) {
     if (typeof url !== 'string' || url.length > 1000 || !URL.canParse(url)) return 'url must be a URL of at most 1000 characters';
     const parsed = new URL(url);
-    if (parsed.protocol !== 'https:' && !(parsed.protocol === 'http:' && isLoopback(parsed.hostname))) return 'url must be https';
+    if (parsed.protocol !== 'https:' && !(parsed.protocol === 'http:' && (allowHttp || isLoopback(parsed.hostname)))) return 'url must be https';
   }
   if (enabled !== undefined && typeof enabled !== 'boolean') return 'enabled must be a boolean';
   if (type !== undefined) {
@@ -80,10 +81,14 @@ function validate(fields: Record<string, unknown>, creating: boolean): string | 
 export class Subscriptions {
   private readonly byId = new Map<string, Subscription>();
 
-  constructor(private readonly now: () => number) {}
+  /** `allowHttp`: accept plain http URLs to any host, not only to loopback addresses. */
+  constructor(
+    private readonly now: () => number,
+    private readonly allowHttp = false,
+  ) {}
 
   create(fields: Record<string, unknown>): Subscription | string {
-    const problem = validate(fields, true);
+    const problem = validate(fields, true, this.allowHttp);
     if (problem) return problem;
     const at = formatMicros(Math.floor(this.now()) * 1000);
     const subscription: Subscription = {
@@ -103,7 +108,7 @@ export class Subscriptions {
   update(id: string, fields: Record<string, unknown>): Subscription | string | undefined {
     const subscription = this.byId.get(id);
     if (!subscription) return undefined;
-    const problem = validate(fields, false);
+    const problem = validate(fields, false, this.allowHttp);
     if (problem) return problem;
     Object.assign(subscription, fields, { updated_at: formatMicros(Math.floor(this.now()) * 1000) });
     return subscription;

@@ -24,6 +24,8 @@ export interface SimulatorWebhooksOptions {
   deliveryTimeoutMs?: number;
   keyId?: string;
   scheduler?: Scheduler;
+  /** Accept subscriptions to plain http URLs on any host (a receiver in a container network). */
+  allowHttpUrls?: boolean;
 }
 
 const MAX_ATTEMPTS_KEPT = 10_000;
@@ -72,7 +74,7 @@ export class SimulatorWebhooks {
 
   constructor(private readonly options: SimulatorWebhooksOptions) {
     this.timeUnitMs = options.timeUnitMs ?? 1000;
-    this.subscriptions = new Subscriptions(options.now);
+    this.subscriptions = new Subscriptions(options.now, options.allowHttpUrls);
     this.keyring = new WebhookKeyring(options.keyId);
     this.transport = createTransport({
       keyring: this.keyring,

@@ -32,7 +32,14 @@ export interface ReceiverOptions {
   onOutcome?: (outcome: ReceiverOutcome) => void;
 }
 
-export type IntakeFailure = SignatureFailure | 'too_large' | 'source_not_allowed' | 'keys_unavailable' | 'store_failed';
+export type IntakeFailure =
+  | SignatureFailure
+  | 'not_found'
+  | 'method_not_allowed'
+  | 'too_large'
+  | 'source_not_allowed'
+  | 'keys_unavailable'
+  | 'store_failed';
 
 export interface ReceiverOutcome {
   status: number;
@@ -80,8 +87,10 @@ export async function startReceiver(options: ReceiverOptions): Promise<Receiver>
     const q = target.indexOf('?');
     const path = q < 0 ? target : target.slice(0, q);
     const query = q < 0 || q === target.length - 1 ? undefined : target.slice(q + 1);
-    if (path !== options.path) return void answer(404, { error: 'not_found' }, { status: 404 });
-    if (req.method !== 'POST') return void answer(405, { error: 'method_not_allowed' }, { status: 405 }, { allow: 'POST' });
+    if (path !== options.path) return void answer(404, { error: 'not_found' }, { status: 404, failure: 'not_found' });
+    if (req.method !== 'POST') {
+      return void answer(405, { error: 'method_not_allowed' }, { status: 405, failure: 'method_not_allowed' }, { allow: 'POST' });
+    }
     if (allowed) {
       const source = clientAddress(req, options.trustForwardedFor ?? false);
       const family = isIP(source) === 6 ? 'ipv6' : 'ipv4';

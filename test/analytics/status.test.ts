@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPrisma, type PrismaClient } from '../../src/db/prisma.js';
 import { runStatus } from '../../src/commands/status.js';
+import { LAG_SAMPLE } from '../../src/webhooks/lag-report.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { accountId, LineCapture } from './support.js';
 
@@ -41,6 +42,7 @@ describe('before any run', () => {
       last_success: null,
       accounts: { live: 0, deleted: 0, by_status: {} },
       runs: [],
+      webhooks: null,
     });
     const text = await status([], '2026-01-01T10:00:00Z');
     expect(text.code).toBe(3);
@@ -168,6 +170,7 @@ describe('with a history of runs', () => {
       last_success: { run_id: 3, finished_at: '2026-01-01T10:32:00.250000Z', age_ms: 1_079_750 },
       accounts: { live: 4, deleted: 1, by_status: { ACTIVE: 3, LOCKED: 1 } },
       runs,
+      webhooks: null,
     });
   });
 
@@ -224,5 +227,101 @@ describe('with a history of runs', () => {
     await expect(status([], '2026-01-01T10:50:00Z', { SYNC_INTERVAL_MS: '5', DATABASE_URL: 'nope' })).rejects.toThrow(
       /DATABASE_URL.*SYNC_INTERVAL_MS|SYNC_INTERVAL_MS.*DATABASE_URL/,
     );
+  });
+});
+
+describe('once webhook events are stored', () => {
+  const NOW = '2026-01-01T10:50:00Z';
+  let n = 0;
+  /** Stores events as the receiver and the applier leave them; timestamps UTC with microseconds. */
+  async function storeEvents(events: Array<{ type: string; created: string; outcome?: string; processed?: string }>) {
+    const rows = events.map((e) => ({ ...e, key: `event-${++n}`, id: `30000000-0000-4000-8000-${String(n).padStart(12, '0')}` }));
+    await prisma.$executeRaw`
+      INSERT INTO webhook_events (dedupe_key, event_id, type, object_id, created_at_raw, created_at, created_at_nanos, raw,
+                                  key_id, received_at, last_received_at, outcome, processed_at)
+      SELECT e.key, e.id, e.type, ${accountId(3)}, e.created, e.created, 0, '{}'::jsonb,
+             'key-1', e.created, e.created, e.outcome, e.processed
+      FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS e(key text, id uuid, type text, created timestamptz,
+                                                                   outcome text, processed timestamptz)`;
+    return rows.map((row) => row.id);
+  }
+
+  it('shows what is pending before anything was applied', async () => {
+    await storeEvents([{ type: 'ACCOUNT.UPDATED', created: '2026-01-01T10:49:50Z' }]);
+    const result = await status(['--json'], NOW);
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout).webhooks).toEqual({
+      last_applied: null,
+      last_hour: { applied: 0, lag_p50_ms: null, lag_p95_ms: null, lag_max_ms: null },
+      pending: { events: 1, oldest_created_at: '2026-01-01T10:49:50.000000Z', oldest_age_ms: 10_000 },
+    });
+    expect((await status([], NOW)).stdout.split('\n').slice(1, 5)).toEqual([
+      '',
+      'Webhooks: no event has been applied yet.',
+      '  Last hour: no event applied.',
+      '  Pending: 1 event(s), the oldest created 10.0s ago.',
+    ]);
+  });
+
+  it('reports the last event applied, the lag over the last hour and the pending events, as JSON and as text', async () => {
+    const ids = await storeEvents([
+      // Applied more than an hour ago: not in the last hour's figures.
+      { type: 'ACCOUNT.CREATED', created: '2026-01-01T09:00:00Z', outcome: 'applied', processed: '2026-01-01T09:45:00Z' },
+      { type: 'ACCOUNT.UPDATED', created: '2026-01-01T10:20:00Z', outcome: 'applied', processed: '2026-01-01T10:20:00.8Z' },
+      { type: 'ACCOUNT.LOCKED', created: '2026-01-01T10:30:00Z', outcome: 'applied', processed: '2026-01-01T10:30:01.2Z' },
+      { type: 'ACCOUNT.UPDATED', created: '2026-01-01T10:40:00Z', outcome: 'applied', processed: '2026-01-01T10:40:04Z' },
+      // Two applied in one transaction: the later one (by created_at) is the last applied.
+      { type: 'ACCOUNT.ACTIVATED', created: '2026-01-01T10:49:56Z', outcome: 'applied', processed: '2026-01-01T10:49:59Z' },
+      { type: 'ACCOUNT.LOCKED', created: '2026-01-01T10:49:57.5Z', outcome: 'applied', processed: '2026-01-01T10:49:59Z' },
+      // Processed later, but not applied: neither the last applied nor in the lags.
+      { type: 'ACCOUNT.LOCKED', created: '2026-01-01T10:49:58Z', outcome: 'duplicate', processed: '2026-01-01T10:49:59.5Z' },
+      { type: 'WEBHOOK.TEST', created: '2026-01-01T10:49:58Z', outcome: 'ignored', processed: '2026-01-01T10:49:59.5Z' },
+      { type: 'ACCOUNT.UPDATED', created: '2026-01-01T10:49:55.25Z' },
+    ]);
+    const result = await status(['--json'], NOW);
+    expect(JSON.parse(result.stdout).webhooks).toEqual({
+      last_applied: {
+        event_id: ids[5],
+        type: 'ACCOUNT.LOCKED',
+        account_id: accountId(3),
+        created_at: '2026-01-01T10:49:57.500000Z',
+        processed_at: '2026-01-01T10:49:59.000000Z',
+        lag_ms: 1_500,
+        age_ms: 1_000,
+      },
+      // Lags 800, 1200, 4000, 3000, 1500 ms.
+      last_hour: { applied: 5, lag_p50_ms: 1_500, lag_p95_ms: 4_000, lag_max_ms: 4_000 },
+      pending: { events: 2, oldest_created_at: '2026-01-01T10:49:50.000000Z', oldest_age_ms: 10_000 },
+    });
+    const text = await status([], NOW);
+    expect(text.code).toBe(0);
+    expect(text.stdout.split('\n').slice(0, 6)).toEqual([
+      'Mirror is fresh: the last successful run (#3) finished 17m 59s ago (2026-01-01T10:32:00.250000Z); stale after 30m 00s.',
+      '',
+      'Webhooks: the last event applied (ACCOUNT.LOCKED, 1.0s ago at 2026-01-01T10:49:59.000000Z) reached the mirror 1.5s after Upvest created it.',
+      '  Last hour: 5 event(s) applied, lag p50 1.5s, p95 4.0s, max 4.0s.',
+      '  Pending: 2 event(s), the oldest created 10.0s ago.',
+      '',
+    ]);
+    // An hour later nothing was applied within the hour; the last event applied stays.
+    const later = JSON.parse((await status(['--json'], '2026-01-01T11:50:00Z')).stdout).webhooks;
+    expect([later.last_applied.age_ms, later.last_hour]).toEqual([3_601_000, { applied: 0, lag_p50_ms: null, lag_p95_ms: null, lag_max_ms: null }]);
+  });
+
+  it(`takes the last hour's lags from its newest ${LAG_SAMPLE} events, and counts them all`, async () => {
+    // 13:10: 100 events applied a minute late; from 13:30 on, 10,000 applied a second late.
+    await prisma.$executeRaw`
+      INSERT INTO webhook_events (dedupe_key, event_id, type, created_at_raw, created_at, created_at_nanos, raw, key_id,
+                                  received_at, last_received_at, outcome, processed_at)
+      SELECT 'bulk-' || g, gen_random_uuid(), 'ACCOUNT.UPDATED', '', t - lag, 0, '{}'::jsonb, 'key-1', t, t, 'applied', t
+      FROM generate_series(1, 10100) g,
+           LATERAL (SELECT CASE WHEN g <= 100 THEN timestamptz '2026-01-01T13:10:00Z' + g * interval '1 ms'
+                                ELSE timestamptz '2026-01-01T13:30:00Z' + g * interval '100 ms' END AS t,
+                           CASE WHEN g <= 100 THEN interval '60 seconds' ELSE interval '1 second' END AS lag) x`;
+    const result = JSON.parse((await status(['--json'], '2026-01-01T14:00:00Z')).stdout).webhooks;
+    expect([result.last_applied.lag_ms, result.last_hour]).toEqual([
+      1_000,
+      { applied: 10_100, lag_p50_ms: 1_000, lag_p95_ms: 1_000, lag_max_ms: 1_000 },
+    ]);
   });
 });

@@ -1,19 +1,21 @@
 // The Grafana dashboard and the Prometheus alert rules in monitoring/ query only metrics that
-// the worker's /metrics actually exports, and the rules load and behave (promtool, from
-// Debian's prometheus package, which .ci/run installs).
+// the worker's or a webhook receiver's /metrics actually exports, and the rules load and behave
+// (promtool, from Debian's prometheus package, which .ci/run installs).
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { createMetrics } from '../../src/health/metrics.js';
+import { createReceiverMetrics } from '../../src/webhooks/metrics.js';
 
 const DASHBOARD = 'monitoring/grafana/dashboards/account-sync.json';
 const RULES = 'monitoring/prometheus/alerts.yml';
 const PROMTOOL = process.env.PROMTOOL ?? 'promtool';
 
-/** Every series name /metrics exports: what the worker serves, from the same registry. */
+/** Every series name a /metrics exports: what the worker and a receiver serve, from the same registries. */
 async function exportedNames(): Promise<Set<string>> {
-  const metrics = createMetrics({ lastSuccess: async () => null, queueCounts: async () => ({ active: 0 }) });
-  const text = await metrics.registry.metrics();
+  const worker = createMetrics({ lastSuccess: async () => null, queueCounts: async () => ({ active: 0 }) });
+  const receiver = createReceiverMetrics({ pendingEvents: async () => 0 });
+  const text = (await worker.registry.metrics()) + (await receiver.registry.metrics());
   const names = new Set<string>();
   for (const match of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) {
     const [, name, type] = match as unknown as [string, string, string];
@@ -53,7 +55,10 @@ describe('the Grafana dashboard', () => {
   it('queries only metrics that /metrics exports, in every panel', async () => {
     const exported = await exportedNames();
     const queries = dashboardQueries();
-    expect(queries.length).toBeGreaterThanOrEqual(15);
+    expect(queries.length).toBeGreaterThanOrEqual(21);
+    // The Webhooks row reads the receivers' own metrics.
+    const webhookPanels = queries.filter(({ expr }) => expr.includes('account_sync_webhook_')).map(({ panel }) => panel);
+    expect([...new Set(webhookPanels)]).toEqual(['Deliveries by status and reason', 'Events received and applied', 'Apply lag (p50, p99)', 'Pending events']);
     for (const { panel, expr } of queries) {
       expect(metricsIn(expr).length, `${panel}: ${expr}`).toBeGreaterThan(0);
       for (const name of metricsIn(expr)) expect(exported.has(name), `${panel} queries ${name}, which /metrics does not export`).toBe(true);
@@ -70,7 +75,7 @@ describe('the Grafana dashboard', () => {
 });
 
 describe('the Prometheus alert rules', () => {
-  it('cover staleness, failing runs, 429 storms, rejected records and dependencies, on exported metrics only', async () => {
+  it('cover staleness, failing runs, 429 storms, rejected records, dependencies and webhooks, on exported metrics only', async () => {
     const exported = await exportedNames();
     const rules = ruleExpressions();
     expect(rules.map((r) => r.alert)).toEqual([
@@ -80,6 +85,11 @@ describe('the Prometheus alert rules', () => {
       'AccountSyncRejectedRecordsRising',
       'AccountSyncDependencyDown',
       'AccountSyncWorkerMissing',
+      'AccountSyncWebhookLagHigh',
+      'AccountSyncWebhookApplierStalled',
+      'AccountSyncWebhookBacklogGrowing',
+      'AccountSyncWebhookDeliveriesRefused',
+      'AccountSyncWebhookDeliveriesFailing',
     ]);
     for (const { alert, expr } of rules) {
       expect(metricsIn(expr).length, alert).toBeGreaterThan(0);
@@ -89,7 +99,7 @@ describe('the Prometheus alert rules', () => {
 
   it('load and fire as their unit tests expect (promtool)', () => {
     const run = (...args: string[]) => execFileSync(PROMTOOL, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-    expect(run('check', 'rules', RULES)).toContain('SUCCESS: 6 rules found');
+    expect(run('check', 'rules', RULES)).toContain('SUCCESS: 11 rules found');
     expect(run('test', 'rules', 'monitoring/prometheus/alerts.test.yml')).toContain('SUCCESS');
     expect(run('check', 'config', '--syntax-only', 'monitoring/prometheus/prometheus.yml')).toContain('SUCCESS');
   });

@@ -1,12 +1,13 @@
 // The status page in a real browser (Debian's Chromium, headless) against a real worker with a
 // synced mirror: every section shows the mirror's figures as SQL computes them, the charts are
-// drawn, the progress bar moves while a run walks, the console stays clean. Screenshots at a
+// drawn, the progress bar moves while a run walks, the webhook lag appears once a real
+// receiver has applied events, the console stays clean. Screenshots at a
 // laptop's and a phone's width go to .tmp/screenshots/ (the README shows copies from docs/).
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QUEUE_NAME } from '../../src/queue/names.js';
 import { launchBrowser, openPage, paintedPixels, screenshot } from '../support/browser.js';
-import { completions, daemonEnv, httpGet, openTestQueue, spawnCli, spawnWorker, uniquePrefix, type CliProcess } from '../support/daemon.js';
+import { completions, daemonEnv, httpGet, openTestQueue, pollUntil, spawnCli, spawnWorker, uniquePrefix, type CliProcess } from '../support/daemon.js';
 import { startHarness, type Harness } from '../support/harness.js';
 
 const ACCOUNTS = 1500;
@@ -16,6 +17,7 @@ const PHONE = { width: 390, height: 844 };
 let h: Harness;
 let q: Awaited<ReturnType<typeof openTestQueue>>;
 let worker: CliProcess;
+let receiver: CliProcess | undefined;
 let browser: Browser;
 let base: string;
 let env: ReturnType<typeof daemonEnv>;
@@ -41,7 +43,8 @@ const runFinished = () => (globalThis as any).document.getElementById('progress'
 const texts = (page: Page, selector: string) => page.locator(selector).allInnerTexts();
 
 beforeAll(async () => {
-  h = await startHarness('status_page', { accounts: ACCOUNTS, seed: 11 });
+  // Webhook delays and retries in units of 5 ms instead of seconds.
+  h = await startHarness('status_page', { accounts: ACCOUNTS, seed: 11, webhookTimeUnitMs: 5 });
   const prefix = uniquePrefix('status');
   q = await openTestQueue(prefix);
   env = daemonEnv(h, prefix, {
@@ -65,6 +68,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
+  receiver?.kill('SIGTERM');
+  if (receiver) expect((await receiver.exited).code).toBe(0);
   worker?.kill('SIGTERM');
   if (worker) expect((await worker.exited).code).toBe(0);
   await q?.close();
@@ -111,8 +116,12 @@ async function expectMirrorFigures(page: Page) {
   expect(plotted.trend.series.flatMap((s) => s.accounts.map((accounts, i) => ({ day: plotted.trend.days[i], status: s.status, accounts }))).sort((a, b) => `${a.day}${a.status}`.localeCompare(`${b.day}${b.status}`))).toEqual(daily);
   expect(await page.locator('#changes-total').innerText()).toBe(fmt(counts!.hourly));
 
-  const runRows = await page.locator('#runs-table tbody tr').evaluateAll((trs) =>
-    trs.map((tr) => Array.from((tr as unknown as { cells: ArrayLike<{ innerText: string }> }).cells, (c) => c.innerText.trim())),
+  // Found and read in one evaluation: a poll redraws the table, and a row read after it was
+  // replaced is no longer rendered, so its innerText would be its whole text, a closed error included.
+  const runRows = await page.evaluate(() =>
+    Array.from((globalThis as any).document.querySelectorAll('#runs-table tbody tr') as ArrayLike<{ cells: ArrayLike<{ innerText: string }> }>, (tr) => // eslint-disable-line @typescript-eslint/no-explicit-any
+      Array.from(tr.cells, (c) => c.innerText.trim()),
+    ),
   );
   expect(runRows.map((cells) => [cells[0], cells[1], cells[2], ...cells.slice(5)])).toEqual(
     runs.map((run) => [
@@ -132,6 +141,44 @@ async function expectMirrorFigures(page: Page) {
   }
 }
 
+/** As the page writes a duration under a minute. */
+const secondsText = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
+
+/** Once the simulator has sent everything and the receiver applied it, the Webhooks section shows what SQL says. */
+async function expectWebhookFigures(page: Page) {
+  await pollUntil(
+    async () => {
+      const [row] = await h.prisma.$queryRaw<Array<{ n: number }>>`SELECT count(*)::int AS n FROM webhook_events WHERE outcome IS NULL`;
+      return h.simulator.webhooks.backlog === 0 && row!.n === 0;
+    },
+    'every webhook event applied',
+  );
+  const [last] = await h.prisma.$queryRaw<Array<{ id: string; type: string; processed: string; lag: number }>>`
+    SELECT event_id::text AS id, type, to_char(processed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') AS processed,
+           round(extract(epoch FROM processed_at - created_at) * 1000)::int AS lag
+    FROM webhook_events WHERE outcome = 'applied'
+    ORDER BY processed_at DESC, created_at DESC, seq DESC LIMIT 1`;
+  const [hour] = await h.prisma.$queryRaw<Array<{ n: number; p50: number; p95: number; max: number }>>`
+    SELECT count(*)::int AS n,
+           round(percentile_disc(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM processed_at - created_at) * 1000))::int AS p50,
+           round(percentile_disc(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM processed_at - created_at) * 1000))::int AS p95,
+           round(max(extract(epoch FROM processed_at - created_at) * 1000))::int AS max
+    FROM webhook_events WHERE outcome = 'applied' AND processed_at > now() - interval '1 hour'`;
+  await page.waitForFunction(
+    (id) => (globalThis as any).document.getElementById('webhooks').dataset.lastEvent === id, // eslint-disable-line @typescript-eslint/no-explicit-any
+    last!.id,
+  );
+  expect(await page.locator('#webhooks').isVisible()).toBe(true);
+  expect(await page.locator('#webhooks-last').innerText()).toMatch(
+    new RegExp(`^Last event applied \\S+( \\S+)? ago, ${secondsText(last!.lag).replace('.', '\\.')} after Upvest created it$`),
+  );
+  expect(await page.locator('#webhooks-detail').innerText()).toBe(`${last!.type}, applied ${last!.processed} UTC.`);
+  expect(await page.locator('#webhooks-hour').innerText()).toBe(
+    `Last hour: ${fmt(hour!.n)} applied · lag p50 ${secondsText(hour!.p50)} · p95 ${secondsText(hour!.p95)} · max ${secondsText(hour!.max)}`,
+  );
+  expect(await page.locator('#webhooks-pending').innerText()).toBe('Pending: none');
+}
+
 describe('the status page', () => {
   it("shows the mirror's figures, as SQL counts them, on a laptop and on a phone", async () => {
     for (const [name, viewport] of [['desktop', DESKTOP], ['phone', PHONE]] as const) {
@@ -140,10 +187,35 @@ describe('the status page', () => {
       await figuresCurrent(page);
       await expectMirrorFigures(page);
       expect(await page.locator('#progress').getAttribute('data-running')).toBe('false');
+      // No webhook event was ever stored: no Webhooks section.
+      expect(await page.locator('#webhooks').isHidden()).toBe(true);
       await screenshot(page, `status-page-${name}`);
       expect(errors).toEqual([]);
       await close();
     }
+  });
+
+  it('shows how long webhook events took to reach the mirror once a receiver applies them, as SQL computes it', async () => {
+    const receiverEnv = { ...env, WEBHOOK_RECEIVER_HOST: '127.0.0.1', WEBHOOK_RECEIVER_PORT: '0', WEBHOOK_RECEIVER_HEALTH_PORT: '0' };
+    receiver = spawnCli(['receiver'], receiverEnv);
+    const listening = await receiver.waitForLog((line) => line.msg?.includes('webhook receiver listening on') ?? false, 'the receiver');
+    const register = spawnCli(['webhooks', 'register', '--url', `http://127.0.0.1:${listening.port as number}/webhooks/upvest`], receiverEnv);
+    expect((await register.exited).code).toBe(0);
+
+    const { page, errors, close } = await openPage(browser, DESKTOP);
+    await page.goto(`${base}/status`);
+    await figuresCurrent(page);
+    const active = h.simulator.dataset.list().filter((account) => account.status === 'ACTIVE');
+    for (const account of active.slice(0, 5)) h.simulator.dataset.setStatus(account.id, 'LOCKED');
+    h.simulator.dataset.rename(active[5]!.id, 'Renamed by a webhook');
+    await expectWebhookFigures(page);
+    expect(await page.locator('#webhooks').getAttribute('data-state')).toBe('ok');
+    // The status changes it applied are in the mirror's figures too.
+    await figuresCurrent(page);
+    await expectMirrorFigures(page);
+    await screenshot(page, 'status-page-webhooks');
+    expect(errors).toEqual([]);
+    await close();
   });
 
   it("puts a failed run's stored error one click away", async () => {
@@ -198,6 +270,8 @@ describe('the status page', () => {
     await page.waitForFunction(runFinished);
     await figuresCurrent(page);
     await expectMirrorFigures(page);
+    // The receiver applied the changes before the run saw them.
+    await expectWebhookFigures(page);
     expect(await page.locator(`#runs-table tr[data-run-id="${summary.runId}"] td.outcome`).innerText()).toBe('succeeded');
     expect(errors).toEqual([]);
     await close();

@@ -194,6 +194,13 @@ describe('webhook delivery to the receiver', () => {
     expect([unsigned.status, unsigned.json()]).toEqual([401, { error: 'missing', detail: 'missing signature-input header' }]);
     expect((await rawRequest(base, { method: 'POST', target: '/elsewhere', headers: {} })).status).toBe(404);
     expect((await rawRequest(base, { method: 'GET', target: url.pathname, headers: {} })).status).toBe(405);
+    // What the metrics count them as (account_sync_webhook_deliveries_total{status,reason}).
+    expect(s.outcomes.slice(-4).map((o) => [o.status, o.failure])).toEqual([
+      [413, 'too_large'],
+      [401, 'missing'],
+      [404, 'not_found'],
+      [405, 'method_not_allowed'],
+    ]);
     expect(await storedEvents(s.prisma)).toEqual([]);
   });
 

@@ -4,6 +4,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadSections } from '../../src/config/index.js';
 import { silentLogger } from '../../src/logger.js';
+import { Subscriptions } from '../../src/simulator/webhook-subscriptions.js';
 import { createWebhooksApiFromConfig } from '../../src/webhooks/index.js';
 import { startWebhookSetup, storedEvents, type WebhookSetup } from './support.js';
 
@@ -43,6 +44,12 @@ describe('webhook subscriptions', () => {
     [{ title: 't', url: 'https://a.example/h', config: { delay: '1s', max_package_size: 1_048_577 } }, 'config.max_package_size must be an integer from 100 to 1048576'],
   ])('refuses an invalid subscription with 400', async (input, detail) => {
     await expect(s.admin.create(input)).rejects.toMatchObject({ code: 'UPVEST_BAD_REQUEST', status: 400, problem: { detail } });
+  });
+
+  it('takes plain http to another host only when told to (simulator --http-webhooks, for a container network)', () => {
+    const fields = { title: 't', url: 'http://receiver:9465/webhooks/upvest' };
+    expect(new Subscriptions(Date.now).create(fields)).toBe('url must be https');
+    expect(new Subscriptions(Date.now, true).create(fields)).toMatchObject({ url: 'http://receiver:9465/webhooks/upvest', enabled: false });
   });
 
   it('needs webhooks:admin to change and webhooks:read to read', async () => {
