@@ -42,8 +42,19 @@ async function exportTable(source: Client, select: string): Promise<Buffer[]> {
   return chunks;
 }
 
-/** Exports the first sync's rows from `source`, then times COPY FROM into `target`. */
-export async function copyReference(source: Client, target: Client): Promise<CopyReference> {
+/**
+ * Exports the first sync's rows from `source`, then times COPY FROM into `target` (migrated like
+ * ours). Without `foreignKeys`, the target's foreign keys are dropped first: what the sync's
+ * share of checking them is.
+ */
+export async function copyReference(source: Client, target: Client, options: { foreignKeys: boolean }): Promise<CopyReference> {
+  if (!options.foreignKeys) {
+    const constraints = await target.query<{ sql: string }>(
+      `SELECT format('ALTER TABLE %I DROP CONSTRAINT %I', conrelid::regclass::text, conname) AS sql
+       FROM pg_constraint WHERE contype = 'f' AND connamespace = current_schema()::regnamespace`,
+    );
+    for (const { sql } of constraints.rows) await target.query(sql);
+  }
   const exported = [];
   for (const spec of TABLES) exported.push({ spec, chunks: await exportTable(source, spec.select) });
   // The accounts and status changes point at their runs.

@@ -48,32 +48,43 @@ export function runCli(args: string[], env: Record<string, string>): Promise<Chi
   });
 }
 
+/** The mirror, as analysts read it. */
 export const MIRROR_TABLES = ['accounts', 'users', 'account_users', 'account_status_changes', 'rejected_records'];
+/** The sync's own bookkeeping. */
+export const BOOKKEEPING_TABLES = ['sync_runs', 'sync_run_pages', 'sync_page_fingerprints'];
 
-/** Rows inserted, updated and deleted in the mirror's tables, as the statistics collector counts them. */
-export async function rowsWritten(db: Client): Promise<number> {
+/** Rows inserted, updated and deleted per table, as the statistics collector counts them. */
+export async function rowsWrittenByTable(db: Client): Promise<Record<string, number>> {
   await db.query('SELECT pg_stat_clear_snapshot()');
-  const result = await db.query<{ n: string }>(
-    `SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0)::text AS n
-     FROM pg_stat_user_tables WHERE relname = ANY($1)`,
-    [MIRROR_TABLES],
+  const result = await db.query<{ relname: string; n: string }>(
+    `SELECT relname, (n_tup_ins + n_tup_upd + n_tup_del)::text AS n FROM pg_stat_user_tables WHERE relname = ANY($1)`,
+    [[...MIRROR_TABLES, ...BOOKKEEPING_TABLES]],
   );
-  return Number(result.rows[0]!.n);
+  return Object.fromEntries([...MIRROR_TABLES, ...BOOKKEEPING_TABLES].map((t) => [t, Number(result.rows.find((r) => r.relname === t)?.n ?? 0)]));
 }
 
 /**
- * The counters after a child process's backends have exited and flushed their statistics:
- * read until two readings a moment apart agree.
+ * The counters once a child process's backends have exited and flushed their statistics: read
+ * until two readings a moment apart agree.
  */
-export async function settledRowsWritten(db: Client): Promise<number> {
-  let previous = await rowsWritten(db);
+export async function settledRowsWritten(db: Client): Promise<Record<string, number>> {
+  let previous = await rowsWrittenByTable(db);
   for (let i = 0; i < 50; i += 1) {
     await new Promise((resolve) => setTimeout(resolve, 100));
-    const current = await rowsWritten(db);
-    if (current === previous) return current;
+    const current = await rowsWrittenByTable(db);
+    if (JSON.stringify(current) === JSON.stringify(previous)) return current;
     previous = current;
   }
   return previous;
+}
+
+/** What was written between two readings, per table. */
+export function rowsBetween(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.keys(after).map((t) => [t, (after[t] ?? 0) - (before[t] ?? 0)]));
+}
+
+export function sumOf(rows: Record<string, number>, tables: readonly string[]): number {
+  return tables.reduce((sum, t) => sum + (rows[t] ?? 0), 0);
 }
 
 export function mb(bytes: number): string {
@@ -82,4 +93,44 @@ export function mb(bytes: number): string {
 
 export function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(2)} s`;
+}
+
+export interface LongRun {
+  /** Resident set size now (VmRSS), in bytes. */
+  rss(): number;
+  /** Peak resident set size so far (VmHWM), in bytes. */
+  peak(): number;
+  /** SIGTERM, then the exit code. */
+  stop(): Promise<number | null>;
+  output(): string;
+}
+
+function statusField(pid: number | undefined, field: 'VmRSS' | 'VmHWM'): number {
+  try {
+    const match = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Starts `node dist/cli.js <args>` as a daemon is run, for reading its memory while it lives. */
+export function startCli(args: string[], env: Record<string, string>): LongRun {
+  const child = spawn(process.execPath, ['dist/cli.js', ...args], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk) => (output += chunk));
+  child.stderr.on('data', (chunk) => (output += chunk));
+  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+  return {
+    rss: () => statusField(child.pid, 'VmRSS'),
+    peak: () => statusField(child.pid, 'VmHWM'),
+    stop: () => {
+      child.kill('SIGTERM');
+      return exited;
+    },
+    output: () => output,
+  };
 }

@@ -2,7 +2,8 @@
 // account-sync's command line: parses the command, hands it the environment once, and maps
 // its outcome onto an exit code (src/exit-codes.ts). Each command is its own module with its
 // own composition root, and follows the conventions of commands/arguments.ts.
-import { processEnv } from './config/index.js';
+import { setFlagsFromString } from 'node:v8';
+import { loadSections, processEnv } from './config/index.js';
 import { ConfigError, errorMessageOf } from './errors.js';
 import { EXIT } from './exit-codes.js';
 import { SecretRegistry } from './secrets.js';
@@ -46,14 +47,27 @@ async function main(argv: string[], secrets: SecretRegistry): Promise<number> {
   return command.run(args, { env: processEnv(), stdout: process.stdout, stderr: process.stderr, secrets });
 }
 
+/**
+ * The engine's settings come first, before any command (and Prisma's WebAssembly with it) is
+ * loaded: they only apply to what is compiled and allocated after them.
+ */
+function tuneRuntime(): void {
+  for (const flag of loadSections(processEnv(), ['runtime']).runtime.v8Flags) setFlagsFromString(flag);
+}
+
 const secrets = new SecretRegistry();
-main(process.argv.slice(2), secrets).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error: unknown) => {
-    const config = error instanceof ConfigError;
-    process.stderr.write(`${config ? error.message : `account-sync: ${secrets.redact(errorMessageOf(error))}`}\n`);
-    process.exitCode = config ? EXIT.config : EXIT.failed;
-  },
-);
+Promise.resolve()
+  .then(() => {
+    tuneRuntime();
+    return main(process.argv.slice(2), secrets);
+  })
+  .then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      const config = error instanceof ConfigError;
+      process.stderr.write(`${config ? error.message : `account-sync: ${secrets.redact(errorMessageOf(error))}`}\n`);
+      process.exitCode = config ? EXIT.config : EXIT.failed;
+    },
+  );

@@ -8,6 +8,7 @@ import { health, shutdown } from './health.js';
 import { log } from './logging.js';
 import { queue } from './queue.js';
 import { redis } from './redis.js';
+import { runtime } from './runtime.js';
 import { schedule } from './schedule.js';
 import { parseSection, type SectionValue, type Setting } from './setting.js';
 import { statusPage } from './status-page.js';
@@ -21,13 +22,14 @@ export type { HealthConfig, ShutdownConfig } from './health.js';
 export type { LogConfig } from './logging.js';
 export type { QueueConfig } from './queue.js';
 export type { RedisConfig } from './redis.js';
+export type { RuntimeConfig } from './runtime.js';
 export type { ScheduleConfig } from './schedule.js';
 export type { StatusPageConfig } from './status-page.js';
 export { runOptionsOf, type RunSettings, type SyncConfig } from './sync.js';
 export type { WebhooksConfig } from './webhooks.js';
 
 /** Every section, in the order its problems are reported. */
-const SECTIONS = { database, upvest, sync, schedule, redis, queue, health, shutdown, statusPage, log, webhooks } as const;
+const SECTIONS = { database, upvest, sync, schedule, redis, queue, health, shutdown, statusPage, log, webhooks, runtime } as const;
 
 export type Config = { [K in keyof typeof SECTIONS]: SectionValue<(typeof SECTIONS)[K]> };
 export type SectionName = keyof Config;
@@ -78,7 +80,7 @@ export function loadSections<K extends SectionName>(env: Env, names: readonly K[
 }
 
 export function loadCommandConfig<C extends CommandName>(command: C, env: Env, options?: LoadOptions): CommandConfig<C> {
-  return loadSections(env, COMMAND_SECTIONS[command], options) as CommandConfig<C>;
+  return loadSections(env, COMMAND_SECTIONS[command], options) as unknown as CommandConfig<C>;
 }
 
 export interface DeclaredSetting {

@@ -57,6 +57,11 @@ describe('account-sync sync', () => {
     );
   });
 
+  it('names a bad ACCOUNT_SYNC_V8_FLAGS before anything runs, and exits 78', async () => {
+    const { code, stdout, stderr } = await cli(['sync'], { ...h.env, ACCOUNT_SYNC_V8_FLAGS: 'small please' });
+    expect([code, stdout, stderr]).toEqual([78, '', 'Invalid configuration: ACCOUNT_SYNC_V8_FLAGS must be V8 flags such as --optimize-for-size\n']);
+  });
+
   it('ends with a non-zero exit and one clear reason when the client secret is wrong, without retrying', async () => {
     h.simulator.stats.reset();
     const { code, stdout, stderr } = await cli(['sync'], { ...h.env, UPVEST_CLIENT_SECRET: 'not-the-secret', LOG_LEVEL: 'info' });

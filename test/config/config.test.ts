@@ -226,6 +226,19 @@ describe('single sections', () => {
   });
 });
 
+describe('the runtime section', () => {
+  it('sets the memory-saving V8 flags unless told otherwise, and names a value that is not flags', () => {
+    expect(loadSections({}, ['runtime']).runtime).toEqual({ v8Flags: ['--liftoff-only', '--optimize-for-size'] });
+    expect(loadSections({ ACCOUNT_SYNC_V8_FLAGS: 'none' }, ['runtime']).runtime).toEqual({ v8Flags: [] });
+    expect(loadSections({ ACCOUNT_SYNC_V8_FLAGS: ' --max-semi-space-size=4   --optimize-for-size ' }, ['runtime']).runtime).toEqual({
+      v8Flags: ['--max-semi-space-size=4', '--optimize-for-size'],
+    });
+    expect(problemsOf(() => loadSections({ ACCOUNT_SYNC_V8_FLAGS: 'optimize-for-size' }, ['runtime']))).toEqual([
+      'ACCOUNT_SYNC_V8_FLAGS must be V8 flags such as --optimize-for-size',
+    ]);
+  });
+});
+
 describe('the progress display', () => {
   const terminal = Object.assign(new Writable({ write: (_chunk, _encoding, done) => done() }), { isTTY: true });
 

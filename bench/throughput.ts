@@ -1,0 +1,101 @@
+// The throughput part of `npm run bench`: a first sync of N accounts, the same walk without
+// writing (fetch and parse only), an unchanged re-sync, one after 1% changed status, an
+// incremental run, and PostgreSQL's own COPY of the same rows (with and without foreign keys)
+// as the floor. Each sync is the real CLI in a child process, run as a user runs it.
+import { openClient } from '../src/db/pg-client.js';
+import { startSimulator } from '../src/simulator/index.js';
+import { copyReference, type CopyReference } from './copy-reference.js';
+import { BOOKKEEPING_TABLES, MIRROR_TABLES, mb, rowsBetween, runCli, seconds, settledRowsWritten, sumOf } from './measure.js';
+import { clientEnv, dropDatabase, freshDatabase, summaryOf, table, type BenchContext } from './setup.js';
+
+export interface ThroughputOptions {
+  accounts: number;
+  latencyMs: number;
+  rateLimit: number | undefined;
+  keep: boolean;
+}
+
+const progress = (line: string) => process.stderr.write(`bench: ${line}\n`);
+const rate = (n: number, ms: number) => `${Math.round(n / (ms / 1000)).toLocaleString('en')}/s`;
+const count = (n: number) => n.toLocaleString('en');
+
+function perTable(rows: Record<string, number>): string {
+  const written = Object.entries(rows).filter(([, n]) => n !== 0);
+  return written.length === 0 ? 'none' : written.map(([t, n]) => `${t} ${count(n)}`).join(', ');
+}
+
+async function copyInto(ctx: BenchContext, source: Awaited<ReturnType<typeof openClient>>, name: string, foreignKeys: boolean): Promise<CopyReference> {
+  const target = await openClient(await freshDatabase(ctx, name), 'account-sync bench copy');
+  try {
+    return await copyReference(source, target, { foreignKeys });
+  } finally {
+    await target.end();
+  }
+}
+
+export async function benchThroughput(ctx: BenchContext, options: ThroughputOptions): Promise<void> {
+  const { accounts } = options;
+  const simulator = await startSimulator({ accounts, seed: 1 });
+  if (options.latencyMs > 0) simulator.faults.setLatency(options.latencyMs);
+  if (options.rateLimit) simulator.faults.setRateLimit(options.rateLimit);
+  const names = { mirror: 'account_sync_bench', copy: 'account_sync_bench_copy', copyNoFk: 'account_sync_bench_copy_nofk' };
+  const url = await freshDatabase(ctx, names.mirror);
+  const env = clientEnv(ctx, simulator, url);
+  const db = await openClient(url, 'account-sync bench');
+  try {
+    progress(`${count(accounts)} accounts, pages of ${ctx.pageSize}, ${ctx.concurrency} at once`);
+
+    let before = await settledRowsWritten(db);
+    const first = await runCli(['sync', '--json'], env);
+    summaryOf(first);
+    let after = await settledRowsWritten(db);
+    const written1 = rowsBetween(before, after);
+    progress(`first sync ${seconds(first.wallMs)}, peak RSS ${mb(first.peakRssBytes)}`);
+
+    const fetchOnly = await runCli(['sync', '--dry-run', '--json'], env);
+    summaryOf(fetchOnly);
+    progress(`fetch and parse only ${seconds(fetchOnly.wallMs)}`);
+
+    before = await settledRowsWritten(db);
+    const second = await runCli(['sync', '--json'], env);
+    summaryOf(second);
+    after = await settledRowsWritten(db);
+    const written2 = rowsBetween(before, after);
+    progress(`unchanged re-sync ${seconds(second.wallMs)}, ${sumOf(written2, MIRROR_TABLES)} mirror rows written`);
+
+    const changes = simulator.dataset.applyRandomChanges({ seed: 7, statusChanges: Math.floor(accounts / 100) });
+    const third = await runCli(['sync', '--json'], env);
+    const thirdSummary = summaryOf(third);
+    const incremental = simulator.dataset.applyRandomChanges({ seed: 8, statusChanges: 500 });
+    simulator.stats.reset();
+    const fourth = await runCli(['sync', '--incremental', '--json'], { ...env, SYNC_INCREMENTAL_LAG_MS: '0' });
+    const fourthSummary = summaryOf(fourth);
+    const incrementalRequests = simulator.stats.byPath['/accounts'] ?? 0;
+
+    // The copies take the rows as the first sync left them, so they go last but copy only those.
+    const copy = await copyInto(ctx, db, names.copy, true);
+    const copyNoFk = await copyInto(ctx, db, names.copyNoFk, false);
+
+    const flags = ctx.nodeOptions ? `NODE_OPTIONS=${ctx.nodeOptions}` : 'run as shipped (no NODE_OPTIONS)';
+    console.log(`\naccount-sync benchmark — ${count(accounts)} accounts, pages of ${ctx.pageSize}, concurrency ${ctx.concurrency}, ${flags}`);
+    console.log(
+      table([
+        ['1. first full sync', `${seconds(first.wallMs)}  (${rate(accounts, first.wallMs)}, peak RSS ${mb(first.peakRssBytes)}, ${count(sumOf(written1, MIRROR_TABLES))} mirror rows written)`],
+        ['   fetch + parse only', `${seconds(fetchOnly.wallMs)}  (the same walk, nothing written; peak RSS ${mb(fetchOnly.peakRssBytes)})`],
+        ['2. unchanged re-sync', `${seconds(second.wallMs)}  (${(second.wallMs / fetchOnly.wallMs).toFixed(2)}x fetch + parse, peak RSS ${mb(second.peakRssBytes)})`],
+        ['   mirror rows written', perTable(Object.fromEntries(MIRROR_TABLES.map((t) => [t, written2[t] ?? 0])))],
+        ['   bookkeeping rows', perTable(Object.fromEntries(BOOKKEEPING_TABLES.map((t) => [t, written2[t] ?? 0])))],
+        ['3. after 1% changed status', `${seconds(third.wallMs)}  (${thirdSummary.status_changes} status changes recorded of ${changes.statusChanges.length} made, peak RSS ${mb(third.peakRssBytes)})`],
+        ['   incremental, 500 changed', `${seconds(fourth.wallMs)}  (${incrementalRequests} requests, ${fourthSummary.pages} pages, ${fourthSummary.status_changes} of ${incremental.statusChanges.length} status changes)`],
+        ['4. COPY, foreign keys on', `${seconds(copy.ms)}  (${count(copy.rows)} rows: ${copy.perTable.map((t) => `${t.table} ${seconds(t.ms)}`).join(', ')})`],
+        ['   COPY, no foreign keys', `${seconds(copyNoFk.ms)}`],
+        ['first sync / COPY with FKs', `${(first.wallMs / copy.ms).toFixed(2)}x`],
+        ['first sync / COPY no FKs', `${(first.wallMs / copyNoFk.ms).toFixed(2)}x`],
+      ]),
+    );
+  } finally {
+    await db.end();
+    await simulator.close();
+    if (!options.keep) for (const name of Object.values(names)) await dropDatabase(ctx, name);
+  }
+}
