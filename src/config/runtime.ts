@@ -10,12 +10,15 @@ export interface RuntimeConfig {
 }
 
 /**
- * --liftoff-only: Prisma's query compiler is a large WebAssembly module, which V8 would compile
- * a second time with its optimising compiler in the background (about 45 MB more); the account
- * statements are raw SQL, so the baseline compiler is plenty. --optimize-for-size: the heap
- * grows little past what is live, instead of up to four times (peak RSS down by about half).
+ * --liftoff-only: Prisma's query compiler is a WebAssembly module, which V8 would compile a
+ * second time with its optimising compiler in the background; the account statements are raw
+ * SQL, so the baseline compiler is plenty. --heap-growing-percent=20: after each full
+ * collection the heap may grow 20% past what is live, instead of up to four times; a sync's
+ * live heap is small and steady (pages in flight), so this halves peak RSS for about a fifth
+ * more time in the collector. (--optimize-for-size, which does the same and more, doubled the
+ * CPU time of a sync.)
  */
-export const DEFAULT_V8_FLAGS = '--liftoff-only --optimize-for-size';
+export const DEFAULT_V8_FLAGS = '--liftoff-only --heap-growing-percent=20';
 
 const flags = z
   .string()

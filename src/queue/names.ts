@@ -1,6 +1,7 @@
 // Names shared by everything that talks to the sync queue: the worker, `trigger`, the tests.
 import type { JobsOptions } from 'bullmq';
 import type { QueueConfig } from '../config/queue.js';
+import type { RunCounts } from '../runs/outcome.js';
 
 export const QUEUE_NAME = 'sync';
 export const JOB_NAME = 'sync';
@@ -17,19 +18,7 @@ export interface SyncJobData {
 
 /** What a completed job returns (kept on the job in Redis). */
 export type SyncJobResult =
-  | {
-      runId: string;
-      status: 'succeeded' | 'failed';
-      resumed: boolean;
-      accountsSeen: number;
-      inserted: number;
-      updated: number;
-      statusChanges: number;
-      deletions: number;
-      rejected: number;
-      retries: number;
-      errorCode: string | null;
-    }
+  | (RunCounts & { runId: string; status: 'succeeded' | 'failed'; resumed: boolean; errorCode: string | null })
   | { skipped: string };
 
 export type SyncJobOptions = Pick<JobsOptions, 'attempts' | 'backoff' | 'removeOnComplete' | 'removeOnFail'>;

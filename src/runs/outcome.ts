@@ -2,16 +2,21 @@
 import type { ErrorCode } from '../errors.js';
 import type { RunMode } from './sql/runs.js';
 
-export interface RunTotals {
-  pages: number;
+/** What a run did to the mirror, as its job result, `status` and the status page carry it. */
+export interface RunCounts {
+  /** Distinct accounts listed: each page after the first repeats the previous page's last one. */
   accountsSeen: number;
   inserted: number;
   updated: number;
-  unchanged: number;
   statusChanges: number;
   deletions: number;
   rejected: number;
   retries: number;
+}
+
+export interface RunTotals extends RunCounts {
+  pages: number;
+  unchanged: number;
 }
 
 export interface RunSummary extends RunTotals {

@@ -28,26 +28,41 @@ export interface WriteContext {
  * escapes, so they are written as they are.
  */
 const ACCOUNT_COLUMNS = [
-  { column: 'id', type: 'uuid', json: 'plain', of: (a: AccountRecord) => a.id },
-  { column: 'account_group_id', type: 'uuid', json: 'plain', of: (a: AccountRecord) => a.accountGroupId },
-  { column: 'type', type: 'text', json: 'escaped', of: (a: AccountRecord) => a.type },
-  { column: 'name', type: 'text', json: 'escaped', of: (a: AccountRecord) => a.name },
-  { column: 'status', type: 'text', json: 'escaped', of: (a: AccountRecord) => a.status },
-  { column: 'account_number', type: 'bigint', json: 'number', of: (a: AccountRecord) => a.accountNumber },
-  { column: 'created_at', type: 'timestamptz', json: 'plain', of: (a: AccountRecord) => a.createdAt },
-  { column: 'updated_at', type: 'timestamptz', json: 'plain', of: (a: AccountRecord) => a.updatedAt },
+  { column: 'id', key: 'i', type: 'uuid', json: 'plain', of: (a: AccountRecord) => a.id },
+  { column: 'account_group_id', key: 'g', type: 'uuid', json: 'plain', of: (a: AccountRecord) => a.accountGroupId },
+  { column: 'type', key: 't', type: 'text', json: 'escaped', of: (a: AccountRecord) => a.type },
+  { column: 'name', key: 'n', type: 'text', json: 'escaped', of: (a: AccountRecord) => a.name },
+  { column: 'status', key: 's', type: 'text', json: 'escaped', of: (a: AccountRecord) => a.status },
+  { column: 'account_number', key: 'a', type: 'bigint', json: 'number', of: (a: AccountRecord) => a.accountNumber },
+  { column: 'created_at', key: 'c', type: 'timestamptz', json: 'plain', of: (a: AccountRecord) => a.createdAt },
+  { column: 'updated_at', key: 'u', type: 'timestamptz', json: 'plain', of: (a: AccountRecord) => a.updatedAt },
 ] as const;
 
 const DATA_COLUMNS = ACCOUNT_COLUMNS.filter((c) => c.column !== 'id').map((c) => c.column);
 const sql = (text: string) => Prisma.raw(text);
 /** `(a.x, a.y, ...)` of the data columns, plus deleted_at: a live row equal to the record is unchanged. */
 const tupleOf = (alias: string, deletedAt: string) => `(${[...DATA_COLUMNS.map((c) => `${alias}.${c}`), deletedAt].join(', ')})`;
-const RECORDSET_TYPE = sql([...ACCOUNT_COLUMNS.map((c) => `${c.column} ${c.type}`), 'users json', 'webhook_event_id uuid'].join(', '));
+// The parameter's keys are one letter each: the names would make up half of its text.
+const RECORDSET_TYPE = sql([...ACCOUNT_COLUMNS.map((c) => `${c.key} ${c.type}`), 'l json', 'e uuid'].join(', '));
+const RECORDSET_NAMES = sql([...ACCOUNT_COLUMNS.map((c) => `${c.key} AS ${c.column}`), 'l AS users', 'e AS webhook_event_id'].join(', '));
 const INPUT_COLUMNS = sql(ACCOUNT_COLUMNS.map((c) => c.column).join(', '));
 const STORED_DIFFERS_FROM_INPUT = sql(`${tupleOf('a', 'a.deleted_at')} IS DISTINCT FROM ${tupleOf('i', 'NULL::timestamptz')}`);
 const STORED_DIFFERS_FROM_EXCLUDED = sql(`${tupleOf('a', 'a.deleted_at')} IS DISTINCT FROM ${tupleOf('EXCLUDED', 'NULL::timestamptz')}`);
 const SET_FROM_EXCLUDED = sql(DATA_COLUMNS.map((c) => `${c} = EXCLUDED.${c}`).join(',\n        '));
-const KEYS = ACCOUNT_COLUMNS.map((c, i) => `${i === 0 ? '' : ','}"${c.column}":`);
+const KEYS = ACCOUNT_COLUMNS.map((c, i) => `${i === 0 ? '' : ','}"${c.key}":`);
+
+/**
+ * A JSON string literal in one byte per character: V8 stores a whole string in two bytes per
+ * character as soon as one character is beyond Latin-1 (an en dash in one name), so those are
+ * written as \u escapes, which PostgreSQL reads back as the same text.
+ */
+export function jsonStringLiteral(value: string): string {
+  const literal = JSON.stringify(value);
+  return BEYOND_LATIN1.test(literal) ? literal.replace(BEYOND_LATIN1_ALL, escapeCodeUnit) : literal;
+}
+const BEYOND_LATIN1 = /[\u0100-\uffff]/;
+const BEYOND_LATIN1_ALL = /[\u0100-\uffff]/g;
+const escapeCodeUnit = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
 
 /**
  * One JSON parameter for the whole set, users included: PostgreSQL parses it faster than the
@@ -60,11 +75,11 @@ function accountsJsonOf(accounts: ReadonlyArray<AccountRecord>, eventIds: Readon
     parts.push(n === 0 ? '{' : ',{');
     ACCOUNT_COLUMNS.forEach((c, i) => {
       const v = c.of(a);
-      parts.push(KEYS[i]!, c.json === 'plain' ? `"${v}"` : c.json === 'number' ? String(v) : JSON.stringify(v));
+      parts.push(KEYS[i]!, c.json === 'plain' ? `"${v}"` : c.json === 'number' ? String(v) : jsonStringLiteral(v as string));
     });
-    parts.push(',"users":', usersJsonOf(a));
+    parts.push(',"l":', usersJsonOf(a));
     const eventId = eventIds?.get(a.id);
-    parts.push(eventId === undefined ? '}' : `,"webhook_event_id":"${eventId}"}`);
+    parts.push(eventId === undefined ? '}' : `,"e":"${eventId}"}`);
   }
   parts.push(']');
   return parts.join('');
@@ -72,7 +87,7 @@ function accountsJsonOf(accounts: ReadonlyArray<AccountRecord>, eventIds: Readon
 
 function usersJsonOf(a: AccountRecord): string {
   let out = '[';
-  for (const [i, u] of a.users.entries()) out += `${i === 0 ? '' : ','}{"id":"${u.id}","type":${JSON.stringify(u.type)}}`;
+  for (const [i, u] of a.users.entries()) out += `${i === 0 ? '' : ','}{"id":"${u.id}","type":${jsonStringLiteral(u.type)}}`;
   return `${out}]`;
 }
 
@@ -105,7 +120,7 @@ export async function upsertAccounts(db: Db, at: WriteContext, accounts: Readonl
     Array<{ kind: 'written' | 'previous'; id: string; status: string | null; changed_at: string | null; inserted: boolean | null }>
   >`
     WITH input AS (
-      SELECT * FROM json_to_recordset(${accountsJsonOf(accounts, at.eventIds)}::json) AS t(${RECORDSET_TYPE})
+      SELECT ${RECORDSET_NAMES} FROM json_to_recordset(${accountsJsonOf(accounts, at.eventIds)}::json) AS t(${RECORDSET_TYPE})
     ),
     compared AS (
       SELECT i.*, a.id IS NOT NULL AS known, a.status AS previous_status,
@@ -219,15 +234,14 @@ function newUsersOf(at: WriteContext): Prisma.Sql {
 /** The status changes, with the feed lock held from before the first id is drawn until commit. */
 export async function recordStatusChanges(db: Db, at: WriteContext, changes: ReadonlyArray<WrittenRow>): Promise<number> {
   if (changes.length === 0) return 0;
-  const changesJson = JSON.stringify(
-    changes.map((c) => ({
-      account_id: c.id,
-      from_status: c.from_status,
-      to_status: c.to_status,
-      changed_at: c.changed_at,
-      webhook_event_id: at.eventIds?.get(c.id) ?? null,
-    })),
-  );
+  // One-letter keys, as for the accounts; statuses are escaped as they are everywhere else.
+  const changesJson = `[${changes
+    .map((c) => {
+      const eventId = at.eventIds?.get(c.id);
+      const from = c.from_status === null ? 'null' : jsonStringLiteral(c.from_status);
+      return `{"i":"${c.id}","f":${from},"t":${jsonStringLiteral(c.to_status)},"c":"${c.changed_at}","e":${eventId === undefined ? 'null' : `"${eventId}"`}}`;
+    })
+    .join(',')}]`;
   const source = at.runId === null ? 'webhook' : 'sync';
   // The lock (see FEED_LOCK_KEY) is joined in, so it is held before the first id is drawn,
   // and until commit: ids become visible in the order they were handed out.
@@ -237,10 +251,9 @@ export async function recordStatusChanges(db: Db, at: WriteContext, changes: Rea
       INSERT INTO account_status_changes (account_id, from_status, to_status, changed_at, observed_at, sync_run_id,
                                           source, webhook_event_id)
       -- Sorted in a subquery: ids are drawn above it, so they follow changed_at.
-      SELECT account_id, from_status, to_status, changed_at, ${at.observedAt}, ${at.runId}::bigint, ${source}, webhook_event_id
-      FROM (SELECT c.* FROM feed_lock, json_to_recordset(${changesJson}::json)
-                 AS c(account_id uuid, from_status text, to_status text, changed_at timestamptz, webhook_event_id uuid)
-            ORDER BY c.changed_at, c.account_id) AS sorted
+      SELECT i, f, t, c, ${at.observedAt}, ${at.runId}::bigint, ${source}, e
+      FROM (SELECT c.* FROM feed_lock, json_to_recordset(${changesJson}::json) AS c(i uuid, f text, t text, c timestamptz, e uuid)
+            ORDER BY c.c, c.i) AS sorted
       RETURNING id
     ),
     summary AS (SELECT count(*)::int AS count, max(id)::text AS max_id FROM added)

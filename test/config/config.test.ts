@@ -228,10 +228,10 @@ describe('single sections', () => {
 
 describe('the runtime section', () => {
   it('sets the memory-saving V8 flags unless told otherwise, and names a value that is not flags', () => {
-    expect(loadSections({}, ['runtime']).runtime).toEqual({ v8Flags: ['--liftoff-only', '--optimize-for-size'] });
+    expect(loadSections({}, ['runtime']).runtime).toEqual({ v8Flags: ['--liftoff-only', '--heap-growing-percent=20'] });
     expect(loadSections({ ACCOUNT_SYNC_V8_FLAGS: 'none' }, ['runtime']).runtime).toEqual({ v8Flags: [] });
-    expect(loadSections({ ACCOUNT_SYNC_V8_FLAGS: ' --max-semi-space-size=4   --optimize-for-size ' }, ['runtime']).runtime).toEqual({
-      v8Flags: ['--max-semi-space-size=4', '--optimize-for-size'],
+    expect(loadSections({ ACCOUNT_SYNC_V8_FLAGS: ' --heap-growing-percent=50   --optimize-for-size ' }, ['runtime']).runtime).toEqual({
+      v8Flags: ['--heap-growing-percent=50', '--optimize-for-size'],
     });
     expect(problemsOf(() => loadSections({ ACCOUNT_SYNC_V8_FLAGS: 'optimize-for-size' }, ['runtime']))).toEqual([
       'ACCOUNT_SYNC_V8_FLAGS must be V8 flags such as --optimize-for-size',

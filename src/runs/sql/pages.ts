@@ -14,11 +14,8 @@ export interface KeptAside {
   reason: string;
 }
 
-export interface PageRecord extends Omit<PageMeta, 'count'> {
-  runId: bigint;
-  itemCount: number;
-  /** Every id the page listed, rejected records with a usable id included. */
-  listedIds: string[];
+/** What pages did, one page's or a run's sum. */
+export interface PageCounts {
   inserted: number;
   updated: number;
   unchanged: number;
@@ -27,6 +24,13 @@ export interface PageRecord extends Omit<PageMeta, 'count'> {
   /** Records kept aside without a usable id. */
   unidentified: number;
   retries: number;
+}
+
+export interface PageRecord extends Omit<PageMeta, 'count'>, PageCounts {
+  runId: bigint;
+  itemCount: number;
+  /** Every id the page listed, rejected records with a usable id included. */
+  listedIds: string[];
   /** A page of the catch-up pass after the walk (newest first), not of the walk itself. */
   catchUp: boolean;
 }
@@ -158,15 +162,7 @@ export async function committedPages(db: Db, runId: bigint): Promise<PageMeta[]>
   }));
 }
 
-export interface PageSums {
-  inserted: number;
-  updated: number;
-  unchanged: number;
-  statusChanges: number;
-  rejected: number;
-  /** Records the walk kept aside without a usable id. */
-  unidentified: number;
-  retries: number;
+export interface PageSums extends PageCounts {
   /** Ids listed by all pages, repeats included, and distinct ones. */
   listed: number;
   distinctIds: number;

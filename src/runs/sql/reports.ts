@@ -1,9 +1,10 @@
 // The runs as `account-sync status` and the status page show them. A run's counters are written
 // when it closes; until then its committed pages say how far it got.
 import type { Db } from '../../db/prisma.js';
+import type { RunCounts } from '../outcome.js';
 import { utcText } from './runs.js';
 
-export interface RunRow {
+export interface RunRow extends RunCounts {
   id: string;
   mode: string;
   /** running | succeeded | failed | interrupted */
@@ -15,14 +16,6 @@ export interface RunRow {
   /** Whether the counters are its committed pages so far rather than its totals. */
   inProgress: boolean;
   pages: number;
-  /** Each page after the first repeats the previous page's last account, counted once. */
-  accountsSeen: number;
-  inserted: number;
-  updated: number;
-  statusChanges: number;
-  deletions: number;
-  rejected: number;
-  retries: number;
   errorCode: string | null;
   /** As stored: redacted before it was written. */
   error: string | null;
