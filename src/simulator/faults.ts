@@ -44,7 +44,7 @@ export class Faults {
   private queue: Array<{ path: FaultPath; fault: Fault }> = [];
   private random: { probability: number; kinds: Fault[]; prng: Prng; path: FaultPath } | null = null;
   private latencyMs = 0;
-  private rate: { rps: number; retryAfter: boolean; buckets: Map<string, Bucket> } | null = null;
+  private rate: { rps: number; burst: number; retryAfter: boolean; buckets: Map<string, Bucket> } | null = null;
   private endlessPaging: (EndlessPaging & { requests: number }) | null = null;
 
   /** Pages that never end (see EndlessPaging); null for honest paging. */
@@ -89,13 +89,19 @@ export class Faults {
   }
 
   /** A token bucket per upvest-client-id: `rps` per second, bursts of up to `rps`. */
-  setRateLimit(rps: number | null, options: { retryAfter?: boolean } = {}): void {
+  /**
+   * A token bucket per client: `rps` a second, `burst` at most at once (default: one second's
+   * worth, full at the start; 1 for a server that allows no burst at all).
+   */
+  setRateLimit(rps: number | null, options: { retryAfter?: boolean; burst?: number } = {}): void {
     if (rps === null) {
       this.rate = null;
       return;
     }
     if (!(rps > 0)) throw new RangeError('rps must be > 0');
-    this.rate = { rps, retryAfter: options.retryAfter ?? false, buckets: new Map() };
+    const burst = options.burst ?? rps;
+    if (!(burst >= 1)) throw new RangeError('burst must be >= 1');
+    this.rate = { rps, burst, retryAfter: options.retryAfter ?? false, buckets: new Map() };
   }
 
   pending(): number {
@@ -125,8 +131,8 @@ export class Faults {
   throttle(clientKey: string, nowMs: number): { limited: false } | { limited: true; retryAfterSeconds?: number } {
     const rate = this.rate;
     if (!rate) return { limited: false };
-    const bucket = rate.buckets.get(clientKey) ?? { tokens: rate.rps, atMs: nowMs };
-    bucket.tokens = Math.min(rate.rps, bucket.tokens + ((nowMs - bucket.atMs) * rate.rps) / 1000);
+    const bucket = rate.buckets.get(clientKey) ?? { tokens: rate.burst, atMs: nowMs };
+    bucket.tokens = Math.min(rate.burst, bucket.tokens + ((nowMs - bucket.atMs) * rate.rps) / 1000);
     bucket.atMs = nowMs;
     rate.buckets.set(clientKey, bucket);
     if (bucket.tokens >= 1) {

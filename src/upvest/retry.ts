@@ -35,25 +35,37 @@ export interface GateOptions {
 
 /**
  * The one request budget every fetch of a client shares. It paces request starts at `rate`
- * per second and adapts it the way TCP adapts its window: each 429 cuts the rate (once per
- * round of requests, not once per rejected request), each success raises it a little. A
- * Retry-After holds every request back until it has passed. So a 429 slows all concurrent
- * fetches, not just the one that got it.
+ * per second and adapts it the way TCP adapts its window. Unlimited until the server first
+ * throttles; then the rate starts from what the server was letting through (the spacing of the
+ * latest successes: while a client sends too fast, successes come at the server's own rate),
+ * or, when too little got through to tell, from a slow rate that doubles every 100 ms until
+ * the next 429 (slow start). From then on each 429 cuts the rate (once per round of requests,
+ * not once per rejected request) and each success raises it a little. A Retry-After holds
+ * every request back until it has passed. So a 429 slows all concurrent fetches, and a server
+ * that allows no burst at all is still used at nearly its full rate.
  */
 export class RequestGate {
   private notBefore = 0;
   private nextStart = 0;
   private rate: number;
   private lastCut = -Infinity;
+  /** Doubling towards the first 429, rather than holding just under the limit. */
+  private probing = false;
   private readonly recentSuccesses: number[] = [];
   private readonly now: () => number;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly maxRate: number;
 
   /** Multiplicative decrease on a 429, and the floor the rate never goes under. */
-  static readonly DECREASE = 0.85;
+  static readonly DECREASE = 0.9;
+  /** Growth per second between 429s: 8%, plus 0.2 requests a second. */
   static readonly INCREASE = 0.08;
   static readonly MIN_RATE = 0.5;
+  /** Where slow start begins, and how often it doubles the rate. */
+  static readonly PROBE_RATE = 10;
+  static readonly PROBE_DOUBLING_MS = 100;
+  /** Successes the server's rate is read from (at least 3, within the last second). */
+  static readonly SAMPLE = 10;
 
   constructor(options: GateOptions | (() => number) = {}, sleep?: (ms: number) => Promise<void>) {
     const o: GateOptions = typeof options === 'function' ? { now: options, sleep } : options;
@@ -81,36 +93,57 @@ export class RequestGate {
         continue;
       }
       if (Number.isFinite(this.rate)) {
-        // Claim the slot before sleeping, so that concurrent waiters line up behind it.
-        const slot = Math.max(now, this.nextStart);
-        this.nextStart = slot + 1000 / this.rate;
-        if (slot > now) await this.sleep(slot - now);
-        if (this.now() < this.notBefore) continue; // a Retry-After arrived meanwhile
+        // A slot is claimed only when it has come, at the rate of that moment: a waiter that
+        // claimed ahead would keep the spacing of a rate that may since have doubled.
+        if (now < this.nextStart) {
+          await this.sleep(this.nextStart - now);
+          continue;
+        }
+        this.nextStart = now + 1000 / this.rate;
       }
       return this.now();
     }
   }
 
   onSuccess(): void {
-    const now = this.now();
-    this.recentSuccesses.push(now);
-    while (this.recentSuccesses[0]! < now - 1000) this.recentSuccesses.shift();
+    this.recentSuccesses.push(this.now());
+    if (this.recentSuccesses.length > RequestGate.SAMPLE) this.recentSuccesses.shift();
     if (!Number.isFinite(this.rate)) return;
-    // Per request, so that at the current rate the budget grows by INCREASE per second.
-    this.rate = Math.min(this.maxRate, this.rate + (RequestGate.INCREASE * this.rate + 0.2) / this.rate);
+    // Per request: at the current rate, this doubles it every PROBE_DOUBLING_MS, or raises it
+    // by INCREASE a second.
+    const grown = this.probing
+      ? this.rate * 2 ** (1000 / this.rate / RequestGate.PROBE_DOUBLING_MS)
+      : this.rate + (RequestGate.INCREASE * this.rate + 0.2) / this.rate;
+    this.rate = Math.min(this.maxRate, grown);
   }
 
   /** A 429 for a request that started at `startedAt`. */
   onThrottled(startedAt: number): void {
     if (startedAt < this.lastCut) return; // sent before the last cut: already accounted for
     const now = this.now();
-    // What the server let through in the last second is the best estimate of its limit.
-    const admitted = this.recentSuccesses.filter((t) => t >= now - 1000).length;
-    if (admitted === 0 && !Number.isFinite(this.rate)) return; // nothing to go by yet: backoff only
-    const base = Math.min(this.rate, Math.max(admitted, 1));
-    this.rate = Math.max(RequestGate.MIN_RATE, base * RequestGate.DECREASE);
+    const admitted = this.admittedRate(now);
+    if (!Number.isFinite(this.rate)) {
+      // Sent without a limit so far: the successes came at the server's rate, if enough came.
+      this.probing = admitted === undefined;
+      this.rate = Math.min(this.maxRate, admitted === undefined ? RequestGate.PROBE_RATE : admitted * RequestGate.DECREASE);
+    } else {
+      // Slow start has just crossed the limit, or the steady climb has: the rate is about the
+      // server's (successes are no guide here: they lag behind a rate that is climbing).
+      this.rate = Math.max(RequestGate.MIN_RATE, this.rate * RequestGate.DECREASE);
+      this.probing = false;
+    }
     this.lastCut = now;
+    // The next estimate is of the next round only: successes of a slower past would drag it down.
+    this.recentSuccesses.length = 0;
     this.nextStart = Math.max(this.nextStart, now + 1000 / this.rate);
+  }
+
+  /** The server's rate as the spacing of the latest successes shows it, if enough are recent. */
+  private admittedRate(now: number): number | undefined {
+    const recent = this.recentSuccesses.filter((t) => t >= now - 1000);
+    if (recent.length < 3) return undefined;
+    const span = recent.at(-1)! - recent[0]!;
+    return span > 0 ? ((recent.length - 1) * 1000) / span : undefined;
   }
 }
 

@@ -62,27 +62,45 @@ describe('the shared request budget', () => {
     return { clock, gate };
   }
 
-  it('is unlimited until the server throttles, then paces every request at a cut of what it let through', async () => {
+  it('is unlimited until the server throttles, then paces every request just under the rate its successes came at', async () => {
     const { clock, gate } = fakeTime();
     for (let i = 0; i < 10; i += 1) {
       await gate.wait();
       gate.onSuccess();
-      clock.t += 50; // ten successful requests in half a second
+      clock.t += 50; // successes 50 ms apart: the server lets 20 a second through
     }
     expect(gate.currentRate).toBe(Infinity);
     gate.onThrottled(clock.t - 10);
-    expect(gate.currentRate).toBeCloseTo(10 * RequestGate.DECREASE, 10);
+    expect(gate.currentRate).toBeCloseTo(20 * RequestGate.DECREASE, 10);
     const starts: number[] = [];
     for (let i = 0; i < 4; i += 1) starts.push(await gate.wait());
-    const spacing = 1000 / (10 * RequestGate.DECREASE);
+    const spacing = 1000 / (20 * RequestGate.DECREASE);
     for (const [i, t] of starts.slice(1).entries()) expect(t - starts[i]!).toBeCloseTo(spacing, 6);
   });
 
-  it('does not guess a rate from a 429 when nothing has got through yet', async () => {
+  it('finds the limit by slow start when too little got through to tell: doubling every 100 ms until the next 429', async () => {
     const { clock, gate } = fakeTime();
     gate.onThrottled(await gate.wait());
-    expect(gate.currentRate).toBe(Infinity);
-    expect(clock.t).toBe(0);
+    expect(gate.currentRate).toBe(RequestGate.PROBE_RATE);
+    const startedAt = clock.t;
+    // The server takes every request until the budget passes 100 a second.
+    let sent = 0;
+    for (;;) {
+      const at = await gate.wait();
+      sent += 1;
+      if (gate.currentRate > 100) {
+        gate.onThrottled(at);
+        break;
+      }
+      gate.onSuccess();
+    }
+    const doublings = Math.log2(100 / RequestGate.PROBE_RATE);
+    expect(clock.t - startedAt).toBeGreaterThanOrEqual(doublings * RequestGate.PROBE_DOUBLING_MS * 0.9);
+    expect(clock.t - startedAt).toBeLessThanOrEqual((doublings + 2) * RequestGate.PROBE_DOUBLING_MS);
+    expect(sent).toBeLessThan(40);
+    // Crossing the limit ends slow start: the next 429 cuts by a tenth, not from the probe rate.
+    expect(gate.currentRate).toBeGreaterThan(100 * RequestGate.DECREASE);
+    expect(gate.currentRate).toBeLessThanOrEqual(110 * RequestGate.DECREASE);
   });
 
   it('cuts once per round: further 429s for requests sent before the cut do not cut again', async () => {
@@ -95,12 +113,24 @@ describe('the shared request budget', () => {
     }
     gate.onThrottled(sent[19]!);
     const afterFirstCut = gate.currentRate;
-    expect(afterFirstCut).toBeCloseTo(20 * RequestGate.DECREASE, 10);
+    expect(afterFirstCut).toBeCloseTo(40 * RequestGate.DECREASE, 10);
     for (const startedAt of sent.slice(15)) gate.onThrottled(startedAt);
     expect(gate.currentRate).toBe(afterFirstCut);
     const later = await gate.wait();
     gate.onThrottled(later);
-    expect(gate.currentRate).toBeLessThan(afterFirstCut);
+    expect(gate.currentRate).toBeCloseTo(afterFirstCut * RequestGate.DECREASE, 10);
+  });
+
+  it('gives a waiter the spacing of the rate when its turn comes, not of the rate when it began to wait', async () => {
+    const { clock, gate } = fakeTime(10);
+    await gate.wait(); // t = 0; the next slot is 100 ms away at 10 a second
+    const waiting = gate.wait();
+    // Successes while it waits raise the rate; its turn is still the slot already spaced.
+    for (let i = 0; i < 200; i += 1) gate.onSuccess();
+    expect(await waiting).toBe(100);
+    const next = await gate.wait();
+    expect(next - 100).toBeCloseTo(1000 / gate.currentRate, 6);
+    expect(clock.t).toBe(next);
   });
 
   it('climbs back after a cut, never above its configured maximum', async () => {
@@ -108,7 +138,7 @@ describe('the shared request budget', () => {
     expect(gate.currentRate).toBe(20);
     gate.onSuccess();
     gate.onThrottled(0);
-    expect(gate.currentRate).toBeCloseTo(RequestGate.DECREASE, 10); // one success in the last second
+    expect(gate.currentRate).toBeCloseTo(20 * RequestGate.DECREASE, 10);
     for (let i = 0; i < 10_000; i += 1) gate.onSuccess();
     expect(gate.currentRate).toBe(20);
   });
