@@ -93,6 +93,11 @@ export interface RunClose {
   walkFinished: boolean;
   error: { code: string; message: string } | null;
   deletions: DeletionDecision;
+  /**
+   * The walk as assessed after its last page (to decide deletions), if the run got that far:
+   * reused when no page was committed since, rather than summing a million ids again.
+   */
+  assessed?: RunWalk;
 }
 
 export interface ClosedRun {
@@ -108,7 +113,10 @@ export async function finishRun(prisma: PrismaClient, close: RunClose): Promise<
   return withTransactionRetry(() =>
     prisma.$transaction(
       async (tx) => {
-        const walk = await assessRunWalk(tx, close);
+        const walk =
+          close.assessed && close.walkFinished && (await pageCount(tx, close.runId)) === close.assessed.pageCount
+            ? close.assessed
+            : await assessRunWalk(tx, close);
         const decision = settleDecision(close, walk.assessment);
         const deletions =
           decision.kind === 'unlisted'
@@ -132,18 +140,17 @@ export async function finishRun(prisma: PrismaClient, close: RunClose): Promise<
   );
 }
 
-/** The walk's verdict from the run's committed pages (those of every attempt). */
-export async function assessRunWalk(
-  db: Db,
-  run: Pick<RunClose, 'runId' | 'mode' | 'pageSize' | 'walkFinished'>,
-): Promise<{
+export interface RunWalk {
   assessment: WalkAssessment;
   /** Whether the walk was consistent apart from records without a usable id. */
   consistentWalk: boolean;
   pages: PageMeta[];
   pageCount: number;
   sums: PageSums;
-}> {
+}
+
+/** The walk's verdict from the run's committed pages (those of every attempt). */
+export async function assessRunWalk(db: Db, run: Pick<RunClose, 'runId' | 'mode' | 'pageSize' | 'walkFinished'>): Promise<RunWalk> {
   const pages = await committedPages(db, run.runId);
   const sums = await pageSums(db, run.runId);
   const repeats = sums.walkListed - sums.walkDistinctIds;

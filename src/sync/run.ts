@@ -9,7 +9,7 @@
 import type { PrismaClient } from '../db/prisma.js';
 import { AccountSyncError, errorCodeOf, oneLineMessage, type ErrorCode } from '../errors.js';
 import { redactText, type Logger } from '../logger.js';
-import { assessRunWalk, finishRun, openRun, resumeRun, type DeletionDecision, type OpenRun } from '../runs/lifecycle.js';
+import { assessRunWalk, finishRun, openRun, resumeRun, type DeletionDecision, type OpenRun, type RunWalk } from '../runs/lifecycle.js';
 import type { RunSummary } from '../runs/outcome.js';
 import { setWatermark, type RunMode } from '../runs/sql/runs.js';
 import type { UpvestClient } from '../upvest/client.js';
@@ -96,11 +96,13 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Run
   // The pages fetched are written, whatever stopped the walk: a resumed run need not fetch them again.
   let failure = await settled(walkRun(deps, run, options, queue(false)), writer);
   let deletions: DeletionDecision = { kind: 'none', note: null };
+  let assessed: RunWalk | undefined;
   if (failure === undefined) {
     try {
       await catchUp(deps.client, run, { maxPages: options.maxPages, lagMs: options.incrementalLagMs ?? 60_000, signal: deps.signal, firstIndex: nextIndex }, queue(true));
       await writer.flush();
       const walk = await assessRunWalk(deps.prisma, { runId: run.runId, mode: run.mode, pageSize: run.pageSize, walkFinished: true });
+      assessed = walk;
       deletions = await decideDeletions(
         { prisma: deps.prisma, client: deps.client, logger, signal: deps.signal },
         { runId: run.runId, mode: run.mode },
@@ -115,7 +117,7 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Run
       failure = error;
     }
   }
-  return finish(deps, run, failure, deletions, { logger, now, redact });
+  return finish(deps, run, failure, { deletions, assessed: failure === undefined ? assessed : undefined }, { logger, now, redact });
 }
 
 /** Transactions writing pages at once: enough to keep PostgreSQL's cores busy. */
@@ -207,7 +209,7 @@ async function finish(
   deps: SyncDeps,
   run: OpenRun,
   failure: unknown,
-  deletions: DeletionDecision,
+  settled: { deletions: DeletionDecision; assessed: RunWalk | undefined },
   context: { logger: Logger; now: () => Date; redact: (text: string) => string },
 ): Promise<RunSummary> {
   const finishedAt = context.now();
@@ -230,7 +232,7 @@ async function finish(
     finishedAt,
     walkFinished: failure === undefined,
     error,
-    deletions,
+    ...settled,
   });
   await refreshStatistics(deps.prisma, closed.totals, context.logger);
   const summary: RunSummary = {
