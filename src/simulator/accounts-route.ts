@@ -50,7 +50,19 @@ export function handleAccounts(ex: Exchange, ctx: SimulatorContext): void {
   body.append(']}');
   ctx.stats.accountsServed += indices.length;
   ctx.stats.pagesServed++;
-  ex.send(200, 'application/json', body.bytes());
+  const bytes = body.bytes();
+  if (ctx.pageObservers.size > 0) {
+    // A client that gave up while a delay held the answer back is gone already.
+    const delivered = ex.truncate || ex.res.destroyed || !ex.res.socket || ex.res.socket.destroyed
+      ? Promise.resolve(false)
+      : new Promise<boolean>((resolve) => {
+          ex.res.once('finish', () => resolve(true));
+          ex.res.once('close', () => resolve(false));
+        });
+    const page = { ...params, scopes: [...check.grant.scopes], body: bytes, delivered };
+    for (const observe of ctx.pageObservers) observe(page);
+  }
+  ex.send(200, 'application/json', bytes);
 }
 
 /** The page's accounts; with `wrap`, exactly `items` of them, the list read round and round. */
