@@ -14,7 +14,7 @@
 //   [Tc, Tend]; and no account is ever marked deleted that was listed during the whole of the
 //   run that marked it.
 import type { Client } from 'pg';
-import { mirrorFields, type Upstream } from './upstream.js';
+import { mirrorFields, type MirrorColumns, type Upstream } from './upstream.js';
 import type { Read } from './reads.js';
 
 export interface MirrorRow {
@@ -42,19 +42,7 @@ export interface RunRecord {
 const TS = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 
 export async function loadMirror(db: Client): Promise<Map<string, MirrorRow>> {
-  const { rows } = await db.query<{
-    id: string;
-    account_group_id: string;
-    type: string;
-    name: string;
-    status: string;
-    account_number: string;
-    created_at: string;
-    updated_at: string;
-    deleted_ms: number | null;
-    marked_by: string | null;
-    users: string[];
-  }>(`
+  const { rows } = await db.query<MirrorColumns & { id: string; deleted_ms: number | null; marked_by: string | null }>(`
     SELECT a.id::text, a.account_group_id::text, a.type, a.name, a.status, a.account_number::text,
            ${TS('a.created_at')} AS created_at, ${TS('a.updated_at')} AS updated_at,
            (extract(epoch FROM a.deleted_at) * 1000)::float8 AS deleted_ms, a.last_sync_run_id::text AS marked_by,
@@ -67,7 +55,7 @@ export async function loadMirror(db: Client): Promise<Map<string, MirrorRow>> {
       {
         id: r.id,
         updatedAt: r.updated_at,
-        fields: mirrorFields({ ...r, users: r.users }),
+        fields: mirrorFields(r),
         deletedAt: r.deleted_ms,
         markedBy: r.deleted_ms === null ? null : r.marked_by,
       },

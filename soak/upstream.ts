@@ -42,7 +42,8 @@ export function versionOf(account: SimAccount, at: number): Version {
   };
 }
 
-export function mirrorFields(row: {
+/** An account's columns as text, timestamps in canonicalTime form, users as sorted "id:type". */
+export interface MirrorColumns {
   account_group_id: string;
   type: string;
   name: string;
@@ -51,7 +52,9 @@ export function mirrorFields(row: {
   created_at: string;
   updated_at: string;
   users: string[];
-}): string {
+}
+
+export function mirrorFields(row: MirrorColumns): string {
   return JSON.stringify([row.account_group_id, row.type, row.name, row.status, row.account_number, row.created_at, row.updated_at, row.users]);
 }
 

@@ -7,6 +7,7 @@ import { oneLineMessage } from '../errors.js';
 import { keptAsideJson } from '../runs/kept-aside.js';
 import { recordPage, rememberFingerprint, type KeptAside, type PageRecord } from '../runs/sql/pages.js';
 import type { AccountRecord } from '../upvest/schema.js';
+import { toMicros } from './timestamps.js';
 import {
   insertLinks,
   recordStatusChanges,
@@ -217,7 +218,9 @@ function newestById(accounts: AccountRecord[]): AccountRecord[] {
   const byId = new Map<string, AccountRecord>();
   for (const account of accounts) {
     const seen = byId.get(account.id);
-    if (!seen || Date.parse(account.updatedAt) >= Date.parse(seen.updatedAt)) byId.set(account.id, account);
+    // At the precision PostgreSQL keeps: Date.parse would take two versions of the same
+    // millisecond for one, and could keep the older.
+    if (!seen || toMicros(account.updatedAt)! >= toMicros(seen.updatedAt)!) byId.set(account.id, account);
   }
   return [...byId.values()];
 }
