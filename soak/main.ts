@@ -154,6 +154,12 @@ try {
     const accounting = accountRuns(procs, runs);
     figures.mismatch('runs', accounting.mismatches);
     figures.warnings.push(...accounting.warnings);
+    for (const proc of procs.all.filter((p) => p.exit?.signal && !p.killedFor)) {
+      figures.notes.push(`process ${proc.id} (${proc.kind}) died of ${proc.exit!.signal}, which the soak did not send`);
+    }
+    if (accounting.closedUnlogged > 0) {
+      figures.notes.push(`${accounting.closedUnlogged} run(s) were closed by their own process, killed before it could log the end`);
+    }
     if (accounting.unloggedExplainedByKills > 0) {
       figures.notes.push(`${accounting.unloggedExplainedByKills} run rows or resumptions were created by processes killed before they could log them`);
     }
