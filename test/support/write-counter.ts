@@ -29,7 +29,7 @@ const INSTALL = [
 ];
 
 export interface WriteCounter {
-  /** A point to count from. */
+  /** A point to count from: take it when no write is in flight (ids are drawn before commit). */
   mark(): Promise<bigint>;
   /** Rows inserted, updated or deleted per mirror table since `mark`, by committed transactions. */
   writtenSince(mark: bigint): Promise<Record<MirrorTable, number>>;
