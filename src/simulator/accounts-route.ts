@@ -9,32 +9,35 @@ const DEFAULT_LIMIT = 100;
 
 type Params = { offset: number; limit: number; sort: SortField; order: SortOrder };
 
-/** Token, client, scope and content negotiation of the account reads; false when it answered already. */
-function authorized(ex: Exchange, ctx: SimulatorContext): boolean {
+/**
+ * Token, client, scope and content negotiation of the account reads: the token's scopes, or
+ * undefined when it answered already.
+ */
+function authorized(ex: Exchange, ctx: SimulatorContext): ReadonlySet<string> | undefined {
   const authorization = ex.req.headers.authorization;
   const bearer = authorization === undefined ? undefined : /^Bearer ([^\s]+)$/i.exec(authorization)?.[1];
   if (bearer === undefined) {
     ex.problem(401, authorization === undefined ? 'missing authorization header' : 'authorization must be "Bearer <token>"');
-    return false;
+    return undefined;
   }
   const check = ctx.tokens.check(bearer);
   if (!check.ok) {
     ex.problem(401, check.reason);
-    return false;
+    return undefined;
   }
   if (ex.req.headers['upvest-client-id'] !== check.grant.clientId) {
     ex.problem(401, 'upvest-client-id does not match the access token');
-    return false;
+    return undefined;
   }
   if (!ACCOUNT_READ_SCOPES.some((s) => check.grant.scopes.has(s))) {
     ex.problem(403, `the access token lacks scope ${ACCOUNT_READ_SCOPES.join(' or ')}`);
-    return false;
+    return undefined;
   }
   if (!acceptsJson(ex.req.headers.accept)) {
     ex.problem(406, `accept must be application/json, got ${JSON.stringify(ex.req.headers.accept ?? '')}`);
-    return false;
+    return undefined;
   }
-  return true;
+  return check.grant.scopes;
 }
 
 /** GET /accounts/{account_id}: the account as the list serves it, or 404 once it is no longer listed. */
@@ -54,7 +57,8 @@ export function handleAccount(ex: Exchange, ctx: SimulatorContext, id: string): 
 }
 
 export function handleAccounts(ex: Exchange, ctx: SimulatorContext): void {
-  if (!authorized(ex, ctx)) return;
+  const scopes = authorized(ex, ctx);
+  if (!scopes) return;
   const params = parseParams(ex.query, ctx.maxLimit);
   if (typeof params === 'string') {
     ex.problem(400, params);
@@ -72,7 +76,19 @@ export function handleAccounts(ex: Exchange, ctx: SimulatorContext): void {
   body.append(']}');
   ctx.stats.accountsServed += indices.length;
   ctx.stats.pagesServed++;
-  ex.send(200, 'application/json', body.bytes());
+  const bytes = body.bytes();
+  if (ctx.pageObservers.size > 0) {
+    // A client that gave up while a delay held the answer back is gone already.
+    const delivered = ex.truncate || ex.res.destroyed || !ex.res.socket || ex.res.socket.destroyed
+      ? Promise.resolve(false)
+      : new Promise<boolean>((resolve) => {
+          ex.res.once('finish', () => resolve(true));
+          ex.res.once('close', () => resolve(false));
+        });
+    const page = { ...params, scopes: [...scopes], body: bytes, delivered };
+    for (const observe of ctx.pageObservers) observe(page);
+  }
+  ex.send(200, 'application/json', bytes);
 }
 
 /** The page's accounts; with `wrap`, exactly `items` of them, the list read round and round. */

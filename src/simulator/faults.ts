@@ -144,6 +144,24 @@ export class Faults {
   }
 }
 
+/** A fault's kind as the statistics count it: "503", "429 with Retry-After", "502 text/html", "latency 800 ms". */
+export function faultLabel(fault: Fault): string {
+  switch (fault.kind) {
+    case 'status':
+      return [String(fault.status), fault.retryAfter === undefined ? '' : 'with Retry-After', fault.body === undefined ? '' : (fault.contentType ?? 'body')]
+        .filter((part) => part !== '')
+        .join(' ');
+    case 'latency':
+      return `latency ${fault.ms} ms`;
+    case 'gzipBomb':
+      return 'gzip bomb';
+    case 'echoToken':
+      return `${fault.status} echoing the token`;
+    default:
+      return fault.kind;
+  }
+}
+
 function validate(fault: Fault): void {
   if (fault.kind === 'status' && !(Number.isInteger(fault.status) && fault.status >= 100 && fault.status <= 599)) {
     throw new RangeError(`fault status must be an HTTP status, got ${fault.status}`);

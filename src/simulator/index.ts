@@ -2,7 +2,7 @@
 // account-listing endpoints, strictly, deterministically and fast enough for a million accounts.
 import { createPublicKey, generateKeyPairSync, KeyObject } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import type { SimulatorContext } from './context.js';
+import type { ServedPage, SimulatorContext } from './context.js';
 import { Dataset } from './dataset.js';
 import { Faults } from './faults.js';
 import { createSimulatorServer } from './server.js';
@@ -19,6 +19,7 @@ export { SimulatorStats } from './stats.js';
 export type { StatsEvent } from './stats.js';
 export { SimulatorWebhooks } from './webhooks.js';
 export type { DeliveryAttempt, WebhookEvent } from './webhooks.js';
+export type { ServedPage } from './context.js';
 
 export interface SimulatorOptions {
   /** Initial dataset size, default 1000. */
@@ -69,6 +70,8 @@ export interface Simulator {
   expireTokens(): void;
   /** The access tokens issued so far. */
   issuedTokens(): string[];
+  /** Calls `observer` with every page of accounts served, as served; returns an unsubscribe. */
+  observePages(observer: (page: ServedPage) => void): () => void;
   close(): Promise<void>;
 }
 
@@ -119,6 +122,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     tokens: new TokenStore(now, options.tokenTtlSeconds ?? 3600),
     nonces: new NonceCache(),
     webhooks,
+    pageObservers: new Set(),
   };
 
   const { server, close } = createSimulatorServer(ctx);
@@ -144,6 +148,10 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     webhooks,
     expireTokens: () => ctx.tokens.expireAll(),
     issuedTokens: () => ctx.tokens.issued(),
+    observePages(observer) {
+      ctx.pageObservers.add(observer);
+      return () => ctx.pageObservers.delete(observer);
+    },
     close,
   };
 }

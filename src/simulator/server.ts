@@ -8,7 +8,7 @@ import { createGzip } from 'node:zlib';
 import { handleAccount, handleAccounts } from './accounts-route.js';
 import type { SimulatorContext } from './context.js';
 import { Exchange } from './exchange.js';
-import type { Fault } from './faults.js';
+import { faultLabel, type Fault } from './faults.js';
 import { verifyRequestSignature } from './signatures.js';
 import { handleToken } from './token-route.js';
 import { matchWebhookRoute } from './webhooks-route.js';
@@ -112,7 +112,7 @@ async function handle(ex: Exchange, ctx: SimulatorContext, delay: (ms: number) =
 
   const fault = ctx.faults.take(ex.path);
   if (fault) {
-    ctx.stats.faultsInjected++;
+    ctx.stats.faulted(faultLabel(fault));
     if (await applyFault(ex, fault, delay)) return;
   }
 

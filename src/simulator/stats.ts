@@ -18,6 +18,8 @@ export class SimulatorStats {
   accountsServed = 0;
   pagesServed = 0;
   faultsInjected = 0;
+  /** Injected faults by kind (see faultLabel), e.g. "429 with Retry-After", "reset". */
+  faultsByKind: Record<string, number> = {};
   connections = 0;
   inFlight = 0;
   maxConcurrent = 0;
@@ -57,6 +59,11 @@ export class SimulatorStats {
     if (this.log.length >= 2 * this.maxEvents) this.log = this.log.slice(-this.maxEvents);
   }
 
+  faulted(kind: string): void {
+    this.faultsInjected++;
+    this.faultsByKind[kind] = (this.faultsByKind[kind] ?? 0) + 1;
+  }
+
   rejected(reason: string): void {
     this.signatureRejections++;
     this.lastRejection = reason;
@@ -73,6 +80,7 @@ export class SimulatorStats {
     this.accountsServed = 0;
     this.pagesServed = 0;
     this.faultsInjected = 0;
+    this.faultsByKind = {};
     this.connections = 0;
     this.maxConcurrent = this.inFlight;
     this.log = [];

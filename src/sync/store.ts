@@ -9,6 +9,7 @@ import { keptAsideJson } from '../runs/kept-aside.js';
 import { recordPages, rememberFingerprints, type KeptAside, type PageRecord, type PageRejection } from '../runs/sql/pages.js';
 import type { AccountRecord } from '../upvest/schema.js';
 import { recordStatusChanges, syncLinks, upsertAccounts, upvestShapeOf, type WriteContext, type WrittenRow } from './mirror-writes.js';
+import { toMicros } from './timestamps.js';
 
 export type { AccountRecord, KeptAside };
 
@@ -243,7 +244,9 @@ function newestById(accounts: AccountRecord[]): AccountRecord[] {
   const byAccount = new Map<string, AccountRecord>();
   for (const account of accounts) {
     const seen = byAccount.get(account.id);
-    if (!seen || Date.parse(account.updatedAt) >= Date.parse(seen.updatedAt)) byAccount.set(account.id, account);
+    // At the precision PostgreSQL keeps: Date.parse would take two versions of the same
+    // millisecond for one, and could keep the older.
+    if (!seen || toMicros(account.updatedAt)! >= toMicros(seen.updatedAt)!) byAccount.set(account.id, account);
   }
   return [...byAccount.values()];
 }

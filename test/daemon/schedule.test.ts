@@ -44,6 +44,9 @@ describe('the schedule', () => {
     workers.push(a, b);
     const finished = await five;
     expect(finished).toHaveLength(5);
+    // Both replicas take jobs, not one of them all: whichever is idle when a job comes takes it,
+    // so each has had one after a few firings (the wait ends with the first run on each).
+    await Promise.all([a, b].map((w) => w.waitForLog(isMsg('sync run started'), 'a run on each of the two workers', 60_000)));
 
     expect(await q.queue.getJobSchedulersCount()).toBe(1);
     const scheduler = await q.queue.getJobScheduler(SCHEDULER_ID);

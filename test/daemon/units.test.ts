@@ -4,7 +4,7 @@ import { Writable } from 'node:stream';
 import got from 'got';
 import { describe, expect, it } from 'vitest';
 import { loadCommandConfig, type Env } from '../../src/config/index.js';
-import { UpvestError } from '../../src/errors.js';
+import { UpvestError, type ErrorCode } from '../../src/errors.js';
 import { createLogger, redactText } from '../../src/logger.js';
 import { judgeOutcome, UNRECOVERABLE_CODES, type JobOutcome } from '../../src/queue/job-outcome.js';
 import type { RunSummary } from '../../src/sync/run.js';
@@ -113,10 +113,47 @@ describe('what a run means for its job', () => {
   });
 
   it('fails at once on settings and credentials, pauses the queue on a 429 storm, retries the rest', () => {
-    for (const code of UNRECOVERABLE_CODES) {
-      const verdict = judge(ran({ status: 'failed', errorCode: code, error: 'no' }));
-      expect(verdict.kind).toBe('fail');
-    }
+    // Every code, with what the README's table promises for it: settings and credentials fail
+    // the job at once, everything else is retried. A Record, so a new code must be placed here.
+    const expected: Record<ErrorCode, 'fail' | 'retry'> = {
+      CONFIG_INVALID: 'fail',
+      SIGNING_KEY_INVALID: 'fail',
+      UPVEST_TOKEN_INVALID: 'fail',
+      UPVEST_UNAUTHORIZED: 'fail',
+      UPVEST_FORBIDDEN: 'fail',
+      UPVEST_BAD_REQUEST: 'fail',
+      UPVEST_NOT_ACCEPTABLE: 'fail',
+      UPVEST_VERSION_RETIRED: 'fail',
+      UPVEST_NOT_FOUND: 'retry',
+      UPVEST_RATE_LIMITED: 'retry',
+      UPVEST_SERVER_ERROR: 'retry',
+      UPVEST_UNEXPECTED_STATUS: 'retry',
+      UPVEST_NETWORK: 'retry',
+      UPVEST_TIMEOUT: 'retry',
+      UPVEST_BAD_BODY: 'retry',
+      UPVEST_BAD_ENVELOPE: 'retry',
+      UPVEST_RESPONSE_TOO_LARGE: 'retry',
+      UPVEST_PAGE_TOO_LARGE: 'retry',
+      DB_UNAVAILABLE: 'retry',
+      DB_ERROR: 'retry',
+      MIGRATION_FAILED: 'retry',
+      SYNC_INTERRUPTED: 'retry',
+      SYNC_NOT_RESUMABLE: 'retry',
+      SYNC_PAGE_LIMIT_EXCEEDED: 'retry',
+      SYNC_ABANDONED: 'retry',
+      REDIS_UNAVAILABLE: 'retry',
+      READONLY_ROLE_REFUSED: 'retry',
+      WEBHOOK_KEYS_UNAVAILABLE: 'retry',
+      WEBHOOK_SIGNATURE_INVALID: 'retry',
+      WEBHOOK_BODY_TOO_LARGE: 'retry',
+      WEBHOOK_SUBSCRIPTION_NOT_ENABLED: 'retry',
+      UNKNOWN: 'retry',
+    };
+    const verdicts = Object.fromEntries(
+      Object.keys(expected).map((code) => [code, judge(ran({ status: 'failed', errorCode: code as ErrorCode, error: 'no' })).kind]),
+    );
+    expect(verdicts).toEqual(expected);
+    expect([...UNRECOVERABLE_CODES].sort()).toEqual(Object.keys(expected).filter((code) => expected[code as ErrorCode] === 'fail').sort());
     expect(judge(ran({ status: 'failed', errorCode: 'UPVEST_TOKEN_INVALID', error: 'refused' }))).toMatchObject({
       kind: 'fail',
       error: { message: 'UPVEST_TOKEN_INVALID: refused (sync run 7)' },

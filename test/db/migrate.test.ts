@@ -1,7 +1,7 @@
 // migrate() against the real PostgreSQL server, each scenario in a database of its own.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -150,6 +150,16 @@ describe('the migrations folder', () => {
   it('lists each migration folder by name with the sha256 of its file, as Prisma does', async () => {
     const init = await readFile(join(REPO_ROOT, 'prisma/migrations/20261127000000_init/migration.sql'));
     expect(project[0]).toEqual({ name: '20261127000000_init', sql: init.toString('utf8'), checksum: sha256(init) });
+    // Read from the folder here, not through the code under test, which the other tests take as
+    // their list of what should be applied.
+    const folders = (await readdir(join(REPO_ROOT, 'prisma/migrations'), { withFileTypes: true }))
+      .filter((entry) => entry.isDirectory())
+      .map((entry) => entry.name)
+      .sort();
+    expect(folders.length).toBeGreaterThanOrEqual(9);
+    expect(project.map((m) => [m.name, m.checksum])).toEqual(
+      await Promise.all(folders.map(async (name) => [name, sha256(await readFile(join(REPO_ROOT, 'prisma/migrations', name, 'migration.sql')))])),
+    );
     expect(project.map((m) => m.name)).toEqual([...project.map((m) => m.name)].sort());
     expect(project.map((m) => m.name)).not.toContain('migration_lock.toml');
   });

@@ -147,24 +147,6 @@ export function normalizeTimestamp(value: string): string {
   return `${date}T${time}${micros}Z`;
 }
 
-/** Rows written to the mirror's tables since `since` (a txid from txidNow()). */
-export async function txidNow(prisma: PrismaClient): Promise<bigint> {
-  const [row] = await prisma.$queryRaw<Array<{ txid: bigint }>>`SELECT txid_current() AS txid`;
-  return row!.txid;
-}
-
-export async function mirrorRowsWrittenSince(prisma: PrismaClient, since: bigint): Promise<Record<string, number>> {
-  const counts: Record<string, number> = {};
-  for (const table of ['accounts', 'users', 'account_users', 'account_status_changes', 'rejected_records']) {
-    const [row] = await prisma.$queryRawUnsafe<Array<{ n: number }>>(
-      `SELECT count(*)::int AS n FROM ${table} WHERE xmin::text::bigint >= $1`,
-      Number(since),
-    );
-    counts[table] = row!.n;
-  }
-  return counts;
-}
-
 export async function mirrorRowCounts(prisma: PrismaClient): Promise<Record<string, number>> {
   const [row] = await prisma.$queryRaw<Array<Record<string, number>>>`
     SELECT (SELECT count(*)::int FROM accounts) AS accounts, (SELECT count(*)::int FROM users) AS users,

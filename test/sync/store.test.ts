@@ -5,17 +5,19 @@ import { keptAsideJson } from '../../src/runs/kept-aside.js';
 import { recordPagesIfFingerprinted } from '../../src/runs/sql/pages.js';
 import { writePage, writePages, type AccountRecord, type PageWrite } from '../../src/sync/store.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { mirrorRowsWrittenSince, txidNow } from '../support/harness.js';
 import { pageWrite } from '../support/pages.js';
+import { installWriteCounter, type WriteCounter } from '../support/write-counter.js';
 
 let db: TestDatabase;
 let prisma: PrismaClient;
 let runId: bigint;
+let writes: WriteCounter;
 
 beforeAll(async () => {
   db = await createTestDatabase('sync_store');
   prisma = createPrisma(db.url);
   runId = (await prisma.syncRun.create({ data: { pageSize: 10 } })).id;
+  writes = await installWriteCounter(prisma);
 });
 afterAll(async () => {
   await prisma?.$disconnect();
@@ -42,8 +44,17 @@ function page(accounts: AccountRecord[]): PageWrite {
 
 describe('writing a page', () => {
   it('inserts accounts, users, links and first-sight status changes, keeping microseconds', async () => {
+    const since = await writes.mark();
     const outcome = await writePage(prisma, page([account(1), account(2), account(3)]));
     expect(outcome).toEqual({ inserted: 3, updated: 0, unchanged: 0, statusChanges: 3, rejected: 0 });
+    // The measure the next test relies on sees these writes.
+    expect(await writes.writtenSince(since)).toEqual({
+      accounts: 3,
+      users: 1,
+      account_users: 3,
+      account_status_changes: 3,
+      rejected_records: 0,
+    });
     const [row] = await prisma.$queryRaw<Array<{ created: string; updated: string }>>`
       SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') AS created,
              to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') AS updated
@@ -54,10 +65,10 @@ describe('writing a page', () => {
   });
 
   it('changes nothing when the same page is written again', async () => {
-    const since = await txidNow(prisma);
+    const since = await writes.mark();
     const outcome = await writePage(prisma, page([account(1), account(2), account(3)]));
     expect(outcome).toEqual({ inserted: 0, updated: 0, unchanged: 3, statusChanges: 0, rejected: 0 });
-    expect(await mirrorRowsWrittenSince(prisma, since)).toEqual({
+    expect(await writes.writtenSince(since)).toEqual({
       accounts: 0,
       users: 0,
       account_users: 0,
