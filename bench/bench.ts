@@ -4,6 +4,7 @@
 //   npm run bench -- --rates 20,100        (only the shared request budget, pages of 100)
 //   npm run bench -- --webhooks-only       (only the webhook path)
 //   npm run bench -- --node-options "--max-old-space-size=256"
+//   npm run bench -- --parts throughput,worker   (any of throughput, worker, rates, webhooks)
 // Each part prints its own table. Not part of the test suite.
 import { parseArgs } from 'node:util';
 import { benchRates } from './rates.js';
@@ -28,6 +29,7 @@ const { values } = parseArgs({
     'node-options': { type: 'string' },
     keep: { type: 'boolean', default: false },
     'webhooks-only': { type: 'boolean', default: false },
+    parts: { type: 'string', default: 'throughput,worker,rates,webhooks' },
   },
 });
 
@@ -45,15 +47,18 @@ try {
   } else if (values['webhooks-only']) {
     await benchWebhooks(ctx.adminUrl);
   } else {
-    await benchThroughput(ctx, {
-      accounts: Number(values.accounts),
-      latencyMs: Number(values.latency),
-      rateLimit: values['rate-limit'] ? Number(values['rate-limit']) : undefined,
-      keep: values.keep,
-    });
-    await benchWorkerMemory(ctx, { accounts: Number(values['worker-accounts']), redisUrl: values['redis-url'] });
-    await benchRates(ctx, { ...rateOptions, limits: [20, 100] });
-    await benchWebhooks(ctx.adminUrl);
+    const parts = new Set(values.parts.split(','));
+    if (parts.has('throughput')) {
+      await benchThroughput(ctx, {
+        accounts: Number(values.accounts),
+        latencyMs: Number(values.latency),
+        rateLimit: values['rate-limit'] ? Number(values['rate-limit']) : undefined,
+        keep: values.keep,
+      });
+    }
+    if (parts.has('worker')) await benchWorkerMemory(ctx, { accounts: Number(values['worker-accounts']), redisUrl: values['redis-url'] });
+    if (parts.has('rates')) await benchRates(ctx, { ...rateOptions, limits: [20, 100] });
+    if (parts.has('webhooks')) await benchWebhooks(ctx.adminUrl);
   }
 } finally {
   ctx.close();

@@ -7,6 +7,7 @@
 // A full run walks the whole list oldest-first and is the only kind that may mark accounts
 // deleted. An incremental run walks newest-first and stops at the previous run's watermark.
 import type { PrismaClient } from '../db/prisma.js';
+import { databaseErrorCodeOf } from '../db/transactions.js';
 import { AccountSyncError, errorCodeOf, oneLineMessage, type ErrorCode } from '../errors.js';
 import { redactText, type Logger } from '../logger.js';
 import { assessRunWalk, finishRun, openRun, resumeRun, type DeletionDecision, type OpenRun, type RunWalk } from '../runs/lifecycle.js';
@@ -225,7 +226,7 @@ async function finish(
       ? null
       : stopped
         ? { code: 'SYNC_INTERRUPTED', message: `interrupted: ${oneLineMessage(deps.signal?.reason)}` }
-        : { code: errorCodeOf(failure), message: context.redact(redactText(oneLineMessage(failure))) };
+        : { code: failureCodeOf(failure), message: context.redact(redactText(oneLineMessage(failure))) };
   const closed = await finishRun(deps.prisma, {
     runId: run.runId,
     mode: run.mode,
@@ -256,6 +257,12 @@ async function finish(
   };
   context.logger[status === 'succeeded' ? 'info' : 'error']({ ...summary, runId: String(run.runId) }, `sync run ${status}`);
   return summary;
+}
+
+/** A typed error's code; an untyped one from the database is DB_UNAVAILABLE or DB_ERROR. */
+function failureCodeOf(failure: unknown): ErrorCode {
+  const code = errorCodeOf(failure);
+  return code === 'UNKNOWN' ? (databaseErrorCodeOf(failure) ?? 'UNKNOWN') : code;
 }
 
 function firstFreeIndex(run: OpenRun): number {

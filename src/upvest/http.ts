@@ -44,7 +44,7 @@ export function createHttpExchange(options: HttpOptions, client: Got = got): Htt
       'user-agent': options.userAgent ?? 'account-sync',
       ...request.headers,
     };
-    Object.assign(headers, options.signer({ method: request.method, url, headers, body: request.body }));
+    Object.assign(headers, await options.signer({ method: request.method, url, headers, body: request.body }));
     const stream = client.stream(url, {
       method: request.method,
       headers,

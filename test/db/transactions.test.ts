@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPrisma, type PrismaClient } from '../../src/db/prisma.js';
-import { sqlStateOf, withTransactionRetry } from '../../src/db/transactions.js';
+import { databaseErrorCodeOf, sqlStateOf, withTransactionRetry } from '../../src/db/transactions.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 
 let db: TestDatabase;
@@ -43,5 +43,26 @@ describe('transaction retries', () => {
       }),
     ).rejects.toThrow(/22012|division by zero/);
     expect(failures).toBe(1);
+  });
+});
+
+describe('what a database failure is', () => {
+  it('is DB_UNAVAILABLE when the connection is terminated mid-transaction, DB_ERROR for an error the database reports', async () => {
+    const terminated = await prisma
+      .$transaction(async (tx) => {
+        const [me] = await tx.$queryRaw<Array<{ pid: number }>>`SELECT pg_backend_pid() AS pid`;
+        await prisma.$queryRaw`SELECT pg_terminate_backend(${me!.pid}::int)`;
+        await tx.$queryRaw`SELECT 1`;
+      })
+      .catch((e: unknown) => e);
+    expect(databaseErrorCodeOf(terminated)).toBe('DB_UNAVAILABLE');
+
+    const refused = createPrisma(db.url.replace(/:\d+\//, ':1/'));
+    const unreachable = await refused.$queryRaw`SELECT 1`.catch((e: unknown) => e);
+    await refused.$disconnect();
+    expect(databaseErrorCodeOf(unreachable)).toBe('DB_UNAVAILABLE');
+
+    expect(databaseErrorCodeOf(await prisma.$queryRaw`SELECT 1/0`.catch((e: unknown) => e))).toBe('DB_ERROR');
+    expect(databaseErrorCodeOf(new Error('page 3 failed validation'))).toBeUndefined();
   });
 });

@@ -20,7 +20,7 @@ const ecFile = writeKey(
 );
 
 describe('request signing', () => {
-  it('builds the signature base Upvest verifies, and signs it with ECDSA P-521 / SHA-512 in DER', () => {
+  it('builds the signature base Upvest verifies, and signs it with ECDSA P-521 / SHA-512 in DER', async () => {
     const key = loadSigningKey({ file: ecFile, passphrase: 'correct horse', keyId: 'key-123' });
     const sign = createSigner({ key, ttlSeconds: 30, now: () => 1_700_000_000_900, nonce: () => 'nonce-1' });
     const url = new URL('https://sandbox.upvest.co/accounts?offset=0&limit=100&sort=created_at&order=ASC');
@@ -30,7 +30,7 @@ describe('request signing', () => {
       'upvest-client-id': 'client-1',
       'upvest-api-version': '1',
     };
-    const added = sign({ method: 'GET', url, headers });
+    const added = await sign({ method: 'GET', url, headers });
 
     const params =
       '("@method" "@path" "@query" "accept" "authorization" "upvest-client-id" "upvest-api-version" "date")' +
@@ -56,11 +56,11 @@ describe('request signing', () => {
     expect(verify('sha512', Buffer.from(base), { key: ec.publicKey, dsaEncoding: 'der' }, signature)).toBe(true);
   });
 
-  it('covers the body of a POST with content-type, content-length and content-digest, and no @query', () => {
+  it('covers the body of a POST with content-type, content-length and content-digest, and no @query', async () => {
     const key = loadSigningKey({ file: ecFile, passphrase: 'correct horse', keyId: 'k' });
     const sign = createSigner({ key, ttlSeconds: 10, now: () => 1_700_000_000_000, nonce: () => 'n' });
     const body = Buffer.from('grant_type=client_credentials&scope=accounts%3Aread');
-    const added = sign({
+    const added = await sign({
       method: 'post',
       url: new URL('https://sandbox.upvest.co/auth/token'),
       headers: { accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded', 'upvest-client-id': 'c' },
@@ -77,24 +77,24 @@ describe('request signing', () => {
     );
   });
 
-  it('signs every request afresh: a new nonce and window each time', () => {
+  it('signs every request afresh: a new nonce and window each time', async () => {
     const key = loadSigningKey({ file: ecFile, passphrase: 'correct horse', keyId: 'k' });
     let clock = 1_700_000_000_000;
     const sign = createSigner({ key, ttlSeconds: 30, now: () => clock });
     const request = { method: 'GET', url: new URL('https://x.test/accounts'), headers: { accept: 'application/json' } };
-    const first = sign(request);
+    const first = await sign(request);
     clock += 5_000;
-    const second = sign(request);
+    const second = await sign(request);
     const nonceOf = (input: string | undefined) => /nonce="([^"]+)"/.exec(input ?? '')?.[1];
     expect(nonceOf(first['signature-input'])).not.toBe(nonceOf(second['signature-input']));
     expect(second['signature-input']).toContain(';created=1700000005;expires=1700000035;');
   });
 
-  it('accepts Ed25519 keys and signs without a separate digest', () => {
+  it('accepts Ed25519 keys and signs without a separate digest', async () => {
     const ed = generateKeyPairSync('ed25519');
     const file = writeKey('ed.pem', ed.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string);
     const key = loadSigningKey({ file, passphrase: undefined, keyId: 'ed' });
-    const added = createSigner({ key, ttlSeconds: 30, now: () => 1_700_000_000_000, nonce: () => 'n' })({
+    const added = await createSigner({ key, ttlSeconds: 30, now: () => 1_700_000_000_000, nonce: () => 'n' })({
       method: 'GET',
       url: new URL('https://x.test/accounts'),
       headers: { accept: 'application/json' },
