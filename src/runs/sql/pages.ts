@@ -198,6 +198,7 @@ export async function unlistedLiveAccounts(db: Db, runId: bigint, limit: number)
   const rows = await db.$queryRaw<Array<{ id: string }>>`
     SELECT a.id::text AS id FROM accounts a
     WHERE a.deleted_at IS NULL
+      AND a.first_seen_at < (SELECT started_at FROM sync_runs WHERE id = ${runId})
       AND NOT EXISTS (SELECT 1 FROM sync_run_pages p, unnest(p.account_ids) AS id WHERE p.sync_run_id = ${runId} AND id = a.id)
     ORDER BY a.id
     LIMIT ${limit}::int`;
@@ -214,7 +215,9 @@ export async function markDeleted(db: Db, runId: bigint, ids: readonly string[],
 
 /**
  * Marks deleted every live account the run's pages do not list. Only after a complete and
- * consistent walk of the whole list, which is the caller's to judge.
+ * consistent walk of the whole list, which is the caller's to judge. Not an account first seen
+ * after the run began (a webhook may bring one in after the walk passed its place): the walk
+ * could not have listed it.
  */
 export async function markUnlistedDeleted(db: Db, runId: bigint, at: Date): Promise<number> {
   // An anti-join straight against the pages' ids, hashed: no DISTINCT over a million of them
@@ -224,6 +227,7 @@ export async function markUnlistedDeleted(db: Db, runId: bigint, at: Date): Prom
   const marked = await db.$executeRaw`
     UPDATE accounts a SET deleted_at = ${at}, last_sync_run_id = ${runId}
     WHERE a.deleted_at IS NULL
+      AND a.first_seen_at < (SELECT started_at FROM sync_runs WHERE id = ${runId})
       AND NOT EXISTS (SELECT 1 FROM sync_run_pages p, unnest(p.account_ids) AS id WHERE p.sync_run_id = ${runId} AND id = a.id)`;
   await db.$executeRaw`SET LOCAL enable_nestloop = on`;
   return marked;
