@@ -14,6 +14,7 @@ import {
   markDeleted,
   markUnlistedDeleted,
   pageSums,
+  unlistedLiveCount,
   pruneFinishedRunPages,
   type PageSums,
 } from './sql/pages.js';
@@ -120,7 +121,9 @@ export async function finishRun(prisma: PrismaClient, close: RunClose): Promise<
         const decision = settleDecision(close, walk.assessment);
         const deletions =
           decision.kind === 'unlisted'
-            ? await markUnlistedDeleted(tx, close.runId, close.finishedAt)
+            ? walk.unlisted === 0
+              ? 0
+              : await markUnlistedDeleted(tx, close.runId, close.finishedAt)
             : decision.kind === 'ids'
               ? await markDeleted(tx, close.runId, decision.ids, close.finishedAt)
               : 0;
@@ -147,12 +150,16 @@ export interface RunWalk {
   pages: PageMeta[];
   pageCount: number;
   sums: PageSums;
+  /** Of a full run: the live accounts its pages do not list (those first seen before it began). */
+  unlisted: number;
 }
 
 /** The walk's verdict from the run's committed pages (those of every attempt). */
 export async function assessRunWalk(db: Db, run: Pick<RunClose, 'runId' | 'mode' | 'pageSize' | 'walkFinished'>): Promise<RunWalk> {
   const pages = await committedPages(db, run.runId);
-  const sums = await pageSums(db, run.runId);
+  // Both read a million ids at 1,000,000 accounts: side by side, on two connections when the
+  // caller is not in a transaction.
+  const [sums, unlisted] = await Promise.all([pageSums(db, run.runId), run.mode === 'full' ? unlistedLiveCount(db, run.runId) : 0]);
   const repeats = sums.walkListed - sums.walkDistinctIds;
   const assessment =
     run.mode === 'full'
@@ -166,7 +173,7 @@ export async function assessRunWalk(db: Db, run: Pick<RunClose, 'runId' | 'mode'
       `${sums.unidentified} record(s) without a usable id were kept aside, so which accounts are listed cannot be proven`,
     );
   }
-  return { assessment, consistentWalk, pages, pageCount: await pageCount(db, run.runId), sums };
+  return { assessment, consistentWalk, pages, pageCount: await pageCount(db, run.runId), sums, unlisted };
 }
 
 /** Only a complete, consistent walk of the whole list, run to its end, knows what is no longer listed. */

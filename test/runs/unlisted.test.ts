@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPrisma, type PrismaClient } from '../../src/db/prisma.js';
-import { markUnlistedDeleted, unlistedLiveAccounts } from '../../src/runs/sql/pages.js';
+import { markUnlistedDeleted, unlistedLiveAccounts, unlistedLiveCount } from '../../src/runs/sql/pages.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 
 let db: TestDatabase;
@@ -45,8 +45,10 @@ describe('the accounts a full walk did not list', () => {
       VALUES (${runId}, 0, 0, 1, 1, ${[listed]}::uuid[])`;
 
     expect(await unlistedLiveAccounts(prisma, runId, 10)).toEqual([unlisted]);
+    expect(await unlistedLiveCount(prisma, runId)).toBe(1);
     const marked = await prisma.$transaction((tx) => markUnlistedDeleted(tx, runId, after));
     expect(marked).toBe(1);
+    expect(await prisma.$transaction((tx) => unlistedLiveCount(tx, runId))).toBe(0);
     const rows = await prisma.$queryRaw<Array<{ id: string; deleted: boolean }>>`
       SELECT id::text, deleted_at IS NOT NULL AS deleted FROM accounts ORDER BY id`;
     expect(Object.fromEntries(rows.map((r) => [r.id, r.deleted]))).toEqual({ [listed]: false, [unlisted]: true, [broughtByWebhook]: false });

@@ -205,6 +205,22 @@ export async function unlistedLiveAccounts(db: Db, runId: bigint, limit: number)
   return rows.map((row) => row.id);
 }
 
+/** How many live accounts, first seen before the run began, no page of the run lists. */
+export async function unlistedLiveCount(db: Db, runId: bigint): Promise<number> {
+  const count = async (q: Db) => {
+    // See markUnlistedDeleted: a hashed anti-join, never a nested loop over the pages.
+    await q.$executeRaw`SET LOCAL enable_nestloop = off`;
+    const [row] = await q.$queryRaw<Array<{ n: number }>>`
+      SELECT count(*)::int AS n FROM accounts a
+      WHERE a.deleted_at IS NULL
+        AND a.first_seen_at < (SELECT started_at FROM sync_runs WHERE id = ${runId})
+        AND NOT EXISTS (SELECT 1 FROM sync_run_pages p, unnest(p.account_ids) AS id WHERE p.sync_run_id = ${runId} AND id = a.id)`;
+    await q.$executeRaw`SET LOCAL enable_nestloop = on`;
+    return row!.n;
+  };
+  return '$transaction' in db ? db.$transaction((tx) => count(tx)) : count(db);
+}
+
 /** Marks these accounts deleted (those still live). */
 export async function markDeleted(db: Db, runId: bigint, ids: readonly string[], at: Date): Promise<number> {
   if (ids.length === 0) return 0;
