@@ -243,6 +243,9 @@
   async function poll() {
     try {
       const live = await getJson('/status/api/live');
+      // Before anything else shows the new state: until the figures catch up with this version,
+      // the page (and a test waiting on it) must not take the previous figures for current.
+      document.body.dataset.liveVersion = live.mirrorVersion;
       state.pollMs = live.pollMs;
       renderRanges(live.trendRanges);
       renderFreshness(live);
@@ -253,7 +256,6 @@
       link.hidden = !live.queueDashboard;
       if (live.queueDashboard) link.querySelector('a').href = live.queueDashboard;
       if (state.figuresVersion !== live.mirrorVersion || !state.figuresCurrent) await refreshFigures();
-      document.body.dataset.liveVersion = live.mirrorVersion;
     } catch (error) {
       $('freshness').dataset.state = 'unavailable';
       $('checked').textContent = `Not answering (${error.message}); trying again`;
