@@ -28,7 +28,7 @@
 // not from its word alone.
 import type { Client } from 'pg';
 import type { Seen } from './reads.js';
-import type { Upstream, Version } from './upstream.js';
+import type { Upstream } from './upstream.js';
 
 export interface ObservationModel {
   readonly name: string;
@@ -46,8 +46,12 @@ export function everyUpstreamVersion(upstream: Upstream): ObservationModel {
 }
 
 /** everyUpstreamVersion(), but for the versions `overtaken` says the mirror had moved past (see above). */
-export function everyUpstreamVersionUnlessOvertaken(upstream: Upstream, overtaken: (version: Version) => boolean): ObservationModel {
-  return { name: 'every upstream version, unless overtaken', mustSee: (id) => upstream.history(id).filter((v) => !overtaken(v)) };
+export function everyUpstreamVersionUnlessOvertaken(
+  upstream: Upstream,
+  overtaken: (id: string, version: { updatedAt: string }) => boolean,
+): ObservationModel {
+  const every = everyUpstreamVersion(upstream);
+  return { name: `${every.name}, unless overtaken`, mustSee: (id) => every.mustSee(id).filter((v) => !overtaken(id, v)) };
 }
 
 interface Change {

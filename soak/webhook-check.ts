@@ -14,7 +14,7 @@
 //   processed. Any other duplicate is no excuse: its status must show.
 import type { Client } from 'pg';
 import type { Reads } from './reads.js';
-import { canonicalTime, type Upstream, type Version } from './upstream.js';
+import { canonicalTime, type Upstream } from './upstream.js';
 
 /**
  * A sync that was delivered a version before the applier processed an older event may commit
@@ -126,11 +126,11 @@ export function checkEvents(events: StoredEvent[], upstream: Upstream, since: nu
  */
 export function overtakenJudge(upstream: Upstream, byVersion: Map<string, StoredEvent>, reads: Reads) {
   const excused = { byEvent: 0, bySync: 0 };
-  const overtaken = (v: Version): boolean => {
-    const event = byVersion.get(key(v.id, v.updatedAt));
+  const overtaken = (id: string, v: { updatedAt: string }): boolean => {
+    const event = byVersion.get(key(id, v.updatedAt));
     if (!event || event.outcome !== 'duplicate' || event.processedAt === null) return false;
     const processed = event.processedAt;
-    for (const w of upstream.history(v.id)) {
+    for (const w of upstream.history(id)) {
       if (w.updatedAt <= v.updatedAt) continue;
       const later = byVersion.get(key(w.id, w.updatedAt));
       if (later?.outcome === 'applied' && later.processedAt !== null && later.processedAt < processed) {
