@@ -41,7 +41,10 @@ export function accountRuns(processes: Processes, runs: Map<string, RunRecord>):
 
   // Processes that died without a last word: each may have created one row or counted one
   // resumption without logging it.
-  const allowance = processes.all.filter((p) => p.kind !== 'trigger' && p.exit !== undefined && (p.exit.signal !== null || p.exit.code !== 0)).length;
+  // Only `sync` and the worker create runs: a killed receiver leaves none behind.
+  const allowance = processes.all.filter(
+    (p) => (p.kind === 'sync' || p.kind === 'worker') && p.exit !== undefined && (p.exit.signal !== null || p.exit.code !== 0),
+  ).length;
   let unlogged = 0;
   let closedUnlogged = 0;
   for (const run of runs.values()) {

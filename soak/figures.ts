@@ -10,6 +10,10 @@ export class Figures {
   readonly disruptions: Record<string, number> = {};
   readonly kills: Record<string, number> = {};
   readonly restarts: Record<string, number> = {};
+  /** --webhooks: the schedule's draws, the switch uses armed, and the lines WebhookSoak prints. */
+  readonly webhookDisruptions: Record<string, number> = {};
+  readonly webhookArmed: Record<string, number> = {};
+  readonly webhookLines: string[] = [];
   runChecks = 0;
   runChecksSkipped: Record<string, number> = {};
   rowsChecked = 0;
@@ -38,6 +42,7 @@ export interface FinalState {
   accountsAtEnd: number;
   seed: number;
   minutes: number;
+  webhooks?: boolean;
 }
 
 const table = (t: Record<string, number>) =>
@@ -62,7 +67,7 @@ export function report(f: Figures, s: FinalState): string {
   const minutes = ((Date.now() - f.started) / 60_000).toFixed(1);
   const u = s.upstream.counts;
   const lines = [
-    `account-sync soak — seed ${s.seed}, ${minutes} min (asked ${s.minutes}), ${f.episodes} episodes`,
+    `account-sync soak — seed ${s.seed}, ${minutes} min (asked ${s.minutes}), ${f.episodes} episodes${s.webhooks ? ', with webhooks' : ''}`,
     `  runs                 ${sum(s.runsByOutcome)} in sync_runs: ${table(s.runsByOutcome)}; ${s.resumedRuns} resumed (${s.resumptions} resumptions)`,
     `  processes            ${table(f.launched)}; exits: ${table(f.exits)}`,
     `  upstream changes     ${u.statusChanges} status changes, ${u.renames} renames, ${u.userChanges} owner changes, ${u.added} added, ${u.removed} removed, ${u.restored} listed again; ${s.accountsAtEnd} accounts listed at the end`,
@@ -71,6 +76,7 @@ export function report(f: Figures, s: FinalState): string {
     `  disruptions          ${table(f.disruptions)}`,
     `  kills (SIGKILL)      ${sum(f.kills)}: ${table(f.kills)}`,
     `  restarts             ${table(f.restarts)}`,
+    ...f.webhookLines.map((line) => `  ${line}`),
     `  checks               ${f.runChecks} successful runs checked against upstream (skipped: ${table(f.runChecksSkipped)}), ${f.rowsChecked} mirror rows compared; history: ${f.historyRows} status changes checked, ${f.mustSee} sightings that must show`,
     `  mismatches           ${f.mismatches.length}`,
     ...f.mismatches.slice(0, 40).map((m) => `    ${m}`),

@@ -16,9 +16,16 @@
 // history of an account is the sequence of distinct statuses among those versions, by
 // updated_at; the recorded one may hold more (pages committed by runs that failed later are
 // genuine sightings too), never less, never anything upstream did not have. A status that
-// came and went between two runs is not expected. When webhook events are applied to the
-// mirror (the `--webhooks` mode, once the lead's work lands), every upstream version is
-// visible: swap in everyUpstreamVersion() and the same checks demand every change.
+// came and went between two runs is not expected.
+//
+// With webhooks (`--webhooks`) every change upstream makes is sent, so every version must show
+// (everyUpstreamVersion), save one the mirror had legitimately moved past before its event was
+// applied: README "How events are applied" promises that older never overwrites newer, and an
+// event whose version is older than the mirror's is marked `duplicate` and records nothing. So
+// a status the account held only in a version overtaken that way (a sync or a later event wrote
+// a newer version first: deliveries reordered, a receiver down while syncs ran) cannot show.
+// Which versions were overtaken is judged from evidence outside the product (webhook-check.ts),
+// not from its word alone.
 import type { Client } from 'pg';
 import type { Seen } from './reads.js';
 import type { Upstream } from './upstream.js';
@@ -36,6 +43,15 @@ export function seenBySuccessfulRuns(mustSee: Map<string, Map<string, Seen>>): O
 /** The webhooks mode's model: every status change upstream made is delivered, so all must show. */
 export function everyUpstreamVersion(upstream: Upstream): ObservationModel {
   return { name: 'every upstream version', mustSee: (id) => upstream.history(id) };
+}
+
+/** everyUpstreamVersion(), but for the versions `overtaken` says the mirror had moved past (see above). */
+export function everyUpstreamVersionUnlessOvertaken(
+  upstream: Upstream,
+  overtaken: (id: string, version: { updatedAt: string }) => boolean,
+): ObservationModel {
+  const every = everyUpstreamVersion(upstream);
+  return { name: `${every.name}, unless overtaken`, mustSee: (id) => every.mustSee(id).filter((v) => !overtaken(id, v)) };
 }
 
 interface Change {

@@ -1,9 +1,13 @@
-// `npm run soak -- --minutes N [--seed S] [--accounts A]`: proves, under faults, upstream
-// changes, kills and restarts, that the mirror loses nothing (see README, "Soak"). Not part of
-// `npm test`. Everything runs on this machine: the simulator in this process, a PostgreSQL
-// cluster and a redis-server of the soak's own, and the real CLI (`node dist/cli.js`, built by
-// the npm script) as `sync` processes and a worker. It prints what it measured, and exits 1
-// when it found a mismatch.
+// `npm run soak -- --minutes N [--seed S] [--accounts A] [--webhooks]`: proves, under faults,
+// upstream changes, kills and restarts, that the mirror loses nothing (see README, "Soak"). Not
+// part of `npm test`. Everything runs on this machine: the simulator in this process, a
+// PostgreSQL cluster and a redis-server of the soak's own, and the real CLI (`node dist/cli.js`,
+// built by the npm script) as `sync` processes and a worker. With --webhooks also a receiver
+// (`account-sync receiver`), subscribed to the simulator, whose deliveries are duplicated,
+// reordered and cut off and which is killed and restarted while the runs go on; at the end
+// every delivery must have arrived, every event been applied once, and the history show every
+// change upstream made that the mirror had not legitimately moved past (webhooks.ts). It
+// prints what it measured, and exits 1 when it found a mismatch.
 import { createWriteStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,6 +31,7 @@ import { Reads } from './reads.js';
 import { startRedis } from './redis.js';
 import { setUpstreamFaults } from './upstream-faults.js';
 import { Upstream } from './upstream.js';
+import { WEBHOOK_TIME_UNIT_MS, WebhookSoak } from './webhooks.js';
 
 const { values } = parseArgs({
   options: {
@@ -39,19 +44,19 @@ const { values } = parseArgs({
     log: { type: 'string', default: join(tmpdir(), 'account-sync-soak.log') },
   },
 });
-if (values.webhooks) {
-  // The seam is history-check.ts's everyUpstreamVersion(): with the receiver applying events,
-  // every upstream status change must show. Waits for webhook applying to land.
-  process.stderr.write('soak: --webhooks needs webhook events applied to the mirror, which has not landed yet\n');
-  process.exit(2);
-}
 const minutes = Number(values.minutes);
 const seed = Number(values.seed);
 const PAGE_SIZE = 100;
 
 const prng = new Prng(seed);
 const figures = new Figures();
-const simulator = await startSimulator({ accounts: Number(values.accounts), seed, tokenTtlSeconds: 30 });
+const simulator = await startSimulator({
+  accounts: Number(values.accounts),
+  seed,
+  tokenTtlSeconds: 30,
+  // Upvest's webhook clock ten times fast: batches every 0.1 s, retries after 0.1, 0.2, 0.3 … s.
+  ...(values.webhooks ? { webhookTimeUnitMs: WEBHOOK_TIME_UNIT_MS, webhookTimeoutMs: 5_000 } : {}),
+});
 const keyDir = mkdtempSync(join(tmpdir(), 'account-sync-soak-key-'));
 writeFileSync(join(keyDir, 'key.pem'), simulator.privateKeyPem ?? '', { mode: 0o600 });
 const upstream = new Upstream(simulator.dataset);
@@ -103,8 +108,20 @@ try {
   const procs = new Processes(() => baseEnv, log);
   processes = procs;
   const reads = new Reads(simulator, (scopes) => procs.procOfScopes(scopes), PAGE_SIZE);
-  const checker = new Checker({ databaseUrl, upstream, reads, processes: procs, figures, sabotageAfter: values.sabotage ? 3 : undefined });
+  const checker = new Checker({
+    databaseUrl,
+    upstream,
+    reads,
+    processes: procs,
+    figures,
+    sabotageAfter: values.sabotage ? 3 : undefined,
+    webhooks: values.webhooks,
+  });
   procs.onExit((proc) => checker.exited(proc));
+  // Before faults and the worker: a first sync, then the receiver, subscribed (webhooks.ts).
+  const webhooks = values.webhooks
+    ? await WebhookSoak.start({ processes: procs, simulator, figures, upstream, reads, databaseUrl, seed, log })
+    : undefined;
   setUpstreamFaults(simulator, prng);
   const spawnWorker = (): Proc => {
     figures.count(figures.launched, 'worker');
@@ -134,6 +151,9 @@ try {
   // has walked a still list consistently; then everything must be exact.
   simulator.faults.setRandom(null);
   stage.changes.stop();
+  // Every delivery answered and every event applied before the final runs: so that the last
+  // full run sees the mirror as the webhooks left it, and settles what they cannot (deletions).
+  await webhooks?.drain();
   worker.kill('SIGTERM', 'end of the soak');
   await Promise.race([worker.closed, new Promise((resolve) => setTimeout(resolve, 20_000))]);
   worker.kill('SIGKILL', 'end of the soak');
@@ -146,7 +166,9 @@ try {
     const final = checkFinal(await loadMirror(db), upstream, Date.now());
     figures.rowsChecked += final.rows;
     figures.mismatch('after the last run', final.mismatches);
-    const history = await checkHistory(db, upstream, seenBySuccessfulRuns(reads.mustSee));
+    const model = webhooks ? await webhooks.finish(db) : seenBySuccessfulRuns(reads.mustSee);
+    const history = await checkHistory(db, upstream, model);
+    webhooks?.noteModel();
     figures.historyRows += history.changes;
     figures.mustSee += history.mustSee;
     figures.mismatch('status history', history.mismatches);
@@ -175,6 +197,7 @@ try {
         accountsAtEnd: simulator.dataset.count,
         seed,
         minutes,
+        webhooks: values.webhooks,
       })}\n  log of every process: ${values.log}\n`,
     );
   } finally {

@@ -13,8 +13,11 @@
 // - deletions: a run that says it could mark them marked every account absent throughout
 //   [Tc, Tend]; and no account is ever marked deleted that was listed during the whole of the
 //   run that marked it.
+//
+// With --webhooks the receiver writes the mirror at any moment, the run lock notwithstanding;
+// checkMirror's `webhooks` argument relaxes exactly what that legitimately changes (see there).
 import type { Client } from 'pg';
-import { mirrorFields, type MirrorColumns, type Upstream } from './upstream.js';
+import { canonicalTime, mirrorFields, type MirrorColumns, type Upstream } from './upstream.js';
 import type { Read } from './reads.js';
 
 export interface MirrorRow {
@@ -23,6 +26,10 @@ export interface MirrorRow {
   fields: string;
   deletedAt: number | null;
   markedBy: string | null;
+  /** When the mirror first saw the account (ms). */
+  firstSeenAt: number;
+  /** The webhook event that last wrote the row: when it was applied (ms) and the version it carried. */
+  webhook: { processedAt: number; updatedAt: string } | null;
 }
 
 export interface RunRecord {
@@ -42,13 +49,19 @@ export interface RunRecord {
 const TS = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 
 export async function loadMirror(db: Client): Promise<Map<string, MirrorRow>> {
-  const { rows } = await db.query<MirrorColumns & { id: string; deleted_ms: number | null; marked_by: string | null }>(`
+  const { rows } = await db.query<
+    MirrorColumns & { id: string; deleted_ms: number | null; marked_by: string | null; first_seen_ms: number; event_ms: number | null; event_version: string | null }
+  >(`
     SELECT a.id::text, a.account_group_id::text, a.type, a.name, a.status, a.account_number::text,
            ${TS('a.created_at')} AS created_at, ${TS('a.updated_at')} AS updated_at,
            (extract(epoch FROM a.deleted_at) * 1000)::float8 AS deleted_ms, a.last_sync_run_id::text AS marked_by,
+           (extract(epoch FROM a.first_seen_at) * 1000)::float8 AS first_seen_ms,
+           (extract(epoch FROM w.processed_at) * 1000)::float8 AS event_ms, w.raw->'object'->>'updated_at' AS event_version,
            coalesce((SELECT array_agg(au.user_id::text || ':' || au.type ORDER BY au.user_id)
                      FROM account_users au WHERE au.account_id = a.id), '{}') AS users
-    FROM accounts a`);
+    FROM accounts a
+    LEFT JOIN LATERAL (SELECT processed_at, raw FROM webhook_events w
+                       WHERE w.dedupe_key = a.last_webhook_event_id::text LIMIT 1) w ON a.last_webhook_event_id IS NOT NULL`);
   return new Map(
     rows.map((r) => [
       r.id,
@@ -58,6 +71,9 @@ export async function loadMirror(db: Client): Promise<Map<string, MirrorRow>> {
         fields: mirrorFields(r),
         deletedAt: r.deleted_ms,
         markedBy: r.deleted_ms === null ? null : r.marked_by,
+        firstSeenAt: r.first_seen_ms,
+        webhook:
+          r.event_ms === null || r.event_version === null ? null : { processedAt: r.event_ms, updatedAt: canonicalTime(r.event_version) },
       },
     ]),
   );
@@ -147,6 +163,11 @@ export interface Window {
   to: number;
 }
 
+/** With --webhooks: the receiver wrote the mirror until `loadedAt`, when it was read. */
+export interface WebhookWrites {
+  loadedAt: number;
+}
+
 /** Findings, one line each; `rows` counts the mirror rows compared. */
 export interface Findings {
   rows: number;
@@ -161,6 +182,7 @@ export function checkMirror(
   window: Window,
   read: Map<string, Read>,
   claimsCurrent: boolean,
+  webhooks?: WebhookWrites,
 ): Findings {
   const found: string[] = [];
   // An incremental walk sees only what was updated since its base: an account listed again
@@ -176,7 +198,12 @@ export function checkMirror(
       const version = upstream.byUpdatedAt(id, row.updatedAt);
       if (!version) say(`updated_at ${row.updatedAt} is no version upstream ever had`);
       else if (version.fields !== row.fields) say(`differs from upstream's version of ${row.updatedAt}: mirror ${row.fields}, upstream ${version.fields}`);
-      else if (version.at > window.to) say(`holds version ${row.updatedAt}, made after the run ended`);
+      // With webhooks a row may be newer than the run: an event applied after it ended. Still it
+      // must be a version upstream had (above), made before the mirror was read: an event
+      // carries the version upstream made when it sent it, never one made later.
+      else if (version.at > (webhooks?.loadedAt ?? window.to)) {
+        say(`holds version ${row.updatedAt}, made after ${webhooks ? 'the mirror was read' : 'the run ended'}`);
+      }
       if (row.deletedAt !== null) {
         const marker = row.markedBy === null ? undefined : runs.get(row.markedBy);
         if (!marker) say(`deleted_at set by run ${row.markedBy}, which is not recorded`);
@@ -195,11 +222,26 @@ export function checkMirror(
       else if (row.updatedAt < atStart.updatedAt) say(`behind: mirror ${row.updatedAt}, upstream had ${atStart.updatedAt} (${atStart.status}) before the run began`);
       else if (run.mode === 'full' && row.deletedAt !== null) say(`listed throughout a complete full walk, yet marked deleted`);
     }
-    if (marksDeletions && row && row.deletedAt === null && upstream.absentThroughout(id, window.from, window.to)) {
+    if (marksDeletions && row && row.deletedAt === null && upstream.absentThroughout(id, window.from, window.to) && !webhookLive(row, run, webhooks)) {
       say(`not listed during the whole run, which could mark deletions, yet not marked deleted`);
     }
   }
   return { rows: mirror.size, mismatches: found };
+}
+
+/**
+ * Whether webhooks legitimately keep an account live that a run which could mark deletions did
+ * not list at all (both as README "How events are applied" and markUnlistedDeleted say; Upvest
+ * sends no deletion event, so the next full run settles them, and the final check demands it):
+ * - first seen after the run began: an event (sent before the account was removed, delivered
+ *   late) brought it in, and a walk never marks deleted what it could not have listed;
+ * - revived: the event that last wrote the row, carrying the row's very version, was applied
+ *   after the run began; an event about an account marked deleted brings it back.
+ */
+function webhookLive(row: MirrorRow, run: RunRecord, webhooks: WebhookWrites | undefined): boolean {
+  if (!webhooks) return false;
+  if (row.firstSeenAt >= run.startedAt) return true;
+  return row.webhook !== null && row.webhook.updatedAt === row.updatedAt && row.webhook.processedAt >= run.startedAt;
 }
 
 /** After the last run, with upstream still: the mirror is upstream, exactly. */

@@ -5,7 +5,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import type { Writable } from 'node:stream';
 
 export type Env = Record<string, string>;
-export type ProcKind = 'sync' | 'worker' | 'trigger';
+/** `receiver` and `webhooks` (register) only with --webhooks. */
+export type ProcKind = 'sync' | 'worker' | 'trigger' | 'receiver' | 'webhooks';
 
 export interface LogLine {
   msg?: string;
@@ -61,6 +62,7 @@ export class Processes {
   readonly all: Proc[] = [];
   private readonly listeners = new Set<(proc: Proc, event: RunEvent) => void>();
   private readonly exitListeners = new Set<(proc: Proc) => void>();
+  private readonly lineListeners = new Set<(proc: Proc, line: LogLine) => void>();
   private nextId = 1;
 
   /** `log` receives every line of every process, prefixed with its id and kind. */
@@ -76,6 +78,16 @@ export class Processes {
 
   onExit(listener: (proc: Proc) => void): void {
     this.exitListeners.add(listener);
+  }
+
+  /**
+   * Calls `listener` with every JSON log line of every process as soon as it is read, so that a
+   * disruption can strike right after what a line reports (a delivery stored). Returns an
+   * unsubscribe.
+   */
+  onLine(listener: (proc: Proc, line: LogLine) => void): () => void {
+    this.lineListeners.add(listener);
+    return () => this.lineListeners.delete(listener);
   }
 
   spawn(kind: ProcKind, args: string[], env: Env = {}): Proc {
@@ -135,6 +147,7 @@ export class Processes {
         }
         lines.push(line);
         if (lines.length > 2_000) lines.splice(0, 1_000);
+        for (const listener of this.lineListeners) listener(proc, line);
         const event = runEventOf(id, line);
         if (event) {
           events.push(event);

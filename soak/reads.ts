@@ -30,6 +30,8 @@ export class Reads {
   /** account id -> updated_at -> what a successful run read. */
   readonly mustSee = new Map<string, Map<string, Seen>>();
   pagesObserved = 0;
+  /** "id updated_at" -> when a `sync` (any attempt, successful or not) was first delivered that version. */
+  private readonly firstDelivered = new Map<string, number>();
 
   constructor(simulator: Simulator, procOfScopes: (scopes: string[]) => number | undefined, private readonly pageSize: number) {
     simulator.observePages((page) => this.observe(page, procOfScopes(page.scopes)));
@@ -40,13 +42,26 @@ export class Reads {
     if (proc === undefined || (page.limit === 1 && this.pageSize > 1)) return;
     const parsed = JSON.parse(page.body.toString('utf8')) as { data: Array<{ id: string; updated_at: string; status: string }> };
     const list = this.byProc.get(proc) ?? [];
-    list.push({
-      at: Date.now(),
-      delivered: page.delivered,
-      records: parsed.data.map((r) => ({ id: r.id, updatedAt: canonicalTime(r.updated_at), status: r.status })),
+    const at = Date.now();
+    const records = parsed.data.map((r) => ({ id: r.id, updatedAt: canonicalTime(r.updated_at), status: r.status }));
+    list.push({ at, delivered: page.delivered, records });
+    void page.delivered.then((delivered) => {
+      if (delivered) for (const r of records) this.sawDelivered(r.id, r.updatedAt, at);
     });
     this.byProc.set(proc, list);
     this.pagesObserved += 1;
+  }
+
+  /** A process was delivered this version at `at` (a page, or a lookup of one account). */
+  sawDelivered(id: string, updatedAt: string, at: number): void {
+    const key = `${id} ${updatedAt}`;
+    const first = this.firstDelivered.get(key);
+    if (first === undefined || at < first) this.firstDelivered.set(key, at);
+  }
+
+  /** When a process was first delivered this version, if ever. */
+  deliveredAt(id: string, updatedAt: string): number | undefined {
+    return this.firstDelivered.get(`${id} ${updatedAt}`);
   }
 
   /**

@@ -95,23 +95,24 @@ export function createWebhooksApi(deps: WebhooksApiDeps): WebhooksApi {
     }
   }
 
-  async function send(call: Call): Promise<HttpResponse> {
+  /** `read` takes the answer apart inside the retried attempt: a body cut short or not JSON is retried like any other failure. */
+  async function send<T = HttpResponse>(call: Call, read: (response: HttpResponse) => T = (response) => response as T): Promise<T> {
     const what = `${call.method} ${call.path}`;
     if (call.retried === false) {
       await deps.gate.wait();
-      return once(call);
+      return read(await once(call));
     }
-    return withRetry(what, () => once(call), { config: deps.retry, gate: deps.gate, logger: deps.logger });
+    return withRetry(what, async () => read(await once(call)), { config: deps.retry, gate: deps.gate, logger: deps.logger });
   }
 
   async function json<S extends z.ZodType>(call: Call, schema: S): Promise<z.infer<S>> {
-    const response = await send(call);
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(response.body);
-    } catch (cause) {
-      throw new UpvestError('UPVEST_BAD_BODY', `${call.method} ${call.path}: the body is not JSON`, { status: response.status, requestId: response.requestId, cause });
-    }
+    const { parsed, response } = await send(call, (response) => {
+      try {
+        return { parsed: JSON.parse(response.body) as unknown, response };
+      } catch (cause) {
+        throw new UpvestError('UPVEST_BAD_BODY', `${call.method} ${call.path}: the body is not JSON`, { status: response.status, requestId: response.requestId, cause });
+      }
+    });
     const result = schema.safeParse(parsed);
     if (!result.success) {
       const problems = result.error.issues.map((issue) => `${issue.path.join('.') || 'body'}: ${issue.message}`);

@@ -3,7 +3,9 @@
 // are never closer together than a minimum interval, so forged key ids cannot make us hammer
 // Upvest. Keys once seen are kept, since a retried delivery may still be signed with a key
 // Upvest has since rotated out. A signature's keyid is matched to a key's kid (both UUIDs,
-// compared case-insensitively); Upvest does not document that mapping.
+// compared case-insensitively); Upvest does not document that mapping. While the last fetch
+// failed and the next may not start yet, a keyid we do not know is not known to be unknown:
+// that is WEBHOOK_KEYS_UNAVAILABLE (answered 503, retried), not an unknown key (401).
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { AccountSyncError, errorMessageOf } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -22,6 +24,7 @@ export class VerifyKeyCache {
   private readonly keys = new Map<string, KeyObject>();
   private inFlight: Promise<void> | undefined;
   private lastFetchAt: number | undefined;
+  private lastFailure: AccountSyncError | undefined;
   private fetchCount = 0;
   private readonly now: () => number;
 
@@ -41,7 +44,8 @@ export class VerifyKeyCache {
   /**
    * The key for `keyId`; an unknown one triggers at most one fetch (shared with concurrent
    * callers, and only when the last fetch is at least the minimum interval ago).
-   * Throws WEBHOOK_KEYS_UNAVAILABLE when that fetch fails.
+   * Throws WEBHOOK_KEYS_UNAVAILABLE when that fetch fails, or when the last one failed and the
+   * next may not start yet.
    */
   async get(keyId: string): Promise<KeyObject | undefined> {
     const id = keyId.toLowerCase();
@@ -51,6 +55,10 @@ export class VerifyKeyCache {
       await this.inFlight;
     } else if (this.lastFetchAt === undefined || this.now() - this.lastFetchAt >= this.options.minRefetchIntervalMs) {
       await this.refresh();
+    } else if (this.lastFailure) {
+      throw new AccountSyncError('WEBHOOK_KEYS_UNAVAILABLE', `${this.lastFailure.message}; not fetched again yet (WEBHOOK_KEYS_MIN_REFETCH_INTERVAL_MS)`, {
+        cause: this.lastFailure,
+      });
     }
     return this.keys.get(id);
   }
@@ -70,10 +78,12 @@ export class VerifyKeyCache {
     try {
       fetched = await this.options.fetchKeys();
     } catch (error) {
-      throw new AccountSyncError('WEBHOOK_KEYS_UNAVAILABLE', `cannot fetch Upvest's webhook verification keys: ${errorMessageOf(error)}`, {
+      this.lastFailure = new AccountSyncError('WEBHOOK_KEYS_UNAVAILABLE', `cannot fetch Upvest's webhook verification keys: ${errorMessageOf(error)}`, {
         cause: error,
       });
+      throw this.lastFailure;
     }
+    this.lastFailure = undefined;
     let added = 0;
     for (const jwk of fetched) {
       const id = jwk.kid.toLowerCase();

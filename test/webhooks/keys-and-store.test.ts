@@ -72,6 +72,39 @@ describe('verification key cache', () => {
     expect((await cache.get('c0000000-0000-4000-8000-000000000003'))?.type).toBe('public');
     expect([cache.size, await cache.get('rsa')]).toEqual([1, undefined]);
   });
+
+  it('does not call a key id unknown while the last fetch failed and the next may not start yet (503, not 401)', async () => {
+    // Found by the soak: a receiver whose start-up fetch failed refused every delivery as
+    // "unknown keyid" (401) for a minute, though it had never seen Upvest's keys.
+    let clock = 0;
+    let fail = true;
+    const calls: number[] = [];
+    const kid = 'd0000000-0000-4000-8000-000000000004';
+    const cache = new VerifyKeyCache({
+      fetchKeys: async () => {
+        calls.push(clock);
+        if (fail) throw new Error('HTTP 503 Service Unavailable');
+        return [jwk(kid)];
+      },
+      minRefetchIntervalMs: 60_000,
+      logger: silentLogger(),
+      now: () => clock,
+    });
+    await expect(cache.refresh()).rejects.toMatchObject({ code: 'WEBHOOK_KEYS_UNAVAILABLE' });
+    fail = false;
+    clock = 1_000;
+    await expect(cache.get(kid)).rejects.toMatchObject({
+      code: 'WEBHOOK_KEYS_UNAVAILABLE',
+      message: expect.stringContaining("cannot fetch Upvest's webhook verification keys: HTTP 503 Service Unavailable"),
+    });
+    expect(calls).toEqual([0]);
+    clock = 60_000;
+    expect((await cache.get(kid))?.type).toBe('public');
+    // Keys fetched: a key id outside them is unknown, and the interval holds as before.
+    clock = 61_000;
+    expect(await cache.get('e0000000-0000-4000-8000-000000000005')).toBeUndefined();
+    expect(calls).toEqual([0, 60_000]);
+  });
 });
 
 describe('retry schedule', () => {

@@ -52,6 +52,17 @@ describe('webhook subscriptions', () => {
     expect(new Subscriptions(Date.now, true).create(fields)).toMatchObject({ url: 'http://receiver:9465/webhooks/upvest', enabled: false });
   });
 
+  it('retries an answer that is cut short or not JSON, as every other call does', async () => {
+    // Found by the soak: a receiver's start-up fetch of the keys failed on the first non-JSON 200.
+    const { upvest, webhooks } = loadSections(s.env, ['upvest', 'webhooks']);
+    const reader = createWebhooksApiFromConfig(upvest, webhooks, { logger: silentLogger() });
+    const before = s.sim.stats.byPath['/auth/verify_keys'] ?? 0;
+    s.sim.faults.enqueue('/auth/verify_keys', { kind: 'nonjson' });
+    s.sim.faults.enqueue('/auth/verify_keys', { kind: 'truncate' });
+    expect((await reader.verifyKeys()).map((k) => k.kid)).toEqual(s.sim.webhooks.keyring.jwks().keys.map((k) => k.kid));
+    expect((s.sim.stats.byPath['/auth/verify_keys'] ?? 0) - before).toBe(3);
+  });
+
   it('needs webhooks:admin to change and webhooks:read to read', async () => {
     const { upvest, webhooks } = loadSections(s.env, ['upvest', 'webhooks']);
     const reader = createWebhooksApiFromConfig(upvest, webhooks, { logger: silentLogger() });
