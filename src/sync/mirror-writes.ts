@@ -105,10 +105,11 @@ export interface WrittenRow {
 
 /**
  * Upserts the accounts, and gives the accounts it creates their users and links. Every part
- * of the WITH reads the rows as they were before the statement (one snapshot), which is what a
- * status change needs as its from_status. Rows that would not change are filtered out before
- * the INSERT ... ON CONFLICT, which would otherwise lock (and so dirty) every row it looks at.
- * An older version than the stored one (fetched before a newer one was written) is never
+ * of the WITH reads the rows as they were before the statement (one snapshot); its from_status
+ * is that snapshot's, good for counting, while recordStatusChanges takes the status a change
+ * comes from from the history (a parallel writer may have committed since the snapshot). Rows
+ * that would not change are filtered out before the INSERT ... ON CONFLICT, which would
+ * otherwise lock (and so dirty) every row it looks at. An older version than the stored one (fetched before a newer one was written) is never
  * written over the newer. An account this statement creates cannot have links yet (a parallel
  * writer that lists it too waits for this transaction), so its links are simply inserted; those
  * of known accounts are compared by syncLinks.
@@ -231,15 +232,23 @@ function newUsersOf(at: WriteContext): Prisma.Sql {
     )`;
 }
 
-/** The status changes, with the feed lock held from before the first id is drawn until commit. */
-export async function recordStatusChanges(db: Db, at: WriteContext, changes: ReadonlyArray<WrittenRow>): Promise<number> {
-  if (changes.length === 0) return 0;
+/**
+ * The status changes the written rows made, with the feed lock held from before the first id is
+ * drawn until commit. Pass every row upsertAccounts wrote: a change comes from the status the
+ * account's history last recorded, not from the upsert's snapshot. A parallel writer (a webhook
+ * event and a sync page, or two pages) may have committed a version of the account after that
+ * snapshot was taken: the upsert waited for its row lock and wrote over that version, whose
+ * status the snapshot never showed. Its history is in this statement's snapshot all the same
+ * (it committed before the upsert got the lock), and it ends in the status the row had, since
+ * every write records its change. An account this transaction inserted has no history.
+ */
+export async function recordStatusChanges(db: Db, at: WriteContext, written: ReadonlyArray<WrittenRow>): Promise<number> {
+  if (written.length === 0) return 0;
   // One-letter keys, as for the accounts; statuses are escaped as they are everywhere else.
-  const changesJson = `[${changes
+  const changesJson = `[${written
     .map((c) => {
       const eventId = at.eventIds?.get(c.id);
-      const from = c.from_status === null ? 'null' : jsonStringLiteral(c.from_status);
-      return `{"i":"${c.id}","f":${from},"t":${jsonStringLiteral(c.to_status)},"c":"${c.changed_at}","e":${eventId === undefined ? 'null' : `"${eventId}"`}}`;
+      return `{"i":"${c.id}","n":${c.inserted},"t":${jsonStringLiteral(c.to_status)},"c":"${c.changed_at}","e":${eventId === undefined ? 'null' : `"${eventId}"`}}`;
     })
     .join(',')}]`;
   const source = at.runId === null ? 'webhook' : 'sync';
@@ -247,13 +256,19 @@ export async function recordStatusChanges(db: Db, at: WriteContext, changes: Rea
   // and until commit: ids become visible in the order they were handed out.
   const [inserted] = await db.$queryRaw<Array<{ count: number }>>`
     WITH feed_lock AS MATERIALIZED (SELECT pg_advisory_xact_lock(${FEED_LOCK_KEY}) AS locked),
+    written AS (
+      SELECT w.i, w.t, w.c, w.e,
+             CASE WHEN w.n THEN NULL
+                  ELSE (SELECT s.to_status FROM account_status_changes s WHERE s.account_id = w.i
+                        ORDER BY s.changed_at DESC, s.id DESC LIMIT 1) END AS f
+      FROM feed_lock, json_to_recordset(${changesJson}::json) AS w(i uuid, n boolean, t text, c timestamptz, e uuid)
+    ),
     added AS (
       INSERT INTO account_status_changes (account_id, from_status, to_status, changed_at, observed_at, sync_run_id,
                                           source, webhook_event_id)
       -- Sorted in a subquery: ids are drawn above it, so they follow changed_at.
       SELECT i, f, t, c, ${at.observedAt}, ${at.runId}::bigint, ${source}, e
-      FROM (SELECT c.* FROM feed_lock, json_to_recordset(${changesJson}::json) AS c(i uuid, f text, t text, c timestamptz, e uuid)
-            ORDER BY c.c, c.i) AS sorted
+      FROM (SELECT * FROM written WHERE f IS DISTINCT FROM t ORDER BY c, i) AS sorted
       RETURNING id
     ),
     summary AS (SELECT count(*)::int AS count, max(id)::text AS max_id FROM added)

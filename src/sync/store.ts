@@ -53,8 +53,10 @@ export interface AccountsWritten {
   /** Accounts inserted, and those whose row or links changed. */
   inserted: Set<string>;
   updated: Set<string>;
-  /** Status changes made, to be recorded (recordStatusChanges) before the transaction commits. */
+  /** Status changes made, as the upsert's snapshot saw them (for the counts). */
   changes: WrittenRow[];
+  /** Every row written: recordStatusChanges takes these, before the transaction commits. */
+  written: WrittenRow[];
   /** Accounts whose row or links changed. */
   changedIds: Set<string>;
 }
@@ -78,7 +80,7 @@ export async function writePages(prisma: PrismaClient, pages: PageWrite[]): Prom
           const written = await writeAccounts(tx, at, accounts);
           const outcomes = await recordOutcomes(tx, pages, written, new Map());
           // Last: from here to commit, page transactions take turns (see FEED_LOCK_KEY).
-          await recordStatusChanges(tx, at, written.changes);
+          await recordStatusChanges(tx, at, written.written);
           return outcomes;
         },
         { maxWait: 30_000, timeout: 120_000 },
@@ -107,7 +109,7 @@ export async function writePages(prisma: PrismaClient, pages: PageWrite[]): Prom
  * they make are returned, not yet recorded. Also what the webhook applier writes with.
  */
 export async function writeAccounts(db: Db, at: WriteContext, accounts: AccountRecord[]): Promise<AccountsWritten> {
-  if (accounts.length === 0) return { inserted: new Set(), updated: new Set(), changes: [], changedIds: new Set() };
+  if (accounts.length === 0) return { inserted: new Set(), updated: new Set(), changes: [], written: [], changedIds: new Set() };
   // Creates the new accounts' links too; the others' are compared with what is stored.
   const written = await upsertAccounts(db, at, accounts);
   const inserted = new Set(written.filter((row) => row.inserted).map((row) => row.id));
@@ -118,6 +120,7 @@ export async function writeAccounts(db: Db, at: WriteContext, accounts: AccountR
     inserted,
     updated,
     changes: written.filter((row) => row.from_status !== row.to_status),
+    written,
     changedIds: new Set([...inserted, ...updated]),
   };
 }
@@ -127,11 +130,12 @@ function mergeWritten(a: AccountsWritten, b: AccountsWritten): AccountsWritten {
     inserted: new Set([...a.inserted, ...b.inserted]),
     updated: new Set([...a.updated, ...b.updated]),
     changes: [...a.changes, ...b.changes],
+    written: [...a.written, ...b.written],
     changedIds: new Set([...a.changedIds, ...b.changedIds]),
   };
 }
 
-const NOTHING_WRITTEN: AccountsWritten = { inserted: new Set(), updated: new Set(), changes: [], changedIds: new Set() };
+const NOTHING_WRITTEN: AccountsWritten = { inserted: new Set(), updated: new Set(), changes: [], written: [], changedIds: new Set() };
 
 /**
  * Writes the accounts in halves under savepoints until every account PostgreSQL refuses is
@@ -150,7 +154,7 @@ async function writeIsolating(
     // The status changes inside the savepoint too: this path values robustness over holding
     // the feed lock for the shortest time. They are recorded here, not by the caller.
     const written = await writeAccounts(db, at, accounts);
-    await recordStatusChanges(db, at, written.changes);
+    await recordStatusChanges(db, at, written.written);
     await db.$executeRawUnsafe('RELEASE SAVEPOINT page_part');
     return written;
   } catch (error) {

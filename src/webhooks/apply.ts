@@ -62,8 +62,8 @@ export async function applyPendingEvents(prisma: PrismaClient, deps: ApplyDeps, 
           const eventIds = new Map(round.map((e) => [e.account.id, e.event.eventId]));
           const at = { observedAt: now, runId: null, eventIds };
           const accounts = round.map((e) => e.account).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-          const { changes, changedIds } = await writeAccounts(tx, at, accounts);
-          await recordStatusChanges(tx, at, changes);
+          const { written, changedIds } = await writeAccounts(tx, at, accounts);
+          await recordStatusChanges(tx, at, written);
           for (const { event, account } of round) {
             const applied = changedIds.has(account.id);
             marks.push({
