@@ -273,9 +273,11 @@ export async function recordStatusChanges(db: Db, at: WriteContext, written: Rea
     ),
     summary AS (SELECT count(*)::int AS count, max(id)::text AS max_id FROM added)
     SELECT count
-    FROM summary,
-         LATERAL (SELECT pg_notify(${FEED_CHANNEL},
-                   json_build_object('source', ${source}::text, 'sync_run_id', ${at.runId === null ? null : String(at.runId)}::text,
-                                     'max_id', max_id, 'count', count)::text)) AS notified`;
+    FROM summary
+    -- Written rows need not make a change (a rename): no notification without one.
+    LEFT JOIN LATERAL (SELECT pg_notify(${FEED_CHANNEL},
+                         json_build_object('source', ${source}::text, 'sync_run_id', ${at.runId === null ? null : String(at.runId)}::text,
+                                           'max_id', max_id, 'count', count)::text)
+                       WHERE count > 0) AS notified ON true`;
   return inserted?.count ?? 0;
 }
