@@ -13,8 +13,26 @@ import { benchThroughput } from './throughput.js';
 import { benchWebhooks } from './webhooks.js';
 import { benchWorkerMemory } from './worker-memory.js';
 
-const { values } = parseArgs({
-  options: {
+const USAGE = `usage: npm run bench -- [--accounts N] [--page-size N] [--concurrency N] [--latency MS] [--rate-limit RPS]
+                     [--parts throughput,worker,rates,webhooks] [--rates R,R,...] [--webhooks-only]
+                     [--worker-accounts N] [--rate-accounts N] [--rate-page-size N] [--node-options "..."] [--keep]
+                     [--database-url URL] [--redis-url URL]`;
+
+let parsed;
+try {
+  parsed = parseArgs({ options: benchOptions() });
+} catch (error) {
+  process.stderr.write(`bench: ${(error as Error).message}\n${USAGE}\n`);
+  process.exit(2);
+}
+if (parsed.values.help) {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
+const { values } = parsed;
+
+function benchOptions() {
+  return {
     accounts: { type: 'string', default: '1000000' },
     'page-size': { type: 'string', default: '1000' },
     concurrency: { type: 'string', default: '4' },
@@ -30,8 +48,9 @@ const { values } = parseArgs({
     keep: { type: 'boolean', default: false },
     'webhooks-only': { type: 'boolean', default: false },
     parts: { type: 'string', default: 'throughput,worker,rates,webhooks' },
-  },
-});
+    help: { type: 'boolean', default: false },
+  } as const;
+}
 
 const ctx = benchContext({
   adminUrl: values['database-url'],
