@@ -1,6 +1,6 @@
 // Statements on sync_run_pages (a run's committed pages) and on rejected_records, which are
 // written with their page. One function each.
-import type { Db } from '../../db/prisma.js';
+import { Prisma, type Db } from '../../db/prisma.js';
 import type { PageMeta } from '../assessment.js';
 import { jsonbString } from '../kept-aside.js';
 
@@ -193,32 +193,47 @@ export async function pageSums(db: Db, runId: bigint): Promise<PageSums> {
   return row!;
 }
 
+/**
+ * Live accounts, first seen before the run began, that no page of the run lists (an account a
+ * webhook brought in after the walk passed its place could not have been listed).
+ */
+function unlistedLive(runId: bigint): Prisma.Sql {
+  return Prisma.sql`a.deleted_at IS NULL
+      AND a.first_seen_at < (SELECT started_at FROM sync_runs WHERE id = ${runId})
+      AND NOT EXISTS (SELECT 1 FROM sync_run_pages p, unnest(p.account_ids) AS id WHERE p.sync_run_id = ${runId} AND id = a.id)`;
+}
+
+/**
+ * Runs `statement` with nested loops ruled out, in a transaction (`db`'s, or one of its own).
+ * The anti-join of unlistedLive is meant to be hashed, straight against the pages' ids: no
+ * DISTINCT over a million of them first (half the time). The planner cannot know how many ids
+ * the arrays hold; a nested loop over them would read every page once per account.
+ */
+async function withoutNestedLoops<T>(db: Db, statement: (q: Db) => Promise<T>): Promise<T> {
+  const run = async (q: Db) => {
+    await q.$executeRaw`SET LOCAL enable_nestloop = off`;
+    const result = await statement(q);
+    await q.$executeRaw`SET LOCAL enable_nestloop = on`;
+    return result;
+  };
+  return '$transaction' in db ? db.$transaction((tx) => run(tx)) : run(db);
+}
+
 /** Up to `limit` live accounts that no page of the run lists. */
 export async function unlistedLiveAccounts(db: Db, runId: bigint, limit: number): Promise<string[]> {
   const rows = await db.$queryRaw<Array<{ id: string }>>`
-    SELECT a.id::text AS id FROM accounts a
-    WHERE a.deleted_at IS NULL
-      AND a.first_seen_at < (SELECT started_at FROM sync_runs WHERE id = ${runId})
-      AND NOT EXISTS (SELECT 1 FROM sync_run_pages p, unnest(p.account_ids) AS id WHERE p.sync_run_id = ${runId} AND id = a.id)
+    SELECT a.id::text AS id FROM accounts a WHERE ${unlistedLive(runId)}
     ORDER BY a.id
     LIMIT ${limit}::int`;
   return rows.map((row) => row.id);
 }
 
-/** How many live accounts, first seen before the run began, no page of the run lists. */
+/** How many live accounts no page of the run lists. */
 export async function unlistedLiveCount(db: Db, runId: bigint): Promise<number> {
-  const count = async (q: Db) => {
-    // See markUnlistedDeleted: a hashed anti-join, never a nested loop over the pages.
-    await q.$executeRaw`SET LOCAL enable_nestloop = off`;
-    const [row] = await q.$queryRaw<Array<{ n: number }>>`
-      SELECT count(*)::int AS n FROM accounts a
-      WHERE a.deleted_at IS NULL
-        AND a.first_seen_at < (SELECT started_at FROM sync_runs WHERE id = ${runId})
-        AND NOT EXISTS (SELECT 1 FROM sync_run_pages p, unnest(p.account_ids) AS id WHERE p.sync_run_id = ${runId} AND id = a.id)`;
-    await q.$executeRaw`SET LOCAL enable_nestloop = on`;
+  return withoutNestedLoops(db, async (q) => {
+    const [row] = await q.$queryRaw<Array<{ n: number }>>`SELECT count(*)::int AS n FROM accounts a WHERE ${unlistedLive(runId)}`;
     return row!.n;
-  };
-  return '$transaction' in db ? db.$transaction((tx) => count(tx)) : count(db);
+  });
 }
 
 /** Marks these accounts deleted (those still live). */
@@ -231,22 +246,13 @@ export async function markDeleted(db: Db, runId: bigint, ids: readonly string[],
 
 /**
  * Marks deleted every live account the run's pages do not list. Only after a complete and
- * consistent walk of the whole list, which is the caller's to judge. Not an account first seen
- * after the run began (a webhook may bring one in after the walk passed its place): the walk
- * could not have listed it.
+ * consistent walk of the whole list, which is the caller's to judge.
  */
 export async function markUnlistedDeleted(db: Db, runId: bigint, at: Date): Promise<number> {
-  // An anti-join straight against the pages' ids, hashed: no DISTINCT over a million of them
-  // first (half the time). The planner cannot know how many ids the arrays hold; a nested loop
-  // over them would read every page once per account, so it is ruled out for this statement.
-  await db.$executeRaw`SET LOCAL enable_nestloop = off`;
-  const marked = await db.$executeRaw`
-    UPDATE accounts a SET deleted_at = ${at}, last_sync_run_id = ${runId}
-    WHERE a.deleted_at IS NULL
-      AND a.first_seen_at < (SELECT started_at FROM sync_runs WHERE id = ${runId})
-      AND NOT EXISTS (SELECT 1 FROM sync_run_pages p, unnest(p.account_ids) AS id WHERE p.sync_run_id = ${runId} AND id = a.id)`;
-  await db.$executeRaw`SET LOCAL enable_nestloop = on`;
-  return marked;
+  return withoutNestedLoops(
+    db,
+    (q) => q.$executeRaw`UPDATE accounts a SET deleted_at = ${at}, last_sync_run_id = ${runId} WHERE ${unlistedLive(runId)}`,
+  );
 }
 
 export async function clearPages(db: Db, runId: bigint): Promise<void> {
