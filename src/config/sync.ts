@@ -14,6 +14,8 @@ export interface SyncConfig {
   incrementalLagMs: number;
   /** Recognise pages served exactly as a full run last wrote them, and skip writing them. */
   skipUnchangedPages: boolean;
+  /** Load a first sync's new accounts by COPY; off, every page is written as an upsert. */
+  bulkLoad: boolean;
   /** Scheduled runs are full at least this often; incremental in between. */
   fullIntervalMs: number;
   /** An abandoned run idle for longer than this is closed as failed instead of resumed. */
@@ -35,6 +37,7 @@ export const sync = section(
     SYNC_INCREMENTAL_LAG_MS: withDefault(wholeNumber(0, 86_400_000), '60000', 'how far an incremental run reaches back before the watermark'),
     SYNC_FULL_INTERVAL_MS: withDefault(wholeNumber(60_000, 30 * 86_400_000), '86400000', 'scheduled runs are full at least this often'),
     SYNC_SKIP_UNCHANGED_PAGES: withDefault(trueOrFalse, 'true', 'record a page served as the last full run wrote it without writing it'),
+    SYNC_BULK_LOAD: withDefault(trueOrFalse, 'true', "load a first sync's new accounts with COPY (false: upsert every page)"),
     SYNC_RESUME_WITHIN_MS: withDefault(wholeNumber(0, 30 * 86_400_000), '21600000', 'a left-behind run active within this long is resumed'),
     SYNC_LOCK_WAIT_MS: withDefault(wholeNumber(0, 3_600_000), '10000', "how long a queued run waits for another process's run"),
   },
@@ -45,6 +48,7 @@ export const sync = section(
     maxDeletionChecks: v.SYNC_MAX_DELETION_CHECKS,
     incrementalLagMs: v.SYNC_INCREMENTAL_LAG_MS,
     skipUnchangedPages: v.SYNC_SKIP_UNCHANGED_PAGES,
+    bulkLoad: v.SYNC_BULK_LOAD,
     fullIntervalMs: v.SYNC_FULL_INTERVAL_MS,
     resumeWithinMs: v.SYNC_RESUME_WITHIN_MS,
     lockWaitMs: v.SYNC_LOCK_WAIT_MS,

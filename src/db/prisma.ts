@@ -2,7 +2,8 @@
 // PostgreSQL through node-postgres (@prisma/adapter-pg): no engine binary at run time.
 import { createHash } from 'node:crypto';
 import { PrismaPg } from '@prisma/adapter-pg';
-import { PrismaClient } from '../generated/prisma/client.js';
+import pg from 'pg';
+import { Prisma, PrismaClient } from '../generated/prisma/client.js';
 import { pgConnectionString, prismaSchemaOf } from './database-url.js';
 
 import type { Prisma as PrismaNamespace } from '../generated/prisma/client.js';
@@ -22,17 +23,52 @@ export interface PrismaOptions {
 /** A client whose every connection works in the URL's `?schema=` (see pgConnectionString). */
 export function createPrisma(databaseUrl: string, options: PrismaOptions = {}): PrismaClient {
   const { schema, explicit } = prismaSchemaOf(databaseUrl);
-  const adapter = new PrismaPg(
-    {
-      connectionString: pgConnectionString(databaseUrl),
-      max: options.poolSize ?? 10,
-      application_name: options.applicationName ?? 'account-sync',
-      connectionTimeoutMillis: 10_000,
-    },
+  const pool = new pg.Pool({
+    connectionString: pgConnectionString(databaseUrl),
+    max: options.poolSize ?? 10,
+    application_name: options.applicationName ?? 'account-sync',
+    connectionTimeoutMillis: 10_000,
+  });
+  const adapter = new PrismaPg(pool, {
+    statementNameGenerator: preparedStatementName,
+    // $disconnect ends the pool, as it would one the adapter had made.
+    disposeExternalPool: true,
     // The queries Prisma builds itself name their schema; raw SQL goes by the search_path.
-    { statementNameGenerator: preparedStatementName, ...(explicit ? { schema } : {}) },
-  );
-  return new PrismaClient({ adapter });
+    ...(explicit ? { schema } : {}),
+  });
+  const prisma = new PrismaClient({ adapter });
+  pools.set(prisma, pool);
+  return prisma;
+}
+
+const pools = new WeakMap<PrismaClient, pg.Pool>();
+
+/**
+ * The node-postgres pool a client made by createPrisma runs on, for the one thing Prisma cannot
+ * do: COPY (see sync/bulk-load.ts). Its connections are the client's, so they count against the
+ * same pool size and work in the same schema.
+ */
+export function pgPoolOf(prisma: PrismaClient): pg.Pool | undefined {
+  return pools.get(prisma);
+}
+
+/**
+ * What a raw statement runs on: Prisma's client or transaction, or a node-postgres connection
+ * (see pgStatements). Statements written for both cast every parameter that is not text.
+ */
+export interface RawStatements {
+  $executeRaw(query: TemplateStringsArray | PrismaNamespace.Sql, ...values: unknown[]): PromiseLike<number>;
+}
+
+/** Runs Prisma's tagged-template statements on a node-postgres connection (see RawStatements). */
+export function pgStatements(client: pg.ClientBase): RawStatements {
+  return {
+    async $executeRaw(query, ...values) {
+      const sql = query instanceof Prisma.Sql ? query : Prisma.sql(query, ...values);
+      const result = await client.query(sql.text, sql.values as unknown[]);
+      return result.rowCount ?? 0;
+    },
+  };
 }
 
 const statementNames = new Map<string, string>();

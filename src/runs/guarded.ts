@@ -37,6 +37,7 @@ export interface GuardedRunOptions {
   fullIntervalMs: number;
   incrementalLagMs: number;
   skipUnchangedPages?: boolean;
+  bulkLoad?: boolean;
   /** 0: give up at once when another run holds the lock; Infinity: wait for it. */
   lockWaitMs: number;
   resumeWithinMs: number;
@@ -92,6 +93,7 @@ export async function runGuarded(deps: GuardedRunDeps, options: GuardedRunOption
         mode,
         incrementalLagMs: options.incrementalLagMs,
         skipUnchangedPages: options.skipUnchangedPages,
+        bulkLoad: options.bulkLoad,
         resumeRunId: resume?.runId,
       },
     );

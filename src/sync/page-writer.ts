@@ -3,12 +3,14 @@
 // first sync spends less per account, and small pages keep up with the request rate). Pages a
 // full run last wrote exactly as they are served now are only recorded, without even being
 // validated. The queue is bounded, so memory is too: fetching waits while it is full.
+import type { Pool } from 'pg';
 import type { PrismaClient } from '../db/prisma.js';
 import type { Logger } from '../logger.js';
 import type { OpenRun } from '../runs/lifecycle.js';
 import { recordPagesIfFingerprinted, type FingerprintedPage } from '../runs/sql/pages.js';
 import { setPageSize, setWatermark } from '../runs/sql/runs.js';
 import { isUuid } from '../upvest/schema.js';
+import { bulkLoadPages } from './bulk-load.js';
 import { checkPage } from './page-check.js';
 import { writePages, type PageWrite } from './store.js';
 import type { FetchedPage } from './walk.js';
@@ -18,6 +20,8 @@ export interface PageWriterDeps {
   logger: Logger;
   now: () => Date;
   redact: (text: string) => string;
+  /** Prisma's own pool, for loading new accounts by COPY (see bulk-load.ts). */
+  pool?: Pool;
 }
 
 export interface PageWriterOptions {
@@ -29,6 +33,11 @@ export interface PageWriterOptions {
   maxBatchAccounts: number;
   /** Pages fetched and not yet committed, at most; fetching waits beyond. */
   maxQueuedPages: number;
+  /**
+   * Try COPY first for pages of the walk: the accounts are likely new (a first sync). Tried
+   * until it has had to give a batch to writePages BULK_LOAD_MISSES times.
+   */
+  bulkLoad: boolean;
   /** Pages just committed, in the order they were queued. */
   onCommitted: (pages: FetchedPage[]) => void;
 }
@@ -55,7 +64,13 @@ export function createPageWriter(deps: PageWriterDeps, run: OpenRun, options: Pa
   const roomWaiters: Array<() => void> = [];
   /** The last id of every page of the walk queued (or committed by an earlier attempt). */
   const lastIds = new Map<number, string | null>(run.donePages.map((page) => [page.index, page.lastId]));
+  /**
+   * The first id of every page of the walk written with it even though it repeats the previous
+   * page's last (that page was not queued yet), and of every page an earlier attempt committed.
+   */
+  const keptFirstIds = new Map<number, string | null>(run.donePages.map((page) => [page.index, page.firstId]));
   const idleWaiters: Array<() => void> = [];
+  const bulk = { pool: options.bulkLoad ? deps.pool : undefined, misses: 0 };
 
   const wake = (waiters: Array<() => void>) => {
     for (const resolve of waiters.splice(0)) resolve();
@@ -79,7 +94,7 @@ export function createPageWriter(deps: PageWriterDeps, run: OpenRun, options: Pa
       while (!failure && queue.length > 0) {
         const batch = takeBatch();
         try {
-          await writeBatch(deps, run, batch, { fingerprinting: options.fingerprinting, lastIds });
+          await writeBatch(deps, run, batch, { fingerprinting: options.fingerprinting, lastIds, keptFirstIds, bulk });
         } catch (error) {
           failure ??= { error };
         } finally {
@@ -124,10 +139,30 @@ async function writeBatch(
   deps: PageWriterDeps,
   run: OpenRun,
   batch: Queued[],
-  context: { fingerprinting: boolean; lastIds: ReadonlyMap<number, string | null> },
+  context: {
+    fingerprinting: boolean;
+    lastIds: ReadonlyMap<number, string | null>;
+    keptFirstIds: Map<number, string | null>;
+    bulk: BulkState;
+  },
 ): Promise<void> {
   const { fingerprinting } = context;
   const inBatch = new Set(batch.filter((q) => !q.catchUp).map((q) => q.page.index));
+  // Decided before the first await, so that a parallel batch sees what this one keeps.
+  // The account two consecutive pages share is written with the earlier page when that page
+  // is another batch's: two transactions inserting the same row would wait for each other.
+  const overlaps = new Set<number>();
+  let sharesWithAnotherBatch = false;
+  for (const { page, catchUp } of batch) {
+    if (catchUp) continue;
+    if (!inBatch.has(page.index - 1) && page.firstId !== null) {
+      if (context.lastIds.get(page.index - 1) === page.firstId) overlaps.add(page.index);
+      else context.keptFirstIds.set(page.index, page.firstId);
+    }
+    // The next page kept the account this one ends with: it may be stored already.
+    const next = page.index + 1;
+    if (!inBatch.has(next) && page.lastId !== null && context.keptFirstIds.get(next) === page.lastId) sharesWithAnotherBatch = true;
+  }
   const candidates: FingerprintedPage[] = [];
   for (const { page, catchUp } of batch) {
     // A page holding a record without a usable id was never fingerprinted: no need to look.
@@ -148,10 +183,7 @@ async function writeBatch(
       run.watermark = checked.accounts[0].updatedAt;
       await setWatermark(deps.prisma, run.runId, run.watermark);
     }
-    // The account two consecutive pages share is written with the earlier page when that page
-    // is another batch's: two transactions inserting the same row would wait for each other.
-    const overlap = !catchUp && !inBatch.has(page.index - 1) && page.firstId !== null && context.lastIds.get(page.index - 1) === page.firstId;
-    const accounts = overlap ? withoutFirst(checked.accounts, page.firstId!) : checked.accounts;
+    const accounts = overlaps.has(page.index) ? withoutFirst(checked.accounts, page.firstId!) : checked.accounts;
     writes.push({
       ...bookkeeping(run, page),
       pageIndex: page.index,
@@ -164,7 +196,9 @@ async function writeBatch(
       catchUp,
     });
   }
-  if (writes.length > 0) await writePages(deps.prisma, writes);
+  if (writes.length > 0 && (sharesWithAnotherBatch || !(await loadedInBulk(deps, context.bulk, writes)))) {
+    await writePages(deps.prisma, writes);
+  }
 
   const first = batch.find((q) => !q.catchUp && q.page.index === 0);
   if (first && first.page.limit !== run.pageSize) {
@@ -172,6 +206,29 @@ async function writeBatch(
     run.pageSize = first.page.limit;
     await setPageSize(deps.prisma, run.runId, run.pageSize);
   }
+}
+
+interface BulkState {
+  pool: Pool | undefined;
+  misses: number;
+}
+
+/** After this many batches had a stored account or a refused record, a run stops trying COPY. */
+const BULK_LOAD_MISSES = 3;
+
+async function loadedInBulk(deps: PageWriterDeps, bulk: BulkState, writes: PageWrite[]): Promise<boolean> {
+  if (!bulk.pool || bulk.misses >= BULK_LOAD_MISSES || writes.some((w) => w.catchUp)) return false;
+  const result = await bulkLoadPages(bulk.pool, writes);
+  if (result.loaded) {
+    deps.logger.debug({ offset: writes[0]!.offset, pages: writes.length }, 'pages loaded by COPY');
+    return true;
+  }
+  bulk.misses += 1;
+  deps.logger.info(
+    { offset: writes[0]!.offset, sqlState: result.sqlState, misses: bulk.misses, stopsAt: BULK_LOAD_MISSES },
+    'pages not loaded by COPY; writing them as updates',
+  );
+  return false;
 }
 
 function withoutFirst<T extends { id: string }>(accounts: T[], id: string): T[] {

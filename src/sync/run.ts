@@ -6,7 +6,7 @@
 //
 // A full run walks the whole list oldest-first and is the only kind that may mark accounts
 // deleted. An incremental run walks newest-first and stops at the previous run's watermark.
-import type { PrismaClient } from '../db/prisma.js';
+import { pgPoolOf, type PrismaClient } from '../db/prisma.js';
 import { databaseErrorCodeOf } from '../db/transactions.js';
 import { AccountSyncError, errorCodeOf, oneLineMessage, type ErrorCode } from '../errors.js';
 import { redactText, type Logger } from '../logger.js';
@@ -15,6 +15,7 @@ import type { RunSummary } from '../runs/outcome.js';
 import { setWatermark, type RunMode } from '../runs/sql/runs.js';
 import type { UpvestClient } from '../upvest/client.js';
 import { usableIdOf } from '../upvest/schema.js';
+import { mirrorWrittenOnlyBy } from './bulk-load.js';
 import { catchUp } from './catch-up.js';
 import { decideDeletions } from './deletions.js';
 import { createPageWriter, type PageWriter } from './page-writer.js';
@@ -48,6 +49,11 @@ export interface SyncOptions {
   mode?: RunMode;
   /** Recognise pages served exactly as when last written, and skip writing them (default true). */
   skipUnchangedPages?: boolean;
+  /**
+   * Load the accounts of a first sync (the mirror holds only this run's) by COPY while they are
+   * new (default true; see bulk-load.ts).
+   */
+  bulkLoad?: boolean;
   /** Incremental runs reach back this far before the previous watermark (Upvest-side lag). */
   incrementalLagMs?: number;
   /**
@@ -78,11 +84,14 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Run
   );
 
   const progress = progressOf(run, deps.onProgress);
+  const pool = pgPoolOf(deps.prisma);
+  const bulkLoad = pool !== undefined && run.mode === 'full' && options.bulkLoad !== false && (await mirrorWrittenOnlyBy(deps.prisma, run.runId));
   const writer = createPageWriter(
-    { prisma: deps.prisma, logger, now, redact },
+    { prisma: deps.prisma, logger, now, redact, pool },
     run,
     {
       fingerprinting: run.mode === 'full' && options.skipUnchangedPages !== false,
+      bulkLoad,
       writers: Math.min(WRITERS, options.concurrency),
       ...batchBounds(run.pageSize, options.concurrency),
       onCommitted: (pages) => pages.forEach((page) => progress.pageDone(page)),

@@ -2,7 +2,7 @@
 // their rejected records: pages are committed whole or not at all, so a run resumes from its
 // last committed page. Several pages per transaction when they arrive faster than they commit:
 // fewer, larger statements. Writing the same pages twice changes nothing.
-import type { Db, PrismaClient } from '../db/prisma.js';
+import type { Db, PrismaClient, RawStatements } from '../db/prisma.js';
 import { databaseMessageOf, sqlStateOf, withTransactionRetry } from '../db/transactions.js';
 import { oneLineMessage } from '../errors.js';
 import { keptAsideJson } from '../runs/kept-aside.js';
@@ -71,7 +71,7 @@ export async function writePages(prisma: PrismaClient, pages: PageWrite[]): Prom
   // Within a statement the same id can only be written once; keep its newest version. Sorting
   // by id gives every transaction the same lock order, which keeps parallel writers from
   // deadlocking on the rows two batches share.
-  const accounts = newestById(pages.flatMap((page) => page.accounts)).sort(byId);
+  const accounts = accountsOfBatch(pages);
   const at: WriteContext = { runId: pages[0]!.runId, observedAt: pages[0]!.observedAt };
   try {
     return await withTransactionRetry(() =>
@@ -193,7 +193,7 @@ function isDataError(error: unknown): boolean {
  * account two pages of the batch list (the overlap) counts for the first; for the other it is
  * unchanged, as it would have been had that page been written after.
  */
-async function recordOutcomes(db: Db, pages: PageWrite[], written: AccountsWritten, refused: Map<string, KeptAside>): Promise<PageOutcome[]> {
+export async function recordOutcomes(db: RawStatements, pages: PageWrite[], written: AccountsWritten, refused: Map<string, KeptAside>): Promise<PageOutcome[]> {
   const counted = new Set<string>();
   const changed = new Set(written.changes.map((c) => c.id));
   const records: PageRecord[] = [];
@@ -240,6 +240,11 @@ function pageRecordOf(page: PageWrite, outcome: PageOutcome): PageRecord {
     retries: page.retries,
     catchUp: page.catchUp ?? false,
   };
+}
+
+/** The batch's accounts, one version each, sorted by id (see writePages). */
+export function accountsOfBatch(pages: ReadonlyArray<PageWrite>): AccountRecord[] {
+  return newestById(pages.flatMap((page) => page.accounts)).sort(byId);
 }
 
 const byId = (a: AccountRecord, b: AccountRecord) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);

@@ -20,6 +20,7 @@ describe('configuration', () => {
       incrementalLagMs: 60_000,
       fullIntervalMs: 86_400_000,
       skipUnchangedPages: true,
+      bulkLoad: true,
       resumeWithinMs: 21_600_000,
       lockWaitMs: 10_000,
     });
@@ -109,6 +110,14 @@ describe('page skipping', () => {
   });
 });
 
+describe('bulk loading', () => {
+  it('is on by default and can be turned off; anything else is named', () => {
+    expect(loadCommandConfig('sync', valid).sync.bulkLoad).toBe(true);
+    expect(runOptionsOf(loadCommandConfig('worker', { ...valid, SYNC_BULK_LOAD: 'false' })).bulkLoad).toBe(false);
+    expect(problemsOf(() => loadCommandConfig('sync', { ...valid, SYNC_BULK_LOAD: 'yes' }))).toEqual(['SYNC_BULK_LOAD must be true or false']);
+  });
+});
+
 describe('defaults and overrides of a command (the demo)', () => {
   const options = { defaults: { DATABASE_URL: 'postgresql://127.0.0.1/demo', LOG_LEVEL: 'warn' }, overrides: { UPVEST_CLIENT_ID: 'simulator' } };
 
@@ -137,6 +146,7 @@ describe('the options of a run', () => {
       maxDeletionChecks: 1000,
       incrementalLagMs: 60_000,
       skipUnchangedPages: true,
+      bulkLoad: true,
       fullIntervalMs: 86_400_000,
       resumeWithinMs: 60_000,
     });

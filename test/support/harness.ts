@@ -75,6 +75,7 @@ export async function startHarness(
           mode: options.mode,
           incrementalLagMs: config.sync.incrementalLagMs,
           skipUnchangedPages: config.sync.skipUnchangedPages,
+          bulkLoad: config.sync.bulkLoad,
         },
       );
     },

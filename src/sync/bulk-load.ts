@@ -1,0 +1,150 @@
+// A first sync's fast path. Accounts the mirror does not hold yet are loaded with COPY, which
+// costs PostgreSQL less per row than INSERT ... SELECT: it inserts rows in batches and parses no
+// JSON, and there is nothing to compare with. Same transaction, rows, bookkeeping and lock order
+// as writePages. Prisma cannot COPY, so this runs on the node-postgres pool under Prisma's
+// adapter (see pgPoolOf).
+//
+// It only ever inserts. Should an account be stored already (a page repeated it, a webhook wrote
+// it), or PostgreSQL refuse a record, the transaction rolls back and the batch goes to
+// writePages, which handles all of that: nothing is decided here that writePages would decide
+// differently.
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Pool, PoolClient } from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { FEED_CHANNEL, FEED_LOCK_KEY } from '../db/feed.js';
+import { pgStatements, type Db } from '../db/prisma.js';
+import { sqlStateOf } from '../db/transactions.js';
+import type { AccountRecord } from '../upvest/schema.js';
+import type { WrittenRow } from './mirror-writes.js';
+import { accountsOfBatch, recordOutcomes, type PageOutcome, type PageWrite } from './store.js';
+import { toMicros } from './timestamps.js';
+
+export type BulkLoadResult = { loaded: true; outcomes: PageOutcome[] } | { loaded: false; sqlState: string };
+
+/**
+ * Whether every account stored was written by this run: a first sync, or one resumed. Only then
+ * are the run's accounts likely new, and COPY worth trying.
+ */
+export async function mirrorWrittenOnlyBy(db: Db, runId: bigint): Promise<boolean> {
+  const [row] = await db.$queryRaw<Array<{ only: boolean }>>`
+    SELECT NOT EXISTS (SELECT 1 FROM accounts WHERE last_sync_run_id IS DISTINCT FROM ${runId}::bigint) AS only`;
+  return row?.only === true;
+}
+
+/**
+ * Writes the pages in one transaction by COPY when none of their accounts is stored; otherwise
+ * writes nothing and says why (the SQLSTATE), and the caller writes them with writePages.
+ */
+export async function bulkLoadPages(pool: Pool, pages: PageWrite[]): Promise<BulkLoadResult> {
+  const accounts = accountsOfBatch(pages);
+  const runId = pages[0]!.runId;
+  const observedAt = pages[0]!.observedAt.toISOString();
+  const client = await pool.connect();
+  let broken = false;
+  try {
+    await client.query('BEGIN');
+    try {
+      const outcomes = await load(client, pages, accounts, runId, observedAt);
+      await client.query('COMMIT');
+      return { loaded: true, outcomes };
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {
+        broken = true;
+      });
+      const sqlState = sqlStateOf(error);
+      if (sqlState !== undefined && WRITE_PAGES_INSTEAD.has(sqlState.slice(0, 2))) return { loaded: false, sqlState };
+      throw error;
+    }
+  } finally {
+    client.release(broken);
+  }
+}
+
+/**
+ * SQLSTATE classes after which writePages takes the batch: data and integrity (an account
+ * already stored, a record refused), limits, and deadlocks, which writePages retries.
+ */
+const WRITE_PAGES_INSTEAD = new Set(['22', '23', '40', '54']);
+
+async function load(client: PoolClient, pages: PageWrite[], accounts: AccountRecord[], runId: bigint, observedAt: string): Promise<PageOutcome[]> {
+  const run = String(runId);
+  // Locks in writePages' order: accounts, then users and links, each sorted, then the feed lock.
+  if (accounts.length > 0) {
+    await copy(client, 'accounts (id, account_group_id, type, name, status, account_number, created_at, updated_at, first_seen_at, last_seen_at, last_sync_run_id)', accountRows(accounts, observedAt, run));
+    const userIds = [...new Set(accounts.flatMap((a) => a.users.map((u) => u.id)))].sort();
+    if (userIds.length > 0) {
+      await client.query(
+        `INSERT INTO users (id, first_seen_at, last_seen_at)
+         SELECT id, $2::timestamptz, $2::timestamptz FROM unnest($1::uuid[]) AS u(id) ORDER BY 1
+         ON CONFLICT (id) DO NOTHING`,
+        [userIds, observedAt],
+      );
+      await copy(client, 'account_users (account_id, user_id, type)', linkRows(accounts));
+    }
+  }
+  const written = writtenRows(accounts);
+  const inserted = new Set(written.map((w) => w.id));
+  const outcomes = await recordOutcomes(
+    pgStatements(client),
+    pages,
+    { inserted, updated: new Set(), changes: written, written, changedIds: inserted },
+    new Map(),
+  );
+  if (written.length > 0) {
+    // Last, as in writePages: from the first id drawn to commit, writers take turns (see FEED_LOCK_KEY).
+    await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [String(FEED_LOCK_KEY)]);
+    await copy(client, 'account_status_changes (account_id, to_status, changed_at, observed_at, sync_run_id)', statusRows(written, observedAt, run));
+    await client.query(
+      `SELECT pg_notify($1, json_build_object('source', 'sync', 'sync_run_id', $2::text,
+         'max_id', currval(pg_get_serial_sequence('account_status_changes', 'id'))::text, 'count', $3::int)::text)`,
+      [FEED_CHANNEL, run, written.length],
+    );
+  }
+  return outcomes;
+}
+
+async function copy(client: PoolClient, target: string, rows: string): Promise<void> {
+  await pipeline(Readable.from([Buffer.from(rows, 'utf8')]), client.query(copyFrom(`COPY ${target} FROM STDIN`)));
+}
+
+function accountRows(accounts: AccountRecord[], observedAt: string, run: string): string {
+  let out = '';
+  for (const a of accounts) {
+    out += `${a.id}\t${a.accountGroupId}\t${copyText(a.type)}\t${copyText(a.name)}\t${copyText(a.status)}\t${a.accountNumber}\t`;
+    out += `${a.createdAt}\t${a.updatedAt}\t${observedAt}\t${observedAt}\t${run}\n`;
+  }
+  return out;
+}
+
+/** Sorted by account, then user, as writePages inserts them. */
+function linkRows(accounts: AccountRecord[]): string {
+  let out = '';
+  for (const a of accounts) {
+    const users = [...a.users].sort((x, y) => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
+    for (const u of users) out += `${a.id}\t${u.id}\t${copyText(u.type)}\n`;
+  }
+  return out;
+}
+
+/** Every account is new: its change comes from no status. Sorted by when it changed, as ids must be. */
+function writtenRows(accounts: AccountRecord[]): WrittenRow[] {
+  return accounts
+    .map((a) => ({ row: { id: a.id, from_status: null, to_status: a.status, changed_at: a.updatedAt, inserted: true }, at: toMicros(a.updatedAt)! }))
+    .sort((x, y) => (x.at < y.at ? -1 : x.at > y.at ? 1 : x.row.id < y.row.id ? -1 : x.row.id > y.row.id ? 1 : 0))
+    .map((x) => x.row);
+}
+
+function statusRows(written: WrittenRow[], observedAt: string, run: string): string {
+  let out = '';
+  for (const w of written) out += `${w.id}\t${copyText(w.to_status)}\t${w.changed_at}\t${observedAt}\t${run}\n`;
+  return out;
+}
+
+/** A value in COPY's text format: validation let no NUL through, and these four are escaped. */
+function copyText(value: string): string {
+  return COPY_SPECIAL.test(value) ? value.replace(COPY_SPECIAL_ALL, (c) => COPY_ESCAPES[c]!) : value;
+}
+const COPY_SPECIAL = /[\\\n\r\t]/;
+const COPY_SPECIAL_ALL = /[\\\n\r\t]/g;
+const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
