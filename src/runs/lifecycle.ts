@@ -9,6 +9,7 @@ import { AccountSyncError } from '../errors.js';
 import { assessNewestFirstWalk, assessWalk, expectedRepeats, type PageMeta, type WalkAssessment } from './assessment.js';
 import type { RunTotals } from './outcome.js';
 import {
+  awaitPageWrites,
   clearPages,
   committedPages,
   markDeleted,
@@ -63,6 +64,8 @@ export async function resumeRun(prisma: PrismaClient, runId: bigint): Promise<Op
   if (!run) {
     throw new AccountSyncError('SYNC_NOT_RESUMABLE', `sync run ${runId} is not running or interrupted: only such a run can be resumed`);
   }
+  // The process that left it may have been killed with a page's COMMIT on the way.
+  await awaitPageWrites(prisma, runId);
   return { runId, ...run, donePages: await committedPages(prisma, runId) };
 }
 

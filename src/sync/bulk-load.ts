@@ -14,6 +14,7 @@ import type { Pool, PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { FEED_CHANNEL, FEED_LOCK_KEY } from '../db/feed.js';
 import { pgStatements, type Db } from '../db/prisma.js';
+import { enterPageWrites } from '../runs/sql/pages.js';
 import { sqlStateOf } from '../db/transactions.js';
 import type { AccountRecord } from '../upvest/schema.js';
 import type { WrittenRow } from './mirror-writes.js';
@@ -45,6 +46,7 @@ export async function bulkLoadPages(pool: Pool, pages: PageWrite[]): Promise<Bul
   try {
     await client.query('BEGIN');
     try {
+      await enterPageWrites(pgStatements(client), runId);
       const outcomes = await load(client, pages, accounts, runId, observedAt);
       await client.query('COMMIT');
       return { loaded: true, outcomes };

@@ -6,7 +6,7 @@ import type { Db, PrismaClient, RawStatements } from '../db/prisma.js';
 import { databaseMessageOf, sqlStateOf, withTransactionRetry } from '../db/transactions.js';
 import { oneLineMessage } from '../errors.js';
 import { keptAsideJson } from '../runs/kept-aside.js';
-import { recordPages, rememberFingerprints, type KeptAside, type PageRecord, type PageRejection } from '../runs/sql/pages.js';
+import { enterPageWrites, recordPages, rememberFingerprints, type KeptAside, type PageRecord, type PageRejection } from '../runs/sql/pages.js';
 import type { AccountRecord } from '../upvest/schema.js';
 import { recordStatusChanges, syncLinks, upsertAccounts, upvestShapeOf, type WriteContext, type WrittenRow } from './mirror-writes.js';
 import { toMicros } from './timestamps.js';
@@ -77,6 +77,7 @@ export async function writePages(prisma: PrismaClient, pages: PageWrite[]): Prom
     return await withTransactionRetry(() =>
       prisma.$transaction(
         async (tx) => {
+          await enterPageWrites(tx, pages[0]!.runId);
           const written = await writeAccounts(tx, at, accounts);
           const outcomes = await recordOutcomes(tx, pages, written, new Map());
           // Last: from here to commit, page transactions take turns (see FEED_LOCK_KEY).
@@ -94,6 +95,7 @@ export async function writePages(prisma: PrismaClient, pages: PageWrite[]): Prom
     return withTransactionRetry(() =>
       prisma.$transaction(
         async (tx) => {
+          await enterPageWrites(tx, pages[0]!.runId);
           const refused = new Map<string, KeptAside>();
           const written = await writeIsolating(tx, at, accounts, refused, pages[0]!.redact ?? ((text) => text));
           return recordOutcomes(tx, pages, written, refused);

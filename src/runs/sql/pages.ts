@@ -1,6 +1,6 @@
 // Statements on sync_run_pages (a run's committed pages) and on rejected_records, which are
 // written with their page. One function each.
-import { Prisma, type Db, type RawStatements } from '../../db/prisma.js';
+import { Prisma, type Db, type PrismaClient, type RawStatements } from '../../db/prisma.js';
 import type { PageMeta } from '../assessment.js';
 import { jsonbString } from '../kept-aside.js';
 
@@ -33,6 +33,27 @@ export interface PageRecord extends Omit<PageMeta, 'count'>, PageCounts {
   listedIds: string[];
   /** A page of the catch-up pass after the walk (newest first), not of the walk itself. */
   catchUp: boolean;
+}
+
+/**
+ * The advisory lock (two-key form, so never the one-key run and feed locks) that every
+ * transaction writing a run's pages holds shared, and that a resumed run takes exclusively
+ * before it reads what the run committed. A process killed while its COMMIT was on the way
+ * leaves a backend that may still commit a page after the run lock is free again: the resumed
+ * run waits for it instead of writing that page a second time.
+ */
+const PAGE_WRITES_LOCK_CLASS = 0x50414745;
+const pageWritesKey = (runId: bigint) => Prisma.sql`${PAGE_WRITES_LOCK_CLASS}::int, ${Number(runId % 2_147_483_647n)}::int`;
+
+/** In a transaction writing the run's pages: first, so that a resumed run sees it through. */
+export async function enterPageWrites(db: RawStatements, runId: bigint): Promise<void> {
+  await db.$executeRaw`SELECT pg_advisory_xact_lock_shared(${pageWritesKey(runId)})`;
+}
+
+/** Returns once no transaction writing the run's pages is under way. */
+export async function awaitPageWrites(prisma: PrismaClient, runId: bigint): Promise<void> {
+  // A dead client's backend ends its transaction as soon as it reads the closed socket.
+  await prisma.$transaction((tx) => tx.$executeRaw`SELECT pg_advisory_xact_lock(${pageWritesKey(runId)})`, { maxWait: 10_000, timeout: 120_000 });
 }
 
 /** A rejected record with the offset of the page it came from. */
@@ -119,12 +140,14 @@ export async function recordPagesIfFingerprinted(db: Db, pages: ReadonlyArray<Fi
       retries: p.retries,
     })),
   );
+  // One statement, its own transaction: the page-writes lock is taken in it (see enterPageWrites).
   const rows = await db.$queryRaw<Array<{ page_index: number }>>`
+    WITH fence AS MATERIALIZED (SELECT pg_advisory_xact_lock_shared(${pageWritesKey(runId)}))
     INSERT INTO sync_run_pages (sync_run_id, page_index, page_offset, item_count, total_count, first_id, last_id,
                                 account_ids, unchanged, retries)
     SELECT ${runId}, p.page_index, p.page_offset, p.item_count, p.total_count, p.first_id, p.last_id,
            p.account_ids::uuid[], p.unchanged, p.retries
-    FROM json_to_recordset(${pagesJson}::json) AS p(page_index int, page_offset int, page_limit int, digest text,
+    FROM fence, json_to_recordset(${pagesJson}::json) AS p(page_index int, page_offset int, page_limit int, digest text,
          item_count int, total_count int, first_id text, last_id text, account_ids text, unchanged int, retries int)
     WHERE EXISTS (SELECT 1 FROM sync_page_fingerprints f
                   WHERE f.page_offset = p.page_offset AND f.page_limit = p.page_limit AND f.fingerprint = p.digest)
