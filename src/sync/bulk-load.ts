@@ -12,9 +12,9 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Pool, PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { FEED_CHANNEL, FEED_LOCK_KEY } from '../db/feed.js';
+import { FEED_CHANNEL } from '../db/feed.js';
 import { pgStatements, type Db } from '../db/prisma.js';
-import { enterPageWrites } from '../runs/sql/pages.js';
+import { pageWritesLockCall } from '../runs/sql/pages.js';
 import { sqlStateOf } from '../db/transactions.js';
 import type { AccountRecord } from '../upvest/schema.js';
 import type { WrittenRow } from './mirror-writes.js';
@@ -44,11 +44,12 @@ export async function bulkLoadPages(pool: Pool, pages: PageWrite[]): Promise<Bul
   const client = await pool.connect();
   let broken = false;
   try {
-    await client.query('BEGIN');
     try {
-      await enterPageWrites(pgStatements(client), runId);
-      const outcomes = await load(client, pages, accounts, runId, observedAt);
-      await client.query('COMMIT');
+      // Statements without parameters go in one round trip with the next: every round trip
+      // waits for this process's event loop, busy with the pages it parses meanwhile.
+      await client.query(`BEGIN; SELECT ${pageWritesLockCall(runId)}`);
+      const { outcomes, changes } = await load(client, pages, accounts, runId, observedAt);
+      await client.query(changes === 0 ? 'COMMIT' : `SELECT ${feedNotification(runId, changes)}; COMMIT`);
       return { loaded: true, outcomes };
     } catch (error) {
       await client.query('ROLLBACK').catch(() => {
@@ -69,7 +70,19 @@ export async function bulkLoadPages(pool: Pool, pages: PageWrite[]): Promise<Bul
  */
 const WRITE_PAGES_INSTEAD = new Set(['22', '23', '40', '54']);
 
-async function load(client: PoolClient, pages: PageWrite[], accounts: AccountRecord[], runId: bigint, observedAt: string): Promise<PageOutcome[]> {
+/** The change feed's notification of the `count` changes just recorded (see recordStatusChanges). */
+function feedNotification(runId: bigint, count: number): string {
+  return `pg_notify('${FEED_CHANNEL}', json_build_object('source', 'sync', 'sync_run_id', '${runId}',
+    'max_id', currval(pg_get_serial_sequence('account_status_changes', 'id'))::text, 'count', ${count})::text)`;
+}
+
+async function load(
+  client: PoolClient,
+  pages: PageWrite[],
+  accounts: AccountRecord[],
+  runId: bigint,
+  observedAt: string,
+): Promise<{ outcomes: PageOutcome[]; changes: number }> {
   const run = String(runId);
   // Locks in writePages' order: accounts, then users and links, each sorted, then the feed lock.
   if (accounts.length > 0) {
@@ -94,16 +107,11 @@ async function load(client: PoolClient, pages: PageWrite[], accounts: AccountRec
     new Map(),
   );
   if (written.length > 0) {
-    // Last, as in writePages: from the first id drawn to commit, writers take turns (see FEED_LOCK_KEY).
-    await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [String(FEED_LOCK_KEY)]);
+    // Last, as in writePages: from the first id drawn to commit, writers take turns. The table's
+    // statement trigger takes the feed lock (see FEED_LOCK_KEY) before COPY draws the first id.
     await copy(client, 'account_status_changes (account_id, to_status, changed_at, observed_at, sync_run_id)', statusRows(written, observedAt, run));
-    await client.query(
-      `SELECT pg_notify($1, json_build_object('source', 'sync', 'sync_run_id', $2::text,
-         'max_id', currval(pg_get_serial_sequence('account_status_changes', 'id'))::text, 'count', $3::int)::text)`,
-      [FEED_CHANNEL, run, written.length],
-    );
   }
-  return outcomes;
+  return { outcomes, changes: written.length };
 }
 
 async function copy(client: PoolClient, target: string, rows: string): Promise<void> {

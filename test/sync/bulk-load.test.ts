@@ -3,6 +3,8 @@
 // stop being tried once the mirror holds accounts another run wrote.
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FEED_CHANNEL } from '../../src/db/feed.js';
+import { openClient } from '../../src/db/pg-client.js';
 import { createPrisma, pgPoolOf, type PrismaClient } from '../../src/db/prisma.js';
 import { createLogger } from '../../src/logger.js';
 import { bulkLoadPages } from '../../src/sync/bulk-load.js';
@@ -141,10 +143,16 @@ describe('a batch COPY cannot load', () => {
   it('writes none of it when one account is stored already, and says why', async () => {
     const [run] = await prisma.$queryRaw<Array<{ id: bigint }>>`INSERT INTO sync_runs (page_size) VALUES (10) RETURNING id`;
     const pool = pgPoolOf(prisma)!;
+    const listener = await openClient(db.url, 'feed listener');
+    const notified = new Promise<unknown>((resolve) => listener.on('notification', (n) => resolve(JSON.parse(n.payload!))));
+    await listener.query(`LISTEN ${FEED_CHANNEL}`);
     expect(await bulkLoadPages(pool, [page(run!.id, 0, [account(1, 'ACTIVE'), account(2, 'ACTIVE')])])).toEqual({
       loaded: true,
       outcomes: [{ inserted: 2, updated: 0, unchanged: 0, statusChanges: 2, rejected: 0 }],
     });
+    // The change feed hears of the two changes as it does from the upserts.
+    expect(await notified).toEqual({ source: 'sync', sync_run_id: String(run!.id), max_id: '2', count: 2 });
+    await listener.end();
     // Account 2 again, with a third: nothing of this batch may be written.
     expect(await bulkLoadPages(pool, [page(run!.id, 1, [account(2, 'CLOSED'), account(3, 'ACTIVE')])])).toEqual({ loaded: false, sqlState: '23505' });
 

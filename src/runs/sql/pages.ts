@@ -45,6 +45,11 @@ export interface PageRecord extends Omit<PageMeta, 'count'>, PageCounts {
 const PAGE_WRITES_LOCK_CLASS = 0x50414745;
 const pageWritesKey = (runId: bigint) => Prisma.sql`${PAGE_WRITES_LOCK_CLASS}::int, ${Number(runId % 2_147_483_647n)}::int`;
 
+/** The same lock call as enterPageWrites, as text of numbers only: for a simple-protocol query. */
+export function pageWritesLockCall(runId: bigint): string {
+  return `pg_advisory_xact_lock_shared(${PAGE_WRITES_LOCK_CLASS}, ${Number(runId % 2_147_483_647n)})`;
+}
+
 /** In a transaction writing the run's pages: first, so that a resumed run sees it through. */
 export async function enterPageWrites(db: RawStatements, runId: bigint): Promise<void> {
   await db.$executeRaw`SELECT pg_advisory_xact_lock_shared(${pageWritesKey(runId)})`;
