@@ -13,6 +13,7 @@ import {
   clearPages,
   committedPages,
   markDeleted,
+  nextFreePageIndex,
   markUnlistedDeleted,
   pageSums,
   unlistedLiveCount,
@@ -41,6 +42,11 @@ export interface OpenRun {
   watermark: string | null;
   /** Pages committed by earlier attempts of this run (empty for a new run). */
   donePages: PageMeta[];
+  /**
+   * The first page index no earlier attempt used, catch-up pages included: where a resumed
+   * run numbers the pages it adds after its walk, and an incremental run its walk.
+   */
+  nextFreeIndex: number;
 }
 
 /**
@@ -55,7 +61,7 @@ export async function openRun(
   const since = options.mode === 'incremental' ? await lastWatermark(prisma, options.incrementalLagMs) : null;
   const mode = since === null ? 'full' : options.mode;
   const runId = await insertRun(prisma, { mode, pageSize: options.pageSize, startedAt: options.startedAt, since });
-  return { runId, mode, startedAt: options.startedAt, pageSize: options.pageSize, since, watermark: null, donePages: [] };
+  return { runId, mode, startedAt: options.startedAt, pageSize: options.pageSize, since, watermark: null, donePages: [], nextFreeIndex: 0 };
 }
 
 /** Sets a run left `running` or `interrupted` going again, with what it had committed. */
@@ -66,7 +72,7 @@ export async function resumeRun(prisma: PrismaClient, runId: bigint): Promise<Op
   }
   // The process that left it may have been killed with a page's COMMIT on the way.
   await awaitPageWrites(prisma, runId);
-  return { runId, ...run, donePages: await committedPages(prisma, runId) };
+  return { runId, ...run, donePages: await committedPages(prisma, runId), nextFreeIndex: await nextFreePageIndex(prisma, runId) };
 }
 
 /**

@@ -97,7 +97,7 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Run
       onCommitted: (pages) => pages.forEach((page) => progress.pageDone(page)),
     },
   );
-  let nextIndex = run.donePages.reduce((next, page) => Math.max(next, page.index + 1), 0);
+  let nextIndex = run.nextFreeIndex;
   const queue = (catchUp: boolean) => async (fetched: FetchedPage) => {
     nextIndex = Math.max(nextIndex, fetched.index + 1);
     await writer.write(fetched, catchUp);
@@ -205,7 +205,7 @@ async function walkRun(
       // newest-first list move with every change.
       const walked = await walkNewestFirst(
         deps.client,
-        { limit: run.pageSize, maxPages: options.maxPages, sinceMicros, signal: deps.signal, firstIndex: firstFreeIndex(run) },
+        { limit: run.pageSize, maxPages: options.maxPages, sinceMicros, signal: deps.signal, firstIndex: run.nextFreeIndex },
         handle,
       );
       run.pageSize = walked.limit;
@@ -272,8 +272,4 @@ async function finish(
 function failureCodeOf(failure: unknown): ErrorCode {
   const code = errorCodeOf(failure);
   return code === 'UNKNOWN' ? (databaseErrorCodeOf(failure) ?? 'UNKNOWN') : code;
-}
-
-function firstFreeIndex(run: OpenRun): number {
-  return run.donePages.reduce((next, page) => Math.max(next, page.index + 1), 0);
 }

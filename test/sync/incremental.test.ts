@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { recordPages, type PageRecord } from '../../src/runs/sql/pages.js';
 import { mirroredAccounts, normalizeTimestamp, startHarness, type Harness } from '../support/harness.js';
 
 let h: Harness;
@@ -108,4 +109,47 @@ describe('incremental runs', () => {
     expect(full).toMatchObject({ mode: 'full', deletions: 1, walkConsistent: true });
     expect((await h.prisma.account.findUniqueOrThrow({ where: { id: removed } })).deletedAt).not.toBeNull();
   });
+
+  it('resume after a crash that followed their catch-up pass, numbering their pages after every page committed', async () => {
+    // 250 changes: a walk of three pages of 100, then the catch-up pass.
+    h.simulator.dataset.applyRandomChanges({ seed: 7, statusChanges: 250 });
+    const stop = new AbortController();
+    const interrupted = await h.sync({
+      env,
+      mode: 'incremental',
+      signal: stop.signal,
+      onProgress: (progress) => {
+        if (progress.pagesDone === 3) stop.abort(new Error('SIGKILL'));
+      },
+    });
+    expect(interrupted).toMatchObject({ status: 'interrupted', pages: 3 });
+    // What the killed process would have left had its catch-up page committed before it died.
+    await recordPages(h.prisma, [{ ...emptyPage(interrupted.runId), index: 3, catchUp: true }], []);
+
+    // Its walk starts again as page 4: as page 3 it failed on sync_run_pages' key (DB_ERROR).
+    const resumed = await h.sync({ env, resumeRunId: interrupted.runId });
+    expect(resumed).toMatchObject({ runId: interrupted.runId, status: 'succeeded', errorCode: null, error: null });
+    expect(await mirrorOf()).toEqual(upstream());
+  });
 });
+
+function emptyPage(runId: bigint): PageRecord {
+  return {
+    runId,
+    index: 0,
+    offset: 0,
+    itemCount: 0,
+    totalCount: 0,
+    firstId: null,
+    lastId: null,
+    listedIds: [],
+    inserted: 0,
+    updated: 0,
+    unchanged: 0,
+    statusChanges: 0,
+    rejected: 0,
+    unidentified: 0,
+    retries: 0,
+    catchUp: false,
+  };
+}

@@ -181,6 +181,13 @@ export async function pageCount(db: Db, runId: bigint): Promise<number> {
   return row?.n ?? 0;
 }
 
+/** One past the highest index of any page the run committed, catch-up pages included. */
+export async function nextFreePageIndex(db: Db, runId: bigint): Promise<number> {
+  const [row] = await db.$queryRaw<Array<{ n: number }>>`
+    SELECT coalesce(max(page_index) + 1, 0)::int AS n FROM sync_run_pages WHERE sync_run_id = ${runId}`;
+  return row?.n ?? 0;
+}
+
 /** The pages of the run's walk (not those of its catch-up pass), by index. */
 export async function committedPages(db: Db, runId: bigint): Promise<PageMeta[]> {
   const rows = await db.$queryRaw<
