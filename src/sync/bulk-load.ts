@@ -18,7 +18,7 @@ import { pageWritesLockCall } from '../runs/sql/pages.js';
 import { sqlStateOf } from '../db/transactions.js';
 import type { AccountRecord } from '../upvest/schema.js';
 import type { WrittenRow } from './mirror-writes.js';
-import { accountsOfBatch, recordOutcomes, type PageOutcome, type PageWrite } from './store.js';
+import { accountsOfBatch, byId, recordOutcomes, type PageOutcome, type PageWrite } from './store.js';
 import { toMicros } from './timestamps.js';
 
 export type BulkLoadResult = { loaded: true; outcomes: PageOutcome[] } | { loaded: false; sqlState: string };
@@ -131,7 +131,7 @@ function accountRows(accounts: AccountRecord[], observedAt: string, run: string)
 function linkRows(accounts: AccountRecord[]): string {
   let out = '';
   for (const a of accounts) {
-    const users = [...a.users].sort((x, y) => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
+    const users = [...a.users].sort(byId);
     for (const u of users) out += `${a.id}\t${u.id}\t${copyText(u.type)}\n`;
   }
   return out;
@@ -141,7 +141,7 @@ function linkRows(accounts: AccountRecord[]): string {
 function writtenRows(accounts: AccountRecord[]): WrittenRow[] {
   return accounts
     .map((a) => ({ row: { id: a.id, from_status: null, to_status: a.status, changed_at: a.updatedAt, inserted: true }, at: toMicros(a.updatedAt)! }))
-    .sort((x, y) => (x.at < y.at ? -1 : x.at > y.at ? 1 : x.row.id < y.row.id ? -1 : x.row.id > y.row.id ? 1 : 0))
+    .sort((x, y) => (x.at < y.at ? -1 : x.at > y.at ? 1 : byId(x.row, y.row)))
     .map((x) => x.row);
 }
 

@@ -249,7 +249,8 @@ export function accountsOfBatch(pages: ReadonlyArray<PageWrite>): AccountRecord[
   return newestById(pages.flatMap((page) => page.accounts)).sort(byId);
 }
 
-const byId = (a: AccountRecord, b: AccountRecord) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+/** By id: the order every writer takes its row locks in. */
+export const byId = (a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
 function newestById(accounts: AccountRecord[]): AccountRecord[] {
   const byAccount = new Map<string, AccountRecord>();

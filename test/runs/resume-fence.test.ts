@@ -5,9 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openClient } from '../../src/db/pg-client.js';
 import { createPrisma, pgStatements, type PrismaClient } from '../../src/db/prisma.js';
 import { openRun, resumeRun } from '../../src/runs/lifecycle.js';
-import { enterPageWrites, recordPages, type PageRecord } from '../../src/runs/sql/pages.js';
+import { enterPageWrites, recordPages } from '../../src/runs/sql/pages.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { pollUntil } from '../support/daemon.js';
+import { emptyPageRecord } from '../support/pages.js';
 
 let db: TestDatabase;
 let prisma: PrismaClient;
@@ -21,24 +22,7 @@ afterAll(async () => {
   await db?.drop();
 });
 
-const page = (runId: bigint, index: number): PageRecord => ({
-  runId,
-  index,
-  offset: index * 9,
-  itemCount: 0,
-  totalCount: 0,
-  firstId: null,
-  lastId: null,
-  listedIds: [],
-  inserted: 0,
-  updated: 0,
-  unchanged: 0,
-  statusChanges: 0,
-  rejected: 0,
-  unidentified: 0,
-  retries: 0,
-  catchUp: false,
-});
+const page = (runId: bigint, index: number) => emptyPageRecord(runId, index, { offset: index * 9 });
 
 describe('resuming a run', () => {
   it("waits for a page transaction still under way, and counts the page it commits as done", async () => {

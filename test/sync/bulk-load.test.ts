@@ -8,10 +8,10 @@ import { openClient } from '../../src/db/pg-client.js';
 import { createPrisma, pgPoolOf, type PrismaClient } from '../../src/db/prisma.js';
 import { createLogger } from '../../src/logger.js';
 import { bulkLoadPages } from '../../src/sync/bulk-load.js';
-import type { PageWrite } from '../../src/sync/store.js';
 import type { AccountRecord } from '../../src/upvest/schema.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { expectedMirror, mirroredAccounts, startHarness, type Harness } from '../support/harness.js';
+import { pageWrite } from '../support/pages.js';
 
 /** A logger at debug level whose lines the test reads. */
 function recordingLogger() {
@@ -125,20 +125,9 @@ describe('a batch COPY cannot load', () => {
     updatedAt: `2026-01-0${9 - n}T00:00:00.000000Z`,
     users: [{ id: '0c000000-0000-4000-8000-000000000001', type: 'OWNER' }],
   });
-  const page = (runId: bigint, index: number, accounts: AccountRecord[]): PageWrite => ({
-    runId,
-    pageIndex: index,
-    offset: index * 10,
-    totalCount: 20,
-    itemCount: accounts.length,
-    firstId: accounts[0]!.id,
-    lastId: accounts.at(-1)!.id,
-    accounts,
-    rejected: [],
-    listedIds: accounts.map((a) => a.id),
-    retries: 0,
-    observedAt: new Date('2026-11-30T12:00:00.000Z'),
-  });
+  const page = (runId: bigint, index: number, accounts: AccountRecord[]) =>
+    pageWrite(runId, index, accounts, { offset: index * 10, observedAt: new Date('2026-11-30T12:00:00.000Z') });
+
 
   it('writes none of it when one account is stored already, and says why', async () => {
     const [run] = await prisma.$queryRaw<Array<{ id: bigint }>>`INSERT INTO sync_runs (page_size) VALUES (10) RETURNING id`;

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { recordPages, type PageRecord } from '../../src/runs/sql/pages.js';
+import { recordPages } from '../../src/runs/sql/pages.js';
 import { mirroredAccounts, normalizeTimestamp, startHarness, type Harness } from '../support/harness.js';
+import { emptyPageRecord } from '../support/pages.js';
 
 let h: Harness;
 // No safety lag: the simulator makes every update visible at once.
@@ -124,7 +125,7 @@ describe('incremental runs', () => {
     });
     expect(interrupted).toMatchObject({ status: 'interrupted', pages: 3 });
     // What the killed process would have left had its catch-up page committed before it died.
-    await recordPages(h.prisma, [{ ...emptyPage(interrupted.runId), index: 3, catchUp: true }], []);
+    await recordPages(h.prisma, [emptyPageRecord(interrupted.runId, 3, { catchUp: true })], []);
 
     // Its walk starts again as page 4: as page 3 it failed on sync_run_pages' key (DB_ERROR).
     const resumed = await h.sync({ env, resumeRunId: interrupted.runId });
@@ -132,24 +133,3 @@ describe('incremental runs', () => {
     expect(await mirrorOf()).toEqual(upstream());
   });
 });
-
-function emptyPage(runId: bigint): PageRecord {
-  return {
-    runId,
-    index: 0,
-    offset: 0,
-    itemCount: 0,
-    totalCount: 0,
-    firstId: null,
-    lastId: null,
-    listedIds: [],
-    inserted: 0,
-    updated: 0,
-    unchanged: 0,
-    statusChanges: 0,
-    rejected: 0,
-    unidentified: 0,
-    retries: 0,
-    catchUp: false,
-  };
-}

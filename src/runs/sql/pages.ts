@@ -43,11 +43,13 @@ export interface PageRecord extends Omit<PageMeta, 'count'>, PageCounts {
  * run waits for it instead of writing that page a second time.
  */
 const PAGE_WRITES_LOCK_CLASS = 0x50414745;
-const pageWritesKey = (runId: bigint) => Prisma.sql`${PAGE_WRITES_LOCK_CLASS}::int, ${Number(runId % 2_147_483_647n)}::int`;
+/** The lock's second key: runs far apart may share one, which only makes one wait needlessly. */
+const pageWritesObject = (runId: bigint) => Number(runId % 2_147_483_647n);
+const pageWritesKey = (runId: bigint) => Prisma.sql`${PAGE_WRITES_LOCK_CLASS}::int, ${pageWritesObject(runId)}::int`;
 
 /** The same lock call as enterPageWrites, as text of numbers only: for a simple-protocol query. */
 export function pageWritesLockCall(runId: bigint): string {
-  return `pg_advisory_xact_lock_shared(${PAGE_WRITES_LOCK_CLASS}, ${Number(runId % 2_147_483_647n)})`;
+  return `pg_advisory_xact_lock_shared(${PAGE_WRITES_LOCK_CLASS}, ${pageWritesObject(runId)})`;
 }
 
 /** In a transaction writing the run's pages: first, so that a resumed run sees it through. */
