@@ -37,7 +37,7 @@ export const sync = section(
     SYNC_INCREMENTAL_LAG_MS: withDefault(wholeNumber(0, 86_400_000), '60000', 'how far an incremental run reaches back before the watermark'),
     SYNC_FULL_INTERVAL_MS: withDefault(wholeNumber(60_000, 30 * 86_400_000), '86400000', 'scheduled runs are full at least this often'),
     SYNC_SKIP_UNCHANGED_PAGES: withDefault(trueOrFalse, 'true', 'record a page served as the last full run wrote it without writing it'),
-    SYNC_BULK_LOAD: withDefault(trueOrFalse, 'true', "load a first sync's new accounts with COPY (false: upsert every page)"),
+    SYNC_BULK_LOAD: withDefault(trueOrFalse, 'true', "load a first sync's new accounts with COPY, building an empty mirror's secondary indexes after its walk (false: upsert every page, keep every index)"),
     SYNC_RESUME_WITHIN_MS: withDefault(wholeNumber(0, 30 * 86_400_000), '21600000', 'a left-behind run active within this long is resumed'),
     SYNC_LOCK_WAIT_MS: withDefault(wholeNumber(0, 3_600_000), '10000', "how long a queued run waits for another process's run"),
   },

@@ -17,6 +17,7 @@ import type { UpvestClient } from '../upvest/client.js';
 import { usableIdOf } from '../upvest/schema.js';
 import { mirrorWrittenOnlyBy } from './bulk-load.js';
 import { catchUp } from './catch-up.js';
+import { buildDeferredIndexes, deferIndexes } from './deferred-indexes.js';
 import { decideDeletions } from './deletions.js';
 import { createPageWriter, type PageWriter } from './page-writer.js';
 import { progressOf, type SyncProgress } from './progress.js';
@@ -85,7 +86,10 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Run
 
   const progress = progressOf(run, deps.onProgress);
   const pool = pgPoolOf(deps.prisma);
+  // What a first sync killed while loading left unbuilt is built before anything else.
+  await buildDeferredIndexes(deps.prisma, logger);
   const bulkLoad = pool !== undefined && run.mode === 'full' && options.bulkLoad !== false && (await mirrorWrittenOnlyBy(deps.prisma, run.runId));
+  const deferred = bulkLoad && options.resumeRunId === undefined ? await deferIndexes(deps.prisma, run.runId, logger) : 0;
   const writer = createPageWriter(
     { prisma: deps.prisma, logger, now, redact, pool },
     run,
@@ -105,6 +109,14 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Run
 
   // The pages fetched are written, whatever stopped the walk: a resumed run need not fetch them again.
   let failure = await settled(walkRun(deps, run, options, queue(false)), writer);
+  if (deferred > 0) {
+    // Once the walk is over: the catch-up pass and the deletions write as upserts, and read.
+    try {
+      await buildDeferredIndexes(deps.prisma, logger);
+    } catch (error) {
+      failure ??= error;
+    }
+  }
   let deletions: DeletionDecision = { kind: 'none', note: null };
   let assessed: RunWalk | undefined;
   if (failure === undefined) {
