@@ -17,6 +17,7 @@
 // With --webhooks the receiver writes the mirror at any moment, the run lock notwithstanding;
 // checkMirror's `webhooks` argument relaxes exactly what that legitimately changes (see there).
 import type { Client } from 'pg';
+import { DEFERRABLE_INDEXES } from '../src/sync/deferred-indexes.js';
 import { canonicalTime, mirrorFields, type MirrorColumns, type Upstream } from './upstream.js';
 import type { Read } from './reads.js';
 
@@ -257,4 +258,14 @@ export function checkFinal(mirror: Map<string, MirrorRow>, upstream: Upstream, n
     else if (!listed && row && row.deletedAt === null) found.push(`account ${id}: no longer listed upstream, not marked deleted`);
   }
   return { rows: mirror.size, mismatches: found };
+}
+
+/** After the last run: every index a first sync defers is built, and none is left stored. */
+export async function indexMismatches(db: Client): Promise<string[]> {
+  const missing = await db.query<{ name: string }>(
+    'SELECT n AS name FROM unnest($1::text[]) AS n WHERE to_regclass(quote_ident(n)) IS NULL ORDER BY n',
+    [[...DEFERRABLE_INDEXES]],
+  );
+  const stored = await db.query<{ name: string }>('SELECT index_name AS name FROM sync_deferred_indexes ORDER BY index_name');
+  return [...missing.rows.map((r) => `index ${r.name} is missing`), ...stored.rows.map((r) => `index ${r.name} is still stored as deferred`)];
 }
