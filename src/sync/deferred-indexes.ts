@@ -36,7 +36,7 @@ const DROP_LOCK_TIMEOUT = '2s';
  */
 export async function deferIndexes(prisma: PrismaClient, runId: bigint, logger: Logger, options: { lockTimeout?: string } = {}): Promise<number> {
   try {
-    return await prisma.$transaction(async (tx) => {
+    const dropped = await prisma.$transaction(async (tx) => {
       await tx.$queryRaw`SELECT set_config('lock_timeout', ${options.lockTimeout ?? DROP_LOCK_TIMEOUT}, true)`;
       const [mirror] = await tx.$queryRaw<Array<{ empty: boolean }>>`
         SELECT NOT EXISTS (SELECT 1 FROM accounts) AND NOT EXISTS (SELECT 1 FROM users)
@@ -54,7 +54,9 @@ export async function deferIndexes(prisma: PrismaClient, runId: bigint, logger: 
         RETURNING index_name`;
       for (const { index_name } of deferred) await tx.$executeRawUnsafe(`DROP INDEX ${quoteIdent(index_name)}`);
       return deferred.length;
-    });
+    }, { maxWait: 10_000, timeout: 60_000 });
+    if (dropped > 0) logger.info({ indexes: dropped }, 'secondary indexes dropped until the walk is over (the mirror was empty)');
+    return dropped;
   } catch (error) {
     logger.info({ sqlState: sqlStateOf(error), error: (error as Error).message }, 'secondary indexes kept during the first sync');
     return 0;
