@@ -37,6 +37,11 @@ export function statusJson(report: StatusReport): string {
       error: run.error,
     })),
     webhooks: report.webhooks && webhooksJson(report.webhooks),
+    deferred_indexes: report.deferredIndexes && {
+      run_id: Number(report.deferredIndexes.runId),
+      deferred_at: report.deferredIndexes.deferredAt,
+      indexes: report.deferredIndexes.indexes,
+    },
   });
 }
 
@@ -97,6 +102,15 @@ export function statusText(report: StatusReport): string {
     }
   }
   if (report.webhooks) lines.push('', ...webhookLines(report.webhooks));
+  if (report.deferredIndexes) {
+    const deferred = report.deferredIndexes;
+    lines.push(
+      '',
+      `Secondary indexes not built yet: ${deferred.indexes.length} dropped at ${deferred.deferredAt} by run #${deferred.runId}, ` +
+        'the first sync of an empty mirror, which builds them when its walk ends (or the next run does, first): ' +
+        `${deferred.indexes.join(', ')}. Queries that would use them are slower until then.`,
+    );
+  }
   lines.push('');
   lines.push(`Live accounts: ${formatCount(report.accounts.live)} (${formatCount(report.accounts.deleted)} deleted)`);
   if (report.accounts.byStatus.length > 0) {

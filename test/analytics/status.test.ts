@@ -43,6 +43,7 @@ describe('before any run', () => {
       accounts: { live: 0, deleted: 0, by_status: {} },
       runs: [],
       webhooks: null,
+      deferred_indexes: null,
     });
     const text = await status([], '2026-01-01T10:00:00Z');
     expect(text.code).toBe(3);
@@ -171,6 +172,7 @@ describe('with a history of runs', () => {
       accounts: { live: 4, deleted: 1, by_status: { ACTIVE: 3, LOCKED: 1 } },
       runs,
       webhooks: null,
+      deferred_indexes: null,
     });
   });
 
@@ -322,6 +324,31 @@ describe('once webhook events are stored', () => {
     expect([result.last_applied.lag_ms, result.last_hour]).toEqual([
       1_000,
       { applied: 10_100, lag_p50_ms: 1_000, lag_p95_ms: 1_000, lag_max_ms: 1_000 },
+    ]);
+  });
+});
+
+describe('while a first sync has its secondary indexes dropped', () => {
+  afterAll(async () => {
+    await prisma.$executeRaw`DELETE FROM sync_deferred_indexes`;
+  });
+
+  it('names them, the run and when, in the JSON and the text', async () => {
+    await prisma.$executeRaw`
+      INSERT INTO sync_deferred_indexes (index_name, table_name, definition, sync_run_id, deferred_at)
+      VALUES ('accounts_created_at_idx', 'accounts', 'CREATE INDEX ...', 3, '2026-01-01T14:00:00.5Z'),
+             ('account_users_user_id_idx', 'account_users', 'CREATE INDEX ...', 3, '2026-01-01T14:00:00.5Z')`;
+    const json = JSON.parse((await status(['--json'], '2026-01-01T14:01:00Z')).stdout).deferred_indexes;
+    expect(json).toEqual({
+      run_id: 3,
+      deferred_at: '2026-01-01T14:00:00.500000Z',
+      indexes: ['account_users_user_id_idx', 'accounts_created_at_idx'],
+    });
+    const text = (await status([], '2026-01-01T14:01:00Z')).stdout.split('\n');
+    expect(text.filter((line) => line.startsWith('Secondary indexes'))).toEqual([
+      'Secondary indexes not built yet: 2 dropped at 2026-01-01T14:00:00.500000Z by run #3, the first sync of an empty mirror, ' +
+        'which builds them when its walk ends (or the next run does, first): account_users_user_id_idx, accounts_created_at_idx. ' +
+        'Queries that would use them are slower until then.',
     ]);
   });
 });
