@@ -23,6 +23,8 @@ export type ErrorCode =
   | 'DB_UNAVAILABLE'
   | 'DB_ERROR'
   | 'MIGRATION_FAILED'
+  /** The database lacks migrations this version needs: `account-sync migrate` first. */
+  | 'DB_NOT_MIGRATED'
   | 'SYNC_INTERRUPTED'
   | 'SYNC_NOT_RESUMABLE'
   | 'SYNC_PAGE_LIMIT_EXCEEDED'

@@ -1,6 +1,7 @@
 // One sync run under the run lock: take the lock, settle the runs that dead or stopped
 // processes left behind (resuming the newest where it can), run, let go. Shared by the daemon's
 // job processor and `account-sync sync`, so both follow the same rules.
+import { assertMigrated } from '../db/migration-check.js';
 import type { PrismaClient } from '../db/prisma.js';
 import type { Logger } from '../logger.js';
 import { runSync, type SyncProgress } from '../sync/run.js';
@@ -57,9 +58,13 @@ export type GuardedOutcome =
     }
   | { kind: 'locked'; holder: LockHolder | null };
 
-/** Rejects only when the database is unreachable (DB_UNAVAILABLE, or Prisma's own error). */
+/**
+ * Rejects only when the database is unreachable (DB_UNAVAILABLE, or Prisma's own error) or
+ * lacks migrations this version needs (DB_NOT_MIGRATED).
+ */
 export async function runGuarded(deps: GuardedRunDeps, options: GuardedRunOptions): Promise<GuardedOutcome> {
   const now = deps.now ?? (() => new Date());
+  await assertMigrated(deps.prisma);
   const attempt = await acquireRunLock(deps.databaseUrl, {
     applicationName: deps.applicationName,
     waitMs: options.lockWaitMs,

@@ -137,6 +137,7 @@ describe('what a run means for its job', () => {
       DB_UNAVAILABLE: 'retry',
       DB_ERROR: 'retry',
       MIGRATION_FAILED: 'retry',
+      DB_NOT_MIGRATED: 'retry',
       SYNC_INTERRUPTED: 'retry',
       SYNC_NOT_RESUMABLE: 'retry',
       SYNC_PAGE_LIMIT_EXCEEDED: 'retry',
