@@ -2,6 +2,7 @@
 // Exit code 0 when fresh, 3 when stale or when no run has succeeded yet. Composition root.
 import { buildStatusReport } from '../analytics/status-report.js';
 import { statusJson, statusText } from '../analytics/status-format.js';
+import { assertMigrated } from '../db/migration-check.js';
 import { createPrisma } from '../db/prisma.js';
 import { EXIT } from '../exit-codes.js';
 import { parseCommandLine, usageError } from './arguments.js';
@@ -31,6 +32,8 @@ export async function runStatus(
   const { config } = setUp('status', context);
   const prisma = createPrisma(config.database.url, { poolSize: 4, applicationName: 'account-sync status' });
   try {
+    // A database behind this version lacks tables the report reads: say so, not "relation does not exist".
+    await assertMigrated(prisma);
     const report = await buildStatusReport(prisma, {
       runs: Number(values.runs),
       intervalMs: config.schedule.intervalMs,

@@ -36,7 +36,7 @@ describe('the migrations a run needs', () => {
     });
   });
 
-  it('stop `sync` before it writes when the newest is missing, naming it', async () => {
+  it('stop `sync` before it writes, and `status`, when the newest is missing, naming it', async () => {
     const newest = names.at(-1)!;
     await h.prisma.$executeRaw`DELETE FROM _prisma_migrations WHERE migration_name = ${newest}`;
     const result = await runCli(['sync'], { ...h.env });
@@ -44,6 +44,11 @@ describe('the migrations a run needs', () => {
     expect(result.stderr.trim().split('\n').at(-1)).toBe(
       `account-sync: the database lacks 1 migration(s) this version needs (${newest}): run \`account-sync migrate\` first`,
     );
+    const status = await runCli(['status'], { ...h.env });
+    expect([status.code, status.stderr.trim().split('\n').at(-1)]).toEqual([
+      1,
+      `account-sync: the database lacks 1 migration(s) this version needs (${newest}): run \`account-sync migrate\` first`,
+    ]);
     const [runs] = await h.prisma.$queryRaw<Array<{ n: number }>>`SELECT count(*)::int AS n FROM sync_runs`;
     expect(runs!.n).toBe(0);
   });
