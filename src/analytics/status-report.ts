@@ -4,6 +4,7 @@
 // dropped and has not built yet (analysts' queries are slower meanwhile).
 import type { PrismaClient } from '../db/prisma.js';
 import { mirrorFreshness, reportRuns, type MirrorState, type RunReport } from '../runs/report.js';
+import { utcText } from '../runs/sql/runs.js';
 import { readWebhookLag, type WebhookLag } from '../webhooks/lag-report.js';
 
 export type { MirrorState, RunReport, WebhookLag };
@@ -34,7 +35,7 @@ export async function buildStatusReport(
     prisma.$queryRaw<Array<{ n: number }>>`SELECT count(*)::int AS n FROM accounts WHERE deleted_at IS NOT NULL`,
     readWebhookLag(prisma, options.now),
     prisma.$queryRaw<Array<{ run_id: string; deferred_at: string; indexes: string[] }>>`
-      SELECT sync_run_id::text AS run_id, to_char(min(deferred_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS deferred_at,
+      SELECT sync_run_id::text AS run_id, ${utcText('min(deferred_at)')} AS deferred_at,
              array_agg(index_name ORDER BY index_name) AS indexes
       FROM sync_deferred_indexes GROUP BY sync_run_id ORDER BY sync_run_id LIMIT 1`,
   ]);

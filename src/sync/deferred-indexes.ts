@@ -8,6 +8,7 @@
 // that drops them, and every run starts by building whatever is stored there, so a run killed
 // in between leaves them to the next. The index the sync itself reads (a changed account's
 // last status, for upserts and webhooks) is never dropped.
+import { escapeIdentifier } from 'pg';
 import type { PrismaClient } from '../db/prisma.js';
 import { sqlStateOf } from '../db/transactions.js';
 import type { Logger } from '../logger.js';
@@ -52,7 +53,7 @@ export async function deferIndexes(prisma: PrismaClient, runId: bigint, logger: 
           AND x.indisvalid AND NOT x.indisunique
         ON CONFLICT (index_name) DO NOTHING
         RETURNING index_name`;
-      for (const { index_name } of deferred) await tx.$executeRawUnsafe(`DROP INDEX ${quoteIdent(index_name)}`);
+      for (const { index_name } of deferred) await tx.$executeRawUnsafe(`DROP INDEX ${escapeIdentifier(index_name)}`);
       return deferred.length;
     }, { maxWait: 10_000, timeout: 60_000 });
     if (dropped > 0) logger.info({ indexes: dropped }, 'secondary indexes dropped until the walk is over (the mirror was empty)');
@@ -71,20 +72,14 @@ export async function buildDeferredIndexes(prisma: PrismaClient, logger: Logger)
   const started = performance.now();
   const built = await prisma.$transaction(
     async (tx) => {
-      const deferred = await tx.$queryRaw<Array<{ index_name: string; definition: string }>>`
-        DELETE FROM sync_deferred_indexes RETURNING index_name, definition`;
-      for (const { index_name, definition } of deferred) {
-        const [present] = await tx.$queryRaw<Array<{ present: boolean }>>`SELECT to_regclass(${quoteIdent(index_name)}) IS NOT NULL AS present`;
-        if (present?.present !== true) await tx.$executeRawUnsafe(definition);
-      }
+      // An index someone built again by hand is not built twice.
+      const deferred = await tx.$queryRaw<Array<{ definition: string; present: boolean }>>`
+        DELETE FROM sync_deferred_indexes RETURNING definition, to_regclass(quote_ident(index_name)) IS NOT NULL AS present`;
+      for (const { definition, present } of deferred) if (!present) await tx.$executeRawUnsafe(definition);
       return deferred.length;
     },
     { maxWait: 30_000, timeout: 30 * 60_000 },
   );
   if (built > 0) logger.info({ indexes: built, ms: Math.round(performance.now() - started) }, 'secondary indexes built');
   return built;
-}
-
-function quoteIdent(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`;
 }
