@@ -85,6 +85,8 @@ try {
     SYNC_CONCURRENCY: '3',
     SYNC_INCREMENTAL_LAG_MS: '1000',
     SYNC_FULL_INTERVAL_MS: '60000',
+    // The soak's mirror is smaller than a deferral pays for; it is here to prove the path safe.
+    SYNC_DEFER_INDEXES_FROM: '0',
     LOG_LEVEL: 'info',
   };
   const workerEnv: Env = {

@@ -16,6 +16,8 @@ export interface SyncConfig {
   skipUnchangedPages: boolean;
   /** Load a first sync's new accounts by COPY; off, every page is written as an upsert. */
   bulkLoad: boolean;
+  /** A first sync defers the secondary indexes only from this many accounts (the first page's total_count). */
+  deferIndexesFrom: number;
   /** Scheduled runs are full at least this often; incremental in between. */
   fullIntervalMs: number;
   /** An abandoned run idle for longer than this is closed as failed instead of resumed. */
@@ -38,6 +40,11 @@ export const sync = section(
     SYNC_FULL_INTERVAL_MS: withDefault(wholeNumber(60_000, 30 * 86_400_000), '86400000', 'scheduled runs are full at least this often'),
     SYNC_SKIP_UNCHANGED_PAGES: withDefault(trueOrFalse, 'true', 'record a page served as the last full run wrote it without writing it'),
     SYNC_BULK_LOAD: withDefault(trueOrFalse, 'true', "load a first sync's new accounts with COPY, building an empty mirror's secondary indexes after its walk (false: upsert every page, keep every index)"),
+    SYNC_DEFER_INDEXES_FROM: withDefault(
+      wholeNumber(0, 1_000_000_000),
+      '200000',
+      "a first sync builds an empty mirror's secondary indexes after its walk only when Upvest lists at least this many accounts (below, they stay in memory and cost little)",
+    ),
     SYNC_RESUME_WITHIN_MS: withDefault(wholeNumber(0, 30 * 86_400_000), '21600000', 'a left-behind run active within this long is resumed'),
     SYNC_LOCK_WAIT_MS: withDefault(wholeNumber(0, 3_600_000), '10000', "how long a queued run waits for another process's run"),
   },
@@ -49,6 +56,7 @@ export const sync = section(
     incrementalLagMs: v.SYNC_INCREMENTAL_LAG_MS,
     skipUnchangedPages: v.SYNC_SKIP_UNCHANGED_PAGES,
     bulkLoad: v.SYNC_BULK_LOAD,
+    deferIndexesFrom: v.SYNC_DEFER_INDEXES_FROM,
     fullIntervalMs: v.SYNC_FULL_INTERVAL_MS,
     resumeWithinMs: v.SYNC_RESUME_WITHIN_MS,
     lockWaitMs: v.SYNC_LOCK_WAIT_MS,

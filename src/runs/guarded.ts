@@ -39,6 +39,7 @@ export interface GuardedRunOptions {
   incrementalLagMs: number;
   skipUnchangedPages?: boolean;
   bulkLoad?: boolean;
+  deferIndexesFrom?: number;
   /** 0: give up at once when another run holds the lock; Infinity: wait for it. */
   lockWaitMs: number;
   resumeWithinMs: number;
@@ -99,6 +100,7 @@ export async function runGuarded(deps: GuardedRunDeps, options: GuardedRunOption
         incrementalLagMs: options.incrementalLagMs,
         skipUnchangedPages: options.skipUnchangedPages,
         bulkLoad: options.bulkLoad,
+        deferIndexesFrom: options.deferIndexesFrom,
         resumeRunId: resume?.runId,
       },
     );

@@ -165,9 +165,15 @@ async function writeBatch(
   }
   const candidates: FingerprintedPage[] = [];
   for (const { page, catchUp } of batch) {
+    if (!fingerprinting || catchUp) continue;
+    if (page.page.recognised) {
+      // Recognised by its digest while fetched: its records were never decoded, and need not be.
+      candidates.push({ ...bookkeeping(run, page), listed: null, fingerprint: fingerprintOf(page) });
+      continue;
+    }
     // A page holding a record without a usable id was never fingerprinted: no need to look.
-    const ids = fingerprinting && !catchUp ? usableIds(page.page.data) : null;
-    if (ids) candidates.push({ ...bookkeeping(run, page), listedIds: ids, unchanged: new Set(ids).size, fingerprint: fingerprintOf(page) });
+    const ids = usableIds(page.page.data);
+    if (ids) candidates.push({ ...bookkeeping(run, page), listed: { ids, distinct: new Set(ids).size }, fingerprint: fingerprintOf(page) });
   }
   const recorded = await recordPagesIfFingerprinted(deps.prisma, candidates);
 

@@ -200,7 +200,7 @@ export async function recordOutcomes(db: RawStatements, pages: PageWrite[], writ
   const changed = new Set(written.changes.map((c) => c.id));
   const records: PageRecord[] = [];
   const rejections: PageRejection[] = [];
-  const fingerprinted: Array<{ offset: number; fingerprint: { limit: number; digest: string } }> = [];
+  const fingerprinted: Array<{ index: number; offset: number; fingerprint: { limit: number; digest: string } }> = [];
   const outcomes = pages.map((page) => {
     const outcome: PageOutcome = { inserted: 0, updated: 0, unchanged: 0, statusChanges: 0, rejected: page.rejected.length };
     const kept: KeptAside[] = [...page.rejected];
@@ -219,7 +219,7 @@ export async function recordOutcomes(db: RawStatements, pages: PageWrite[], writ
     records.push(pageRecordOf(page, outcome));
     for (const record of kept) rejections.push({ ...record, offset: page.offset });
     // A page with rejected records is written in full every time, so that every run keeps them aside.
-    if (page.fingerprint && kept.length === 0) fingerprinted.push({ offset: page.offset, fingerprint: page.fingerprint });
+    if (page.fingerprint && kept.length === 0) fingerprinted.push({ index: page.pageIndex, offset: page.offset, fingerprint: page.fingerprint });
     return outcome;
   });
   await recordPages(db, records, rejections);

@@ -6,7 +6,7 @@
 // overlap by one item (page k starts at k * (limit - 1)): the first item of page k must be the
 // last item of page k - 1, and when it is not, items moved between the two fetches.
 import { AccountSyncError } from '../errors.js';
-import type { AccountsPage, UpvestClient } from '../upvest/client.js';
+import type { AccountsPage, RecognisedPage, UpvestClient } from '../upvest/client.js';
 import { usableIdOf } from '../upvest/schema.js';
 import type { PageMeta } from '../runs/assessment.js';
 import { toMicros } from './timestamps.js';
@@ -64,6 +64,8 @@ export interface WalkOptions {
   /** Pages already committed by an earlier attempt of this run (crash resume). */
   done?: ReadonlyArray<PageMeta>;
   signal?: AbortSignal;
+  /** Pages known by their position and digest, returned without decoding their records (see ListOptions). */
+  recognise?: (offset: number, limit: number, digest: string) => RecognisedPage | undefined;
 }
 
 export interface WalkOutcome {
@@ -95,7 +97,13 @@ export async function walkPages(
 
   const fetchPage = async (index: number): Promise<void> => {
     const offset = pageOffset(index, limit);
-    const page = await client.listAccounts({ offset, limit, sort: 'created_at', order: 'ASC' }, abort.signal);
+    const recognise = options.recognise;
+    const asked = limit;
+    const page = await client.listAccounts(
+      { offset, limit, sort: 'created_at', order: 'ASC' },
+      abort.signal,
+      recognise ? { recognise: (digest) => recognise(offset, asked, digest) } : undefined,
+    );
     if (index === 0) {
       limit = servedLimit(page, limit);
       firstTotal = page.meta.total_count;
@@ -203,19 +211,25 @@ function updatedMicrosOf(record: unknown): bigint | undefined {
  */
 function servedLimit(page: AccountsPage, asked: number): number {
   const served = page.meta.limit;
-  return served > 1 && served < asked && page.data.length <= served ? served : asked;
+  return served > 1 && served < asked && countOf(page) <= served ? served : asked;
 }
 
 function fetchedPage(index: number, offset: number, limit: number, page: AccountsPage): FetchedPage {
+  const known = page.recognised;
   return {
     index,
     offset,
     limit,
-    count: page.data.length,
+    count: countOf(page),
     totalCount: page.meta.total_count,
     // Only a usable id (a UUID) is kept: these are stored, and compared across pages.
-    firstId: page.data.length > 0 ? usableIdOf(page.data[0]) : null,
-    lastId: page.data.length > 0 ? usableIdOf(page.data[page.data.length - 1]) : null,
+    firstId: known ? known.firstId : page.data.length > 0 ? usableIdOf(page.data[0]) : null,
+    lastId: known ? known.lastId : page.data.length > 0 ? usableIdOf(page.data[page.data.length - 1]) : null,
     page,
   };
+}
+
+/** Records on the page, without decoding a recognised page's. */
+function countOf(page: AccountsPage): number {
+  return page.recognised ? page.recognised.count : page.data.length;
 }

@@ -5,8 +5,8 @@ import type { Logger } from '../logger.js';
 import { statusError, type HttpExchange } from './http.js';
 import { withRetry, type RequestGate } from './retry.js';
 import type { RetrySettings } from './settings.js';
-import { recordsDigest } from './page-digest.js';
-import { pageEnvelope, type PageEnvelope } from './schema.js';
+import { rawRecordsDigest, serialisedRecordsDigest, servedLayout } from './page-digest.js';
+import { pageEnvelope, pageMeta, type PageEnvelope } from './schema.js';
 import type { TokenProvider } from './token.js';
 
 export interface ListAccountsQuery {
@@ -22,13 +22,34 @@ export interface AccountsPage extends PageEnvelope {
   digest: string;
   /** Failed attempts before this page came back. */
   retries: number;
+  /**
+   * Set when the caller recognised the page's digest (see ListOptions.recognise): its records
+   * are then decoded only if `data` is read, and this says what they hold.
+   */
+  recognised?: RecognisedPage;
+}
+
+/** What a page recognised by its digest held when it was last decoded. */
+export interface RecognisedPage {
+  count: number;
+  firstId: string | null;
+  lastId: string | null;
+}
+
+export interface ListOptions {
+  /**
+   * Asked with the digest of the records as served, before they are decoded: what the caller
+   * knows of records with this digest, if it knows them. A recognised page is returned without
+   * decoding its records (JSON.parse of a page is most of what a sync spends on it).
+   */
+  recognise?: (digest: string) => RecognisedPage | undefined;
 }
 
 /** One account as GET /accounts/{account_id} answers: found (its record, unvalidated), or no longer there. */
 export type AccountLookup = { found: true; record: unknown; requestId: string | undefined } | { found: false; requestId: string | undefined };
 
 export interface UpvestClient {
-  listAccounts(query: ListAccountsQuery, signal?: AbortSignal): Promise<AccountsPage>;
+  listAccounts(query: ListAccountsQuery, signal?: AbortSignal, options?: ListOptions): Promise<AccountsPage>;
   getAccount(id: string, signal?: AbortSignal): Promise<AccountLookup>;
 }
 
@@ -71,10 +92,17 @@ export function createUpvestClient(deps: UpvestClientDeps): UpvestClient {
     }
   }
 
-  async function listOnce(query: ListAccountsQuery, signal: AbortSignal | undefined): Promise<AccountsPage> {
+  async function listOnce(query: ListAccountsQuery, signal: AbortSignal | undefined, options: ListOptions): Promise<AccountsPage> {
     const what = `GET /accounts offset=${query.offset}`;
     const response = await signedGet('/accounts', { offset: query.offset, limit: query.limit, sort: query.sort, order: query.order }, signal);
     if (response.status !== 200) throw statusError(response, what, deps.now);
+    const layout = servedLayout(response.bytes);
+    const digest = layout ? rawRecordsDigest(response.bytes, layout) : undefined;
+    const recognised = digest === undefined ? undefined : options.recognise?.(digest);
+    if (layout && digest !== undefined && recognised && recognised.count <= query.limit) {
+      const meta = pageMeta.safeParse(layout.head.meta);
+      if (meta.success) return recognisedPage(meta.data, recognised, digest, response.bytes, what, response.requestId);
+    }
     const envelope = parsePage(response.body, what, response.requestId);
     if (envelope.data.length > query.limit) {
       // Not a page we asked for: a server that says otherwise is not to be followed.
@@ -84,7 +112,7 @@ export function createUpvestClient(deps: UpvestClientDeps): UpvestClient {
         { status: 200, requestId: response.requestId },
       );
     }
-    return { ...envelope, requestId: response.requestId, digest: recordsDigest(response.bytes, envelope.data), retries: 0 };
+    return { ...envelope, requestId: response.requestId, digest: digest ?? serialisedRecordsDigest(envelope.data), retries: 0 };
   }
 
   async function getOnce(id: string, signal: AbortSignal | undefined): Promise<AccountLookup> {
@@ -108,10 +136,12 @@ export function createUpvestClient(deps: UpvestClientDeps): UpvestClient {
     });
 
   return {
-    async listAccounts(query, signal) {
+    async listAccounts(query, signal, options = {}) {
       let retries = 0;
-      const page = await retried(`GET /accounts offset=${query.offset}`, () => listOnce(query, signal), signal, () => (retries += 1));
-      return { ...page, retries };
+      const page = await retried(`GET /accounts offset=${query.offset}`, () => listOnce(query, signal, options), signal, () => (retries += 1));
+      // Not a copy: a recognised page's records are decoded on first read of `data`.
+      page.retries = retries;
+      return page;
     },
     getAccount(id, signal) {
       return retried(`GET /accounts/${id}`, () => getOnce(id, signal), signal);
@@ -130,6 +160,33 @@ function parseJson(body: string, what: string, requestId: string | undefined): u
       cause,
     });
   }
+}
+
+/**
+ * A page whose records are byte for byte those of a page decoded and accepted before (the
+ * caller recognised their digest): only its meta is read now. `data` decodes and checks the
+ * records on first read, should anyone need them after all.
+ */
+function recognisedPage(
+  meta: PageEnvelope['meta'],
+  recognised: RecognisedPage,
+  digest: string,
+  bytes: Buffer,
+  what: string,
+  requestId: string | undefined,
+): AccountsPage {
+  let data: unknown[] | undefined;
+  return {
+    meta,
+    requestId,
+    digest,
+    retries: 0,
+    recognised,
+    get data() {
+      data ??= parsePage(bytes.toString('utf8'), what, requestId).data;
+      return data;
+    },
+  };
 }
 
 function parsePage(body: string, what: string, requestId: string | undefined): PageEnvelope {

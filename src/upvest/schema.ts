@@ -13,15 +13,17 @@ import { z } from 'zod';
 const INT4_MAX = 2_147_483_647;
 const count = z.number().int().min(0).max(INT4_MAX);
 
+export const pageMeta = z.object({
+  offset: count,
+  limit: count,
+  count: count,
+  total_count: count,
+  sort: z.string().optional(),
+  order: z.string().optional(),
+});
+
 export const pageEnvelope = z.object({
-  meta: z.object({
-    offset: count,
-    limit: count,
-    count: count,
-    total_count: count,
-    sort: z.string().optional(),
-    order: z.string().optional(),
-  }),
+  meta: pageMeta,
   data: z.array(z.unknown()),
 });
 

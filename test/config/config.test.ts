@@ -21,6 +21,7 @@ describe('configuration', () => {
       fullIntervalMs: 86_400_000,
       skipUnchangedPages: true,
       bulkLoad: true,
+      deferIndexesFrom: 200_000,
       resumeWithinMs: 21_600_000,
       lockWaitMs: 10_000,
     });
@@ -116,6 +117,12 @@ describe('bulk loading', () => {
     expect(runOptionsOf(loadCommandConfig('worker', { ...valid, SYNC_BULK_LOAD: 'false' })).bulkLoad).toBe(false);
     expect(problemsOf(() => loadCommandConfig('sync', { ...valid, SYNC_BULK_LOAD: 'yes' }))).toEqual(['SYNC_BULK_LOAD must be true or false']);
   });
+
+  it('defers the indexes from a size the user may set, 0 for always', () => {
+    expect(runOptionsOf(loadCommandConfig('worker', { ...valid, SYNC_DEFER_INDEXES_FROM: '0' })).deferIndexesFrom).toBe(0);
+    expect(problemsOf(() => loadCommandConfig('sync', { ...valid, SYNC_DEFER_INDEXES_FROM: 'many' }))).toHaveLength(1);
+    expect(problemsOf(() => loadCommandConfig('sync', { ...valid, SYNC_DEFER_INDEXES_FROM: 'many' }))[0]).toMatch(/^SYNC_DEFER_INDEXES_FROM /);
+  });
 });
 
 describe('defaults and overrides of a command (the demo)', () => {
@@ -147,6 +154,7 @@ describe('the options of a run', () => {
       incrementalLagMs: 60_000,
       skipUnchangedPages: true,
       bulkLoad: true,
+      deferIndexesFrom: 200_000,
       fullIntervalMs: 86_400_000,
       resumeWithinMs: 60_000,
     });

@@ -8,6 +8,7 @@ import { createPrisma, Prisma, type PrismaClient } from '../../src/db/prisma.js'
 import { silentLogger, type Logger } from '../../src/logger.js';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/index.js';
 import { runSync, type RunSummary, type SyncProgress } from '../../src/sync/run.js';
+import type { UpvestClient } from '../../src/upvest/client.js';
 import { createUpvestClientFromConfig } from '../../src/upvest/index.js';
 import type { RequestGate } from '../../src/upvest/retry.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
@@ -26,6 +27,8 @@ export interface Harness {
     signal?: AbortSignal;
     resumeRunId?: bigint;
     mode?: 'full' | 'incremental';
+    /** Sees (and may wrap) the real client the run talks to the simulator through. */
+    client?: (client: UpvestClient) => UpvestClient;
   }): Promise<RunSummary>;
   close(): Promise<void>;
 }
@@ -64,7 +67,8 @@ export async function startHarness(
     async sync(options = {}) {
       const config = loadCommandConfig('sync', { ...env, ...options.env });
       const logger = options.logger ?? silentLogger();
-      const client = createUpvestClientFromConfig(config.upvest, { logger, gate: options.gate });
+      const real = createUpvestClientFromConfig(config.upvest, { logger, gate: options.gate });
+      const client = options.client ? options.client(real) : real;
       return runSync(
         { prisma, client, logger, onProgress: options.onProgress, signal: options.signal },
         {
@@ -76,6 +80,7 @@ export async function startHarness(
           incrementalLagMs: config.sync.incrementalLagMs,
           skipUnchangedPages: config.sync.skipUnchangedPages,
           bulkLoad: config.sync.bulkLoad,
+          deferIndexesFrom: config.sync.deferIndexesFrom,
         },
       );
     },

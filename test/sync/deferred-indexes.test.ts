@@ -22,9 +22,10 @@ async function deferredRows(prisma: PrismaClient): Promise<number> {
 }
 
 /** Syncs, noting the indexes present once the first page is committed. */
-async function syncNotingIndexes(h: Harness) {
+async function syncNotingIndexes(h: Harness, deferFrom: number) {
   const during: Array<Promise<string[]>> = [];
   const summary = await h.sync({
+    env: { SYNC_DEFER_INDEXES_FROM: String(deferFrom) },
     onProgress: () => {
       if (during.length === 0) during.push(indexesOf(h.prisma).then((list) => list.map((i) => i.name)));
     },
@@ -47,7 +48,8 @@ describe('the secondary indexes of a first sync', () => {
   it('are absent while it loads an empty mirror, and exactly as migrated once it is done', async () => {
     const names = migrated.map((i) => i.name);
     expect(names).toEqual(expect.arrayContaining([...DEFERRABLE_INDEXES]));
-    const { summary, during } = await syncNotingIndexes(h);
+    // As many accounts as the threshold: deferred.
+    const { summary, during } = await syncNotingIndexes(h, 450);
     expect(summary).toMatchObject({ status: 'succeeded', inserted: 450, accountsSeen: 450 });
     expect(during).toEqual(names.filter((n) => !(DEFERRABLE_INDEXES as readonly string[]).includes(n)));
     expect(await indexesOf(h.prisma)).toEqual(migrated);
@@ -57,7 +59,7 @@ describe('the secondary indexes of a first sync', () => {
 
   it('are kept by a run into a mirror that holds accounts', async () => {
     h.simulator.dataset.add(20);
-    const { summary, during } = await syncNotingIndexes(h);
+    const { summary, during } = await syncNotingIndexes(h, 0);
     expect(summary).toMatchObject({ status: 'succeeded', inserted: 20 });
     expect(during).toEqual(migrated.map((i) => i.name));
   });
@@ -71,13 +73,26 @@ describe('the secondary indexes of a first sync', () => {
       expect(await deferredRows(k.prisma)).toBe(DEFERRABLE_INDEXES.length);
       await k.prisma.$executeRaw`INSERT INTO users (id, first_seen_at, last_seen_at) VALUES ('0c000000-0000-4000-8000-000000000001', now(), now())`;
 
-      const { summary, during } = await syncNotingIndexes(k);
+      const { summary, during } = await syncNotingIndexes(k, 0);
       expect(summary).toMatchObject({ status: 'succeeded', inserted: 120 });
       expect(during).toEqual(migrated.map((i) => i.name));
       expect(await indexesOf(k.prisma)).toEqual(migrated);
       expect(await deferredRows(k.prisma)).toBe(0);
     } finally {
       await k.close();
+    }
+  });
+
+  it('are kept by a first sync of fewer accounts than SYNC_DEFER_INDEXES_FROM', async () => {
+    const s = await startHarness('deferred_indexes_small', { accounts: 450, seed: 14 });
+    try {
+      const { summary, during } = await syncNotingIndexes(s, 451);
+      expect(summary).toMatchObject({ status: 'succeeded', inserted: 450 });
+      expect(during).toEqual(migrated.map((i) => i.name));
+      expect(await deferredRows(s.prisma)).toBe(0);
+      expect(await mirroredAccounts(s.prisma)).toEqual(expectedMirror(s));
+    } finally {
+      await s.close();
     }
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { recordsDigest } from '../../src/upvest/page-digest.js';
+import { recordsDigest, serialisedRecordsDigest, servedLayout } from '../../src/upvest/page-digest.js';
 
 const records = [{ id: 'a', name: 'Zoë' }, { id: 'b', name: 'O\'Brien "Growth"' }];
 const body = (meta: object, data: unknown[] = records) => Buffer.from(JSON.stringify({ meta, data }));
@@ -23,5 +23,15 @@ describe('page fingerprints', () => {
     const digest = recordsDigest(dataFirst, records);
     expect(digest).toBe(recordsDigest(Buffer.from(JSON.stringify({ data: records, meta: { total_count: 99 } })), records));
     expect(digest).not.toBe(recordsDigest(dataFirst, [records[0]]));
+  });
+
+  it('are of the raw bytes only when "data" follows complete top-level members', () => {
+    const usual = body({ offset: 0, total_count: 10 });
+    expect(servedLayout(usual)).toEqual({ head: { meta: { offset: 0, total_count: 10 } }, dataStart: usual.indexOf('"data"') });
+    // A "data" inside meta is not where the records start: the records are serialised again.
+    const nested = Buffer.from(JSON.stringify({ meta: { data: 1, total_count: 10 }, data: records }));
+    expect(servedLayout(nested)).toBeUndefined();
+    expect(recordsDigest(nested, records)).toBe(serialisedRecordsDigest(records));
+    expect(recordsDigest(usual, records)).not.toBe(serialisedRecordsDigest(records));
   });
 });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectedMirror, mirrorRowCounts, mirroredAccounts, startHarness, type Harness } from '../support/harness.js';
 import { installWriteCounter, type WriteCounter } from '../support/write-counter.js';
+import type { AccountsPage, UpvestClient } from '../../src/upvest/client.js';
 
 let h: Harness;
 let writes: WriteCounter;
@@ -15,6 +16,31 @@ async function statusChangesOf(runId: bigint) {
   return h.prisma.$queryRaw<Array<{ account_id: string; from_status: string | null; to_status: string }>>`
     SELECT account_id::text, from_status, to_status FROM account_status_changes
     WHERE sync_run_id = ${runId} ORDER BY account_id`;
+}
+
+/**
+ * Counts the walk's pages, those recognised by their digest, and reads of a recognised page's
+ * records (which decode them). The pages are the real client's, seen through a prototype.
+ */
+function watchingPages(counts: { pages: number; recognised: number; decoded: number }) {
+  return (client: UpvestClient): UpvestClient => ({
+    getAccount: (id, signal) => client.getAccount(id, signal),
+    async listAccounts(query, signal, options) {
+      const page = await client.listAccounts(query, signal, options);
+      if (query.sort !== 'created_at') return page;
+      counts.pages += 1;
+      if (!page.recognised) return page;
+      counts.recognised += 1;
+      return Object.create(page, {
+        data: {
+          get() {
+            counts.decoded += 1;
+            return page.data;
+          },
+        },
+      }) as AccountsPage;
+    },
+  });
 }
 
 describe('a full sync against the simulator', () => {
@@ -65,10 +91,13 @@ describe('a full sync against the simulator', () => {
     expect(await writes.writtenSince(since)).toEqual({ ...counts, rejected_records: 0 });
   });
 
-  it('writes no row when nothing changed upstream', async () => {
+  it('writes no row when nothing changed upstream, and decodes no page', async () => {
     const before = await mirrorRowCounts(h.prisma);
     const since = await writes.mark();
-    const summary = await h.sync();
+    const counts = { pages: 0, recognised: 0, decoded: 0 };
+    const summary = await h.sync({ client: watchingPages(counts) });
+    // 3000 accounts in pages of 100 that overlap by one: 31 pages, each as the first run wrote it.
+    expect(counts).toEqual({ pages: 31, recognised: 31, decoded: 0 });
     expect(summary).toMatchObject({
       status: 'succeeded',
       accountsSeen: 3000,
@@ -98,7 +127,12 @@ describe('a full sync against the simulator', () => {
       removals: 4,
       userChanges: 6,
     });
-    const summary = await h.sync();
+    const counts = { pages: 0, recognised: 0, decoded: 0 };
+    const summary = await h.sync({ client: watchingPages(counts) });
+    // Pages holding a change are decoded and written; only those.
+    expect(counts.recognised).toBeGreaterThan(0);
+    expect(counts.recognised).toBeLessThan(counts.pages);
+    expect(counts.decoded).toBe(0);
     expect(summary).toMatchObject({
       status: 'succeeded',
       totalCount: 3005,

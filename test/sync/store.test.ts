@@ -207,8 +207,7 @@ describe('pages served exactly as a full run last wrote them', () => {
       totalCount: p.totalCount,
       firstId: p.firstId,
       lastId: p.lastId,
-      listedIds: p.listedIds,
-      unchanged: 2,
+      listed: { ids: p.listedIds, distinct: 2 },
       retries: p.retries,
     });
     const again = fingerprinted(accounts);
@@ -218,6 +217,12 @@ describe('pages served exactly as a full run last wrote them', () => {
       where: { syncRunId_pageIndex: { syncRunId: runId, pageIndex: again.pageIndex } },
     });
     expect(recorded).toMatchObject({ pageOffset: 5000, unchanged: 2, inserted: 0, updated: 0, accountIds: [account(21).id, account(22).id] });
+    // A page recognised before its records were decoded lists what the fingerprint kept.
+    await prisma.syncRunPage.delete({ where: { syncRunId_pageIndex: { syncRunId: runId, pageIndex: again.pageIndex } } });
+    expect(await recordPagesIfFingerprinted(prisma, [{ ...unchangedPage(again), listed: null }])).toEqual(new Set([again.pageIndex]));
+    expect(
+      await prisma.syncRunPage.findUniqueOrThrow({ where: { syncRunId_pageIndex: { syncRunId: runId, pageIndex: again.pageIndex } } }),
+    ).toMatchObject({ pageOffset: 5000, itemCount: 2, unchanged: 2, inserted: 0, accountIds: [account(21).id, account(22).id] });
     // Another position, or other records, is not the page that was written.
     expect(await recordPagesIfFingerprinted(prisma, [{ ...unchangedPage(fingerprinted(accounts)), offset: 4999 }])).toEqual(new Set());
     expect(await recordPagesIfFingerprinted(prisma, [unchangedPage(fingerprinted(accounts), { ...fingerprint, digest: 'other records' })])).toEqual(
@@ -234,7 +239,13 @@ describe('pages served exactly as a full run last wrote them', () => {
     const stored = await prisma.syncPageFingerprint.findUniqueOrThrow({
       where: { pageOffset_pageLimit: { pageOffset: 5000, pageLimit: 1000 } },
     });
-    expect(stored.fingerprint).toBe('another');
+    expect(stored).toMatchObject({
+      fingerprint: 'another',
+      itemCount: 2,
+      firstId: account(21).id,
+      lastId: account(22).id,
+      accountIds: [account(21).id, account(22).id],
+    });
   });
 
   it('leave no fingerprint when they hold a rejected record, so that every run keeps it aside', async () => {

@@ -121,8 +121,13 @@ export async function recordPages(db: RawStatements, pages: ReadonlyArray<PageRe
          rejected int, unidentified int, retries int, catch_up boolean)`;
 }
 
-export type FingerprintedPage = Omit<PageRecord, 'inserted' | 'updated' | 'statusChanges' | 'rejected' | 'unidentified' | 'catchUp'> & {
+export type FingerprintedPage = Omit<PageRecord, 'inserted' | 'updated' | 'statusChanges' | 'rejected' | 'unidentified' | 'catchUp' | 'listedIds' | 'unchanged'> & {
   fingerprint: { limit: number; digest: string };
+  /**
+   * The page's ids and how many distinct, from its decoded records; null for a page recognised
+   * without decoding them: they are then those its fingerprint keeps.
+   */
+  listed: { ids: string[]; distinct: number } | null;
 };
 
 /**
@@ -142,8 +147,8 @@ export async function recordPagesIfFingerprinted(db: Db, pages: ReadonlyArray<Fi
       total_count: p.totalCount,
       first_id: p.firstId,
       last_id: p.lastId,
-      account_ids: uuidArrayLiteral(p.listedIds),
-      unchanged: p.unchanged,
+      account_ids: p.listed === null ? null : uuidArrayLiteral(p.listed.ids),
+      unchanged: p.listed?.distinct ?? null,
       retries: p.retries,
     })),
   );
@@ -153,28 +158,56 @@ export async function recordPagesIfFingerprinted(db: Db, pages: ReadonlyArray<Fi
     INSERT INTO sync_run_pages (sync_run_id, page_index, page_offset, item_count, total_count, first_id, last_id,
                                 account_ids, unchanged, retries)
     SELECT ${runId}, p.page_index, p.page_offset, p.item_count, p.total_count, p.first_id, p.last_id,
-           p.account_ids::uuid[], p.unchanged, p.retries
+           coalesce(p.account_ids::uuid[], f.account_ids),
+           coalesce(p.unchanged, (SELECT count(DISTINCT id)::int FROM unnest(f.account_ids) AS id)), p.retries
     FROM fence, json_to_recordset(${pagesJson}::json) AS p(page_index int, page_offset int, page_limit int, digest text,
          item_count int, total_count int, first_id text, last_id text, account_ids text, unchanged int, retries int)
-    WHERE EXISTS (SELECT 1 FROM sync_page_fingerprints f
-                  WHERE f.page_offset = p.page_offset AND f.page_limit = p.page_limit AND f.fingerprint = p.digest)
+    JOIN sync_page_fingerprints f ON f.page_offset = p.page_offset AND f.page_limit = p.page_limit AND f.fingerprint = p.digest
     RETURNING page_index`;
   return new Set(rows.map((row) => row.page_index));
 }
 
+/**
+ * Remembers the pages' fingerprints with what they listed, copied from the bookkeeping rows
+ * just recorded in the same transaction (recordPages): the ids are not sent twice.
+ */
 export async function rememberFingerprints(
   db: RawStatements,
   runId: bigint,
-  pages: ReadonlyArray<{ offset: number; fingerprint: { limit: number; digest: string } }>,
+  pages: ReadonlyArray<{ index: number; offset: number; fingerprint: { limit: number; digest: string } }>,
 ): Promise<void> {
   if (pages.length === 0) return;
-  const json = JSON.stringify(pages.map((p) => ({ page_offset: p.offset, page_limit: p.fingerprint.limit, fingerprint: p.fingerprint.digest })));
+  const json = JSON.stringify(
+    pages.map((p) => ({ page_index: p.index, page_offset: p.offset, page_limit: p.fingerprint.limit, fingerprint: p.fingerprint.digest })),
+  );
   await db.$executeRaw`
-    INSERT INTO sync_page_fingerprints AS f (page_offset, page_limit, fingerprint, sync_run_id)
-    SELECT p.page_offset, p.page_limit, p.fingerprint, ${runId}::bigint
-    FROM json_to_recordset(${json}::json) AS p(page_offset int, page_limit int, fingerprint text)
+    INSERT INTO sync_page_fingerprints AS f (page_offset, page_limit, fingerprint, sync_run_id, item_count, first_id, last_id, account_ids)
+    SELECT p.page_offset, p.page_limit, p.fingerprint, r.sync_run_id, r.item_count, r.first_id, r.last_id, r.account_ids
+    FROM json_to_recordset(${json}::json) AS p(page_index int, page_offset int, page_limit int, fingerprint text)
+    JOIN sync_run_pages r ON r.sync_run_id = ${runId}::bigint AND r.page_index = p.page_index
     ORDER BY 1, 2
-    ON CONFLICT (page_offset, page_limit) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, sync_run_id = EXCLUDED.sync_run_id`;
+    ON CONFLICT (page_offset, page_limit) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, sync_run_id = EXCLUDED.sync_run_id,
+      item_count = EXCLUDED.item_count, first_id = EXCLUDED.first_id, last_id = EXCLUDED.last_id, account_ids = EXCLUDED.account_ids`;
+}
+
+/** What a fingerprinted page listed, for recognising it as served again (see walk.ts). */
+export interface KnownPage {
+  digest: string;
+  count: number;
+  firstId: string | null;
+  lastId: string | null;
+}
+
+/**
+ * The fingerprints of pages of `limit` accounts, by offset, when there are at most `max` of
+ * them (they are held in memory for the whole walk); otherwise none.
+ */
+export async function knownPages(db: Db, limit: number, max: number): Promise<Map<number, KnownPage>> {
+  const rows = await db.$queryRaw<Array<{ page_offset: number; fingerprint: string; item_count: number; first_id: string | null; last_id: string | null }>>`
+    SELECT page_offset, fingerprint, item_count, first_id, last_id FROM sync_page_fingerprints
+    WHERE page_limit = ${limit} ORDER BY page_offset LIMIT ${max + 1}`;
+  if (rows.length > max) return new Map();
+  return new Map(rows.map((r) => [r.page_offset, { digest: r.fingerprint, count: r.item_count, firstId: r.first_id, lastId: r.last_id }]));
 }
 
 /** Pages the run committed, those of its catch-up pass included. */
