@@ -99,7 +99,8 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Run
   // Decided on page one's total_count, before anything of it is written.
   const deferral = { pending: bulkLoad && options.resumeRunId === undefined, dropped: 0 };
   const fingerprinting = run.mode === 'full' && options.skipUnchangedPages !== false;
-  const known = fingerprinting ? await knownPages(deps.prisma, run.pageSize, MAX_KNOWN_PAGES) : new Map<number, KnownPage>();
+  const knownLimit = run.pageSize;
+  const known = fingerprinting ? await knownPages(deps.prisma, knownLimit, MAX_KNOWN_PAGES) : new Map<number, KnownPage>();
   const writer = createPageWriter(
     { prisma: deps.prisma, logger, now, redact, pool },
     run,
@@ -123,7 +124,8 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Run
 
   // The pages fetched are written, whatever stopped the walk: a resumed run need not fetch them again.
   const recognise = (offset: number, limit: number, digest: string) => {
-    const page = limit === run.pageSize ? known.get(offset) : undefined;
+    // Only pages of the size the fingerprints were loaded for: the served size may differ.
+    const page = limit === knownLimit ? known.get(offset) : undefined;
     return page?.digest === digest ? page : undefined;
   };
   let failure = await settled(walkRun(deps, run, { ...options, recognise: known.size > 0 ? recognise : undefined }, queue(false)), writer);

@@ -5,7 +5,7 @@ import type { Logger } from '../logger.js';
 import { statusError, type HttpExchange } from './http.js';
 import { withRetry, type RequestGate } from './retry.js';
 import type { RetrySettings } from './settings.js';
-import { rawRecordsDigest, serialisedRecordsDigest, servedLayout } from './page-digest.js';
+import { serialisedRecordsDigest, servedRecords } from './page-digest.js';
 import { pageEnvelope, pageMeta, type PageEnvelope } from './schema.js';
 import type { TokenProvider } from './token.js';
 
@@ -96,12 +96,11 @@ export function createUpvestClient(deps: UpvestClientDeps): UpvestClient {
     const what = `GET /accounts offset=${query.offset}`;
     const response = await signedGet('/accounts', { offset: query.offset, limit: query.limit, sort: query.sort, order: query.order }, signal);
     if (response.status !== 200) throw statusError(response, what, deps.now);
-    const layout = servedLayout(response.bytes);
-    const digest = layout ? rawRecordsDigest(response.bytes, layout) : undefined;
-    const recognised = digest === undefined ? undefined : options.recognise?.(digest);
-    if (layout && digest !== undefined && recognised && recognised.count <= query.limit) {
-      const meta = pageMeta.safeParse(layout.head.meta);
-      if (meta.success) return recognisedPage(meta.data, recognised, digest, response.bytes, what, response.requestId);
+    const served = servedRecords(response.bytes);
+    const recognised = served && options.recognise?.(served.digest);
+    if (served && recognised && recognised.count <= query.limit) {
+      const meta = pageMeta.safeParse(served.head.meta);
+      if (meta.success) return recognisedPage(meta.data, recognised, served.digest, response.bytes, what, response.requestId);
     }
     const envelope = parsePage(response.body, what, response.requestId);
     if (envelope.data.length > query.limit) {
@@ -112,7 +111,7 @@ export function createUpvestClient(deps: UpvestClientDeps): UpvestClient {
         { status: 200, requestId: response.requestId },
       );
     }
-    return { ...envelope, requestId: response.requestId, digest: digest ?? serialisedRecordsDigest(envelope.data), retries: 0 };
+    return { ...envelope, requestId: response.requestId, digest: served?.digest ?? serialisedRecordsDigest(envelope.data), retries: 0 };
   }
 
   async function getOnce(id: string, signal: AbortSignal | undefined): Promise<AccountLookup> {

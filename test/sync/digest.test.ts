@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { recordsDigest, serialisedRecordsDigest, servedLayout } from '../../src/upvest/page-digest.js';
+import { createHash } from 'node:crypto';
+import { recordsDigest, serialisedRecordsDigest, servedRecords } from '../../src/upvest/page-digest.js';
 
 const records = [{ id: 'a', name: 'Zoë' }, { id: 'b', name: 'O\'Brien "Growth"' }];
 const body = (meta: object, data: unknown[] = records) => Buffer.from(JSON.stringify({ meta, data }));
@@ -27,10 +28,13 @@ describe('page fingerprints', () => {
 
   it('are of the raw bytes only when "data" follows complete top-level members', () => {
     const usual = body({ offset: 0, total_count: 10 });
-    expect(servedLayout(usual)).toEqual({ head: { meta: { offset: 0, total_count: 10 } }, dataStart: usual.indexOf('"data"') });
+    expect(servedRecords(usual)).toEqual({
+      head: { meta: { offset: 0, total_count: 10 } },
+      digest: createHash('sha256').update(usual.subarray(usual.indexOf('"data"'))).digest('base64'),
+    });
     // A "data" inside meta is not where the records start: the records are serialised again.
     const nested = Buffer.from(JSON.stringify({ meta: { data: 1, total_count: 10 }, data: records }));
-    expect(servedLayout(nested)).toBeUndefined();
+    expect(servedRecords(nested)).toBeUndefined();
     expect(recordsDigest(nested, records)).toBe(serialisedRecordsDigest(records));
     expect(recordsDigest(usual, records)).not.toBe(serialisedRecordsDigest(records));
   });
