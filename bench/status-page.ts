@@ -110,7 +110,7 @@ const size = await prisma.$queryRaw<Array<{ accounts: number; changes: number; e
          (SELECT count(*) FROM webhook_events)::int AS events`;
 const page = createStatusPage({
   prisma,
-  config: { enabled: true, pollMs: 2_000, refreshMs: 10_000, runs: 30, bullBoard: false },
+  config: { enabled: true, pollMs: 2_000, refreshMs: 10_000, runs: 30, bullBoard: false, public: false },
   intervalMs: 15 * 60_000,
   logger,
 });
@@ -120,7 +120,8 @@ const health = await startHealthServer({
   registry: new Registry(),
   readiness: { check: async () => ({ ready: true, checks: {} }), stop: () => undefined },
   logger,
-  routes: [page.handle],
+  access: { credentials: null, loopbackOnly: true },
+  routes: [{ prefix: '/status', audience: 'people', handle: page.handle }],
 });
 const base = `http://127.0.0.1:${health.port}`;
 const out = (line: string) => process.stdout.write(`${line}\n`);

@@ -6,6 +6,7 @@
 import { createPrisma } from '../db/prisma.js';
 import { errorMessageOf } from '../errors.js';
 import { EXIT } from '../exit-codes.js';
+import { loadCredentials } from '../health/credentials.js';
 import { createReadiness } from '../health/readiness.js';
 import { startHealthServer } from '../health/server.js';
 import { startApplier, type Applier } from '../webhooks/applier.js';
@@ -23,7 +24,7 @@ const COMMAND_LINE = {
     '',
     'Receives Upvest webhook deliveries on WEBHOOK_RECEIVER_HOST:WEBHOOK_RECEIVER_PORT, path',
     'WEBHOOK_RECEIVER_PATH; verifies their signatures, stores their events and applies them to the',
-    'mirror (WEBHOOK_APPLY). /healthz, /readyz and /metrics on WEBHOOK_RECEIVER_HEALTH_PORT. Runs until',
+    'mirror (WEBHOOK_APPLY). /healthz, /readyz and /metrics on WEBHOOK_RECEIVER_HEALTH_HOST:WEBHOOK_RECEIVER_HEALTH_PORT. Runs until',
     'SIGINT or SIGTERM; requests under way are finished first. Settings: see README.md, "Webhooks".',
   ].join('\n'),
   options: {},
@@ -38,6 +39,8 @@ export const receiverCommand: Command = {
     const parsed = parseCommandLine(COMMAND_LINE, args, context);
     if (typeof parsed === 'number') return parsed;
     const { config, secrets, logger } = setUp('receiver', context);
+    const { credentials, secrets: healthSecrets } = loadCredentials(config.healthAuth);
+    for (const secret of healthSecrets) secrets.addFixed(secret);
     const prisma = createPrisma(config.database.url, { applicationName: 'account-sync receiver' });
     const stop = abortOnStopSignals();
     const metrics = createReceiverMetrics({ pendingEvents: () => pendingEventCount(prisma) });
@@ -76,11 +79,12 @@ export const receiverCommand: Command = {
         },
       });
       const health = await startHealthServer({
-        host: config.webhooks.host,
+        host: config.webhooks.healthHost,
         port: config.webhooks.healthPort,
         registry: metrics.registry,
         readiness,
         logger,
+        access: { credentials, loopbackOnly: config.webhooks.healthLoopbackOnly },
       });
       // Knowing the keys before the first delivery; if Upvest is unreachable now, the first
       // delivery tries again (and is answered 503 meanwhile, which Upvest retries).

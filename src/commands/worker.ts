@@ -5,6 +5,7 @@ import { runOptionsOf, type CommandConfig } from '../config/index.js';
 import { createPrisma } from '../db/prisma.js';
 import { AccountSyncError, errorMessageOf } from '../errors.js';
 import { EXIT } from '../exit-codes.js';
+import { loadCredentials } from '../health/credentials.js';
 import { createMetrics } from '../health/metrics.js';
 import { createReadiness } from '../health/readiness.js';
 import { startHealthServer } from '../health/server.js';
@@ -81,6 +82,9 @@ async function startDaemon(config: WorkerConfig, logger: Logger, secrets: Secret
   const instance = `${hostname()}:${process.pid}`;
   const jobOptions = syncJobOptions(config.queue);
   const spec = scheduleSpec(config.schedule);
+  // Settings read from files come first too: a missing credentials file stops the start.
+  const { credentials, secrets: healthSecrets } = loadCredentials(config.healthAuth);
+  for (const secret of healthSecrets) secrets.addFixed(secret);
 
   // First what can fail on bad settings (the signing key), before any connection is opened.
   const client = createUpvestClientFromConfig(config.upvest, {
@@ -117,7 +121,15 @@ async function startDaemon(config: WorkerConfig, logger: Logger, secrets: Secret
   let health: Awaited<ReturnType<typeof startHealthServer>>;
   try {
     const pages = await createStatusRoutes({ prisma, queue, config: config.statusPage, intervalMs: config.schedule.intervalMs, logger });
-    health = await startHealthServer({ ...config.health, registry: metrics.registry, readiness, logger, routes: pages.routes });
+    health = await startHealthServer({
+      host: config.health.host,
+      port: config.health.port,
+      registry: metrics.registry,
+      readiness,
+      logger,
+      access: { credentials, loopbackOnly: config.health.loopbackOnly },
+      routes: pages.routes,
+    });
     pages.warm();
   } catch (error) {
     // E.g. the port is taken: nothing has started yet, so nothing must keep the process alive.

@@ -4,7 +4,7 @@
 import { ConfigError } from '../errors.js';
 import { database } from './database.js';
 import type { Env } from './environment.js';
-import { health, shutdown } from './health.js';
+import { health, healthAuth, shutdown } from './health.js';
 import { log } from './logging.js';
 import { queue } from './queue.js';
 import { redis } from './redis.js';
@@ -18,7 +18,7 @@ import { webhooks } from './webhooks.js';
 
 export { isInteractive, processEnv, type Env } from './environment.js';
 export type { DatabaseConfig } from './database.js';
-export type { HealthConfig, ShutdownConfig } from './health.js';
+export type { HealthAuthConfig, HealthConfig, SecretSource, ShutdownConfig } from './health.js';
 export type { LogConfig } from './logging.js';
 export type { QueueConfig } from './queue.js';
 export type { RedisConfig } from './redis.js';
@@ -29,7 +29,7 @@ export { runOptionsOf, type RunSettings, type SyncConfig } from './sync.js';
 export type { WebhooksConfig } from './webhooks.js';
 
 /** Every section, in the order its problems are reported. */
-const SECTIONS = { database, upvest, sync, schedule, redis, queue, health, shutdown, statusPage, log, webhooks, runtime } as const;
+const SECTIONS = { database, upvest, sync, schedule, redis, queue, health, healthAuth, shutdown, statusPage, log, webhooks, runtime } as const;
 
 export type Config = { [K in keyof typeof SECTIONS]: SectionValue<(typeof SECTIONS)[K]> };
 export type SectionName = keyof Config;
@@ -40,13 +40,13 @@ export const COMMAND_SECTIONS = {
   sync: ['database', 'upvest', 'sync', 'log'],
   'sync --dry-run': ['upvest', 'sync', 'log'],
   demo: ['database', 'upvest', 'sync', 'webhooks', 'log'],
-  worker: ['database', 'upvest', 'sync', 'schedule', 'redis', 'queue', 'health', 'shutdown', 'statusPage', 'log'],
+  worker: ['database', 'upvest', 'sync', 'schedule', 'redis', 'queue', 'health', 'healthAuth', 'shutdown', 'statusPage', 'log'],
   trigger: ['redis', 'queue', 'log'],
   status: ['database', 'schedule', 'log'],
   changes: ['database', 'log'],
   'grant-readonly': ['database', 'log'],
   simulator: ['log'],
-  receiver: ['database', 'upvest', 'webhooks', 'log'],
+  receiver: ['database', 'upvest', 'webhooks', 'healthAuth', 'log'],
   webhooks: ['upvest', 'webhooks', 'log'],
 } as const satisfies Record<string, readonly SectionName[]>;
 

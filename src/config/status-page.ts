@@ -13,6 +13,8 @@ export interface StatusPageConfig {
   runs: number;
   /** Serve Bull Board, read-only, at /admin/queues. */
   bullBoard: boolean;
+  /** Serve the status page without credentials wherever the health server listens. */
+  public: boolean;
 }
 
 export const statusPage = section(
@@ -22,6 +24,11 @@ export const statusPage = section(
     STATUS_PAGE_REFRESH_MS: withDefault(wholeNumber(0, 3_600_000), '10000', "the status page's costly figures are recomputed at most this often"),
     STATUS_PAGE_RUNS: withDefault(wholeNumber(1, 500), '30', 'runs the status page lists and charts'),
     BULL_BOARD_ENABLED: withDefault(trueOrFalse, 'false', 'serve Bull Board read-only at /admin/queues'),
+    STATUS_PAGE_PUBLIC: withDefault(
+      trueOrFalse,
+      'false',
+      'serve the status page without credentials even beyond loopback (warned at start; Bull Board and /metrics keep theirs)',
+    ),
   },
   (v): StatusPageConfig => ({
     enabled: v.STATUS_PAGE_ENABLED,
@@ -29,5 +36,6 @@ export const statusPage = section(
     refreshMs: v.STATUS_PAGE_REFRESH_MS,
     runs: v.STATUS_PAGE_RUNS,
     bullBoard: v.BULL_BOARD_ENABLED,
+    public: v.STATUS_PAGE_PUBLIC,
   }),
 );

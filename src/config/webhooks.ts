@@ -3,6 +3,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { optional, section, withDefault } from './setting.js';
+import { isLoopback } from './upvest.js';
 import { trueOrFalse, wholeNumber } from './values.js';
 
 export interface WebhooksConfig {
@@ -35,7 +36,11 @@ export interface WebhooksConfig {
   applyBatchSize: number;
   /** How often pending events are looked for without a notification. */
   applySweepMs: number;
-  /** Port of the receiver's /healthz, /readyz and /metrics, on `host`; 0 picks a free port. */
+  /** Address of the receiver's /healthz, /readyz and /metrics: loopback unless set, apart from the deliveries'. */
+  healthHost: string;
+  /** `healthHost` is a loopback address. */
+  healthLoopbackOnly: boolean;
+  /** Port of the receiver's /healthz, /readyz and /metrics, on `healthHost`; 0 picks a free port. */
   healthPort: number;
 }
 
@@ -83,10 +88,15 @@ export const webhooks = section(
       '5000',
       'how often pending events are looked for without a notification',
     ),
+    WEBHOOK_RECEIVER_HEALTH_HOST: withDefault(
+      z.string().trim().min(1),
+      '127.0.0.1',
+      "address of the receiver's /healthz, /readyz and /metrics (0.0.0.0 for Kubernetes probes or a scrape from another host)",
+    ),
     WEBHOOK_RECEIVER_HEALTH_PORT: withDefault(
       wholeNumber(0, 65_535),
       '9466',
-      "port of the receiver's /healthz, /readyz and /metrics on WEBHOOK_RECEIVER_HOST (0: any free port)",
+      "port of the receiver's /healthz, /readyz and /metrics on WEBHOOK_RECEIVER_HEALTH_HOST (0: any free port)",
     ),
   },
   (v): WebhooksConfig => ({
@@ -105,6 +115,8 @@ export const webhooks = section(
     apply: v.WEBHOOK_APPLY,
     applyBatchSize: v.WEBHOOK_APPLY_BATCH_SIZE,
     applySweepMs: v.WEBHOOK_APPLY_SWEEP_MS,
+    healthHost: v.WEBHOOK_RECEIVER_HEALTH_HOST,
+    healthLoopbackOnly: isLoopback(v.WEBHOOK_RECEIVER_HEALTH_HOST),
     healthPort: v.WEBHOOK_RECEIVER_HEALTH_PORT,
   }),
 );

@@ -1,15 +1,20 @@
 // What the worker adds to its health port, as its settings say: the status page (on by
-// default) and Bull Board (off unless BULL_BOARD_ENABLED).
+// default) and Bull Board (off unless BULL_BOARD_ENABLED), each with whom it is for: people
+// with the credentials (src/health/access.ts), or anyone for a status page made public.
 import type { Queue } from 'bullmq';
 import type { StatusPageConfig } from '../config/status-page.js';
 import type { PrismaClient } from '../db/prisma.js';
 import type { Logger } from '../logger.js';
 import { createStatusPage, STATUS_PATH, type RouteHandler } from './routes.js';
 
+export interface StatusRoute {
+  prefix: string;
+  audience: 'people' | 'public';
+  handle: RouteHandler;
+}
+
 export interface StatusRoutes {
-  routes: RouteHandler[];
-  /** Paths served, for the start-up log line. */
-  paths: string[];
+  routes: StatusRoute[];
   warm(): void;
 }
 
@@ -23,20 +28,15 @@ export async function createStatusRoutes(deps: {
   intervalMs: number;
   logger: Logger;
 }): Promise<StatusRoutes> {
-  const routes: RouteHandler[] = [];
-  const paths: string[] = [];
+  const routes: StatusRoute[] = [];
   const dashboard = deps.config.bullBoard ? QUEUE_DASHBOARD_PATH : null;
   const page = deps.config.enabled
     ? createStatusPage({ prisma: deps.prisma, config: deps.config, intervalMs: deps.intervalMs, logger: deps.logger, queueDashboardPath: dashboard })
     : null;
-  if (page) {
-    routes.push(page.handle);
-    paths.push(STATUS_PATH);
-  }
+  if (page) routes.push({ prefix: STATUS_PATH, audience: deps.config.public ? 'public' : 'people', handle: page.handle });
   if (dashboard) {
     const { createQueueDashboard } = await import('./queue-dashboard.js');
-    routes.push(createQueueDashboard([deps.queue], dashboard));
-    paths.push(dashboard);
+    routes.push({ prefix: dashboard, audience: 'people', handle: createQueueDashboard([deps.queue], dashboard) });
   }
-  return { routes, paths, warm: () => page?.warm() };
+  return { routes, warm: () => page?.warm() };
 }

@@ -7,7 +7,9 @@
 // stateless (any replica behind a load balancer answers it, nothing to hold open or resume),
 // and the page's interval bounds the load whatever the number of runs or pages.
 // Nothing here leaks: database errors are logged and answered with a fixed text, and the only
-// free text shown is a failed run's stored error, which is redacted before it is stored.
+// free text shown is a failed run's stored error, redacted of secrets before it was stored and
+// of hosts, addresses, ports and paths before it is served (public-text.ts). Who may ask is
+// decided by the health server (src/health/access.ts) before a request gets here.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { StatusPageConfig } from '../config/status-page.js';
 import type { PrismaClient } from '../db/prisma.js';
@@ -16,7 +18,8 @@ import type { Logger } from '../logger.js';
 import { loadAssets } from './assets.js';
 import { createVersionedCache } from './cache.js';
 import { computeMirrorFigures, withTrendDays, type MirrorFigures } from './figures.js';
-import { readLiveStatus } from './live.js';
+import { readLiveStatus, type LiveStatus } from './live.js';
+import { publicText } from './public-text.js';
 
 export type RouteHandler = (request: IncomingMessage, response: ServerResponse, path: string) => boolean;
 
@@ -27,10 +30,16 @@ const TREND_RANGES = [7, 30, 90, 365];
 
 const SECURITY_HEADERS = {
   // Everything the page uses comes from here: nothing is fetched from elsewhere, nothing framed.
-  'content-security-policy': "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'",
+  'content-security-policy':
+    "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
 };
+
+/** What the page is shown of the runs: an error as its code and a text without hosts or paths. */
+function served(status: LiveStatus): LiveStatus {
+  return { ...status, runs: status.runs.map((run) => (run.error === null ? run : { ...run, error: publicText(run.error) })) };
+}
 
 export interface StatusPage {
   handle: RouteHandler;
@@ -91,7 +100,7 @@ export function createStatusPage(deps: {
       live().then(
         (status) =>
           sendJson(response, 200, {
-            ...status,
+            ...served(status),
             pollMs: deps.config.pollMs,
             trendRanges: TREND_RANGES,
             queueDashboard: deps.queueDashboardPath ?? null,

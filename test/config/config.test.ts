@@ -181,6 +181,8 @@ describe('the webhooks section', () => {
       apply: true,
       applyBatchSize: 200,
       applySweepMs: 5_000,
+      healthHost: '127.0.0.1',
+      healthLoopbackOnly: true,
       healthPort: 9_466,
     });
     const { DATABASE_URL: _notNeeded, ...withoutDatabase } = valid;
@@ -230,6 +232,37 @@ describe('the webhooks section', () => {
       'WEBHOOK_APPLY_BATCH_SIZE must be at least 1',
       'WEBHOOK_APPLY_SWEEP_MS must be at most 3600000',
       'WEBHOOK_RECEIVER_HEALTH_PORT must be at most 65535',
+    ]);
+  });
+});
+
+describe('the health ports', () => {
+  it('know whether they listen on loopback only, and take no credentials unless set', () => {
+    expect(loadSections({}, ['health', 'healthAuth'])).toEqual({
+      health: { host: '0.0.0.0', port: 9464, loopbackOnly: false },
+      healthAuth: { token: undefined, user: undefined, password: undefined },
+    });
+    for (const host of ['127.0.0.1', '127.1.2.3', 'localhost', '::1']) expect(loadSections({ HEALTH_HOST: host }, ['health']).health.loopbackOnly).toBe(true);
+    for (const host of ['0.0.0.0', '::', '192.0.2.2', 'worker.internal']) expect(loadSections({ HEALTH_HOST: host }, ['health']).health.loopbackOnly).toBe(false);
+    expect(loadSections({ WEBHOOK_RECEIVER_HEALTH_HOST: '0.0.0.0' }, ['webhooks']).webhooks).toMatchObject({ healthHost: '0.0.0.0', healthLoopbackOnly: false });
+  });
+
+  it('read a token and a user with a password, from files or the environment, and name every bad combination', () => {
+    expect(loadSections({ HEALTH_AUTH_TOKEN_FILE: '/run/secrets/token', HEALTH_AUTH_USER: 'viewer', HEALTH_AUTH_PASSWORD: 'long enough' }, ['healthAuth'])).toEqual({
+      healthAuth: { token: { file: '/run/secrets/token', setting: 'HEALTH_AUTH_TOKEN_FILE' }, user: 'viewer', password: { value: 'long enough' } },
+    });
+    expect(
+      problemsOf(() =>
+        loadSections({ HEALTH_AUTH_TOKEN: 'short', HEALTH_AUTH_TOKEN_FILE: '/run/secrets/token', HEALTH_AUTH_USER: 'a:b' }, ['healthAuth']),
+      ),
+    ).toEqual([
+      'HEALTH_AUTH_TOKEN must not be set together with HEALTH_AUTH_TOKEN_FILE',
+      'HEALTH_AUTH_USER needs HEALTH_AUTH_PASSWORD_FILE or HEALTH_AUTH_PASSWORD',
+      'HEALTH_AUTH_USER must not contain ":"',
+    ]);
+    expect(problemsOf(() => loadSections({ HEALTH_AUTH_TOKEN: 'fifteen chars..', HEALTH_AUTH_PASSWORD_FILE: '/p' }, ['healthAuth']))).toEqual([
+      'HEALTH_AUTH_TOKEN must be at least 16 characters long',
+      'HEALTH_AUTH_PASSWORD_FILE needs HEALTH_AUTH_USER',
     ]);
   });
 });

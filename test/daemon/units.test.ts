@@ -29,7 +29,7 @@ describe('worker settings', () => {
       scheduleCheckMs: 30_000,
     });
     expect(config.sync).toMatchObject({ resumeWithinMs: 21_600_000, lockWaitMs: 10_000 });
-    expect(config.health).toEqual({ host: '0.0.0.0', port: 9464 });
+    expect(config.health).toEqual({ host: '0.0.0.0', port: 9464, loopbackOnly: false });
     expect(config.shutdown).toEqual({ timeoutMs: 30_000 });
   });
 

@@ -84,7 +84,7 @@ describe('the status page settings', () => {
   const parseStatusPageConfig = (env: Env) => loadSections(env, ['statusPage']).statusPage;
 
   it('serve the page and keep Bull Board off unless told', () => {
-    expect(parseStatusPageConfig({})).toEqual({ enabled: true, pollMs: 2_000, refreshMs: 10_000, runs: 30, bullBoard: false });
+    expect(parseStatusPageConfig({})).toEqual({ enabled: true, pollMs: 2_000, refreshMs: 10_000, runs: 30, bullBoard: false, public: false });
     expect(parseStatusPageConfig({ STATUS_PAGE_ENABLED: 'false', BULL_BOARD_ENABLED: 'true', STATUS_PAGE_RUNS: '5' })).toMatchObject({
       enabled: false,
       bullBoard: true,

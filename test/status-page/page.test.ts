@@ -6,6 +6,7 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QUEUE_NAME } from '../../src/queue/names.js';
+import { publicText } from '../../src/status-page/public-text.js';
 import { launchBrowser, openPage, paintedPixels, screenshot } from '../support/browser.js';
 import { completions, daemonEnv, httpGet, openTestQueue, pollUntil, spawnCli, spawnWorker, uniquePrefix, type CliProcess } from '../support/daemon.js';
 import { startHarness, type Harness } from '../support/harness.js';
@@ -227,6 +228,8 @@ describe('the status page', () => {
     await row.locator('summary').waitFor();
     expect(await row.locator('pre').isVisible()).toBe(false);
     await row.locator('summary').click();
+    // The stored error, without hosts, addresses or paths (this one has none to drop).
+    expect(publicText(failed!.error)).toBe(failed!.error);
     expect(await row.locator('pre').innerText()).toBe(failed!.error);
     // It stays open across the next poll, which draws the table afresh.
     const drawn = Number(await page.locator('#runs-chart').getAttribute('data-drawn'));
@@ -292,5 +295,21 @@ describe('the queue dashboard (Bull Board), with BULL_BOARD_ENABLED', () => {
       expect((await fetch(`${base}/admin/queues/api/queues/${QUEUE_NAME}/pause`, { method })).status).toBe(405);
     }
     expect(await q.queue.isPaused()).toBe(false);
+  });
+
+  it('draws its user interface under its Content-Security-Policy, fetching nothing from elsewhere', async () => {
+    const { page, errors, close } = await openPage(browser, DESKTOP);
+    const elsewhere: string[] = [];
+    // A request the policy refuses is reported, but never answered.
+    page.on('response', (response) => {
+      if (!response.url().startsWith(base)) elsewhere.push(response.url());
+    });
+    await page.goto(`${base}/admin/queues`);
+    await page.getByText(QUEUE_NAME, { exact: true }).first().waitFor();
+    expect(await page.title()).toBe('account-sync queue');
+    // Its stylesheet link to Google Fonts is refused by the policy (system fonts instead); nothing else is.
+    expect(errors.filter((error) => !error.includes('https://fonts.googleapis.com/'))).toEqual([]);
+    expect(elsewhere).toEqual([]);
+    await close();
   });
 });
