@@ -21,7 +21,7 @@ export interface ServerLimits {
 }
 
 /** The health ports: probes, a scrape, a few browsers polling the status page. */
-export const HEALTH_SERVER_LIMITS: ServerLimits = { headersTimeoutMs: 5_000, requestTimeoutMs: 8_000, maxConnections: 100, keepAliveTimeoutMs: 1_000 };
+export const HEALTH_SERVER_LIMITS: ServerLimits = { headersTimeoutMs: 5_000, requestTimeoutMs: 7_000, maxConnections: 100, keepAliveTimeoutMs: 1_000 };
 
 /** How often Node looks for requests past their time limits. */
 const CHECK_EVERY_MS = 1_000;

@@ -2,6 +2,7 @@
 // applies the events it stored, and what `webhooks register|list|test|delete` send.
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { ConfigError } from '../errors.js';
 import { optional, section, withDefault } from './setting.js';
 import { isLoopback } from './upvest.js';
 import { trueOrFalse, wholeNumber } from './values.js';
@@ -14,6 +15,11 @@ export interface WebhooksConfig {
   path: string;
   /** Larger bodies are answered 413; Upvest's batches are at most 1 MiB plus one event. */
   maxBodyBytes: number;
+  /** A request's headers must arrive within this long, the whole request within requestTimeoutMs. */
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  /** Connections beyond this many are dropped at once. */
+  maxConnections: number;
   /** A signature created longer ago than this is refused as stale; 0: no limit. */
   signatureMaxAgeSeconds: number;
   /** Tolerated clock difference for created (and expires). */
@@ -65,6 +71,13 @@ export const webhooks = section(
       String(2 * 1_048_576),
       'larger delivery bodies are answered 413',
     ),
+    WEBHOOK_HEADERS_TIMEOUT_MS: withDefault(wholeNumber(500, 60_000), '5000', "a delivery's headers must have arrived within this long (else 408)"),
+    WEBHOOK_REQUEST_TIMEOUT_MS: withDefault(
+      wholeNumber(1_000, 120_000),
+      '7000',
+      'the whole delivery, body included, must have arrived within this long (else 408)',
+    ),
+    WEBHOOK_MAX_CONNECTIONS: withDefault(wholeNumber(1, 100_000), '256', 'connections to the receiver beyond this many are dropped at once'),
     WEBHOOK_SIGNATURE_MAX_AGE_SECONDS: withDefault(
       wholeNumber(0, 365 * 86_400),
       String(7 * 86_400),
@@ -99,26 +112,34 @@ export const webhooks = section(
       "port of the receiver's /healthz, /readyz and /metrics on WEBHOOK_RECEIVER_HEALTH_HOST (0: any free port)",
     ),
   },
-  (v): WebhooksConfig => ({
-    host: v.WEBHOOK_RECEIVER_HOST,
-    port: v.WEBHOOK_RECEIVER_PORT,
-    path: v.WEBHOOK_RECEIVER_PATH,
-    maxBodyBytes: v.WEBHOOK_MAX_BODY_BYTES,
-    signatureMaxAgeSeconds: v.WEBHOOK_SIGNATURE_MAX_AGE_SECONDS,
-    signatureClockSkewSeconds: v.WEBHOOK_SIGNATURE_CLOCK_SKEW_SECONDS,
-    signatureEnforceExpires: v.WEBHOOK_SIGNATURE_ENFORCE_EXPIRES,
-    keysMinRefetchIntervalMs: v.WEBHOOK_KEYS_MIN_REFETCH_INTERVAL_MS,
-    allowedSources: v.WEBHOOK_ALLOWED_SOURCES ?? [],
-    trustForwardedFor: v.WEBHOOK_TRUST_FORWARDED_FOR,
-    tokenScopes: v.WEBHOOK_TOKEN_SCOPES.split(/\s+/).join(' '),
-    testMethod: v.WEBHOOK_TEST_METHOD,
-    apply: v.WEBHOOK_APPLY,
-    applyBatchSize: v.WEBHOOK_APPLY_BATCH_SIZE,
-    applySweepMs: v.WEBHOOK_APPLY_SWEEP_MS,
-    healthHost: v.WEBHOOK_RECEIVER_HEALTH_HOST,
-    healthLoopbackOnly: isLoopback(v.WEBHOOK_RECEIVER_HEALTH_HOST),
-    healthPort: v.WEBHOOK_RECEIVER_HEALTH_PORT,
-  }),
+  (v): WebhooksConfig => {
+    if (v.WEBHOOK_HEADERS_TIMEOUT_MS > v.WEBHOOK_REQUEST_TIMEOUT_MS) {
+      throw new ConfigError([{ key: 'WEBHOOK_HEADERS_TIMEOUT_MS', message: 'must not be above WEBHOOK_REQUEST_TIMEOUT_MS' }]);
+    }
+    return {
+      host: v.WEBHOOK_RECEIVER_HOST,
+      port: v.WEBHOOK_RECEIVER_PORT,
+      path: v.WEBHOOK_RECEIVER_PATH,
+      maxBodyBytes: v.WEBHOOK_MAX_BODY_BYTES,
+      headersTimeoutMs: v.WEBHOOK_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: v.WEBHOOK_REQUEST_TIMEOUT_MS,
+      maxConnections: v.WEBHOOK_MAX_CONNECTIONS,
+      signatureMaxAgeSeconds: v.WEBHOOK_SIGNATURE_MAX_AGE_SECONDS,
+      signatureClockSkewSeconds: v.WEBHOOK_SIGNATURE_CLOCK_SKEW_SECONDS,
+      signatureEnforceExpires: v.WEBHOOK_SIGNATURE_ENFORCE_EXPIRES,
+      keysMinRefetchIntervalMs: v.WEBHOOK_KEYS_MIN_REFETCH_INTERVAL_MS,
+      allowedSources: v.WEBHOOK_ALLOWED_SOURCES ?? [],
+      trustForwardedFor: v.WEBHOOK_TRUST_FORWARDED_FOR,
+      tokenScopes: v.WEBHOOK_TOKEN_SCOPES.split(/\s+/).join(' '),
+      testMethod: v.WEBHOOK_TEST_METHOD,
+      apply: v.WEBHOOK_APPLY,
+      applyBatchSize: v.WEBHOOK_APPLY_BATCH_SIZE,
+      applySweepMs: v.WEBHOOK_APPLY_SWEEP_MS,
+      healthHost: v.WEBHOOK_RECEIVER_HEALTH_HOST,
+      healthLoopbackOnly: isLoopback(v.WEBHOOK_RECEIVER_HEALTH_HOST),
+      healthPort: v.WEBHOOK_RECEIVER_HEALTH_PORT,
+    };
+  },
 );
 
 function isAddressOrRange(entry: string): boolean {

@@ -67,6 +67,11 @@ export async function startReceiverFromConfig(
     port: config.webhooks.port,
     path: config.webhooks.path,
     maxBodyBytes: config.webhooks.maxBodyBytes,
+    limits: {
+      headersTimeoutMs: config.webhooks.headersTimeoutMs,
+      requestTimeoutMs: config.webhooks.requestTimeoutMs,
+      maxConnections: config.webhooks.maxConnections,
+    },
     signature: {
       maxAgeSeconds: config.webhooks.signatureMaxAgeSeconds,
       clockSkewSeconds: config.webhooks.signatureClockSkewSeconds,

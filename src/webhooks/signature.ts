@@ -50,28 +50,45 @@ export async function verifyWebhookSignature(
   policy: SignaturePolicy,
   keys: KeyLookup,
 ): Promise<SignatureVerdict> {
-  const checked = checkRequest(request, policy);
-  if ('failure' in checked) return checked;
-  const key = await keys(checked.keyId);
-  if (key === undefined) return refuse('unknown_key', `unknown keyid "${checked.keyId}"`, checked.keyId);
-  const ok = checked.bases.some((base) => verifiesP521(key, Buffer.from(base, 'utf8'), checked.signature));
-  if (!ok) return refuse('bad_signature', 'signature does not verify', checked.keyId);
-  return { ok: true, keyId: checked.keyId, created: checked.created };
+  const head = checkHead({ ...request, hasBody: request.body.length > 0 }, policy);
+  if ('failure' in head) return head;
+  const key = await keys(head.keyId);
+  if (key === undefined) return refuse('unknown_key', `unknown keyid "${shownKeyId(head.keyId)}"`, head.keyId);
+  return checkBody(head, request, key);
 }
 
-interface Checked {
+/** A request before its body is read: what can be checked from its headers alone. */
+export interface ArrivedHead extends Omit<ArrivedRequest, 'body'> {
+  /** Whether the request declares a body (a content-length above 0, or a transfer-encoding). */
+  hasBody: boolean;
+}
+
+export interface CheckedHead {
   keyId: string;
   created: number;
   /** Candidate signature bases (see signed-values.ts); the signature must verify one. */
   bases: string[];
   signature: Buffer;
+  /** A digest of the body is covered. */
+  coversDigest: boolean;
 }
 
-/** Everything but the cryptography: parsing, coverage, the digest and the time window. */
-export function checkRequest(request: ArrivedRequest, policy: SignaturePolicy): Checked | SignatureRefusal {
+/** A key id as written to logs and answers: at most this long, printable ASCII only. */
+export function shownKeyId(keyId: string): string {
+  const printable = keyId.replace(/[^\x21-\x7e]/g, '?');
+  return printable.length > MAX_SHOWN_KEY_ID ? `${printable.slice(0, MAX_SHOWN_KEY_ID)}…` : printable;
+}
+const MAX_SHOWN_KEY_ID = 64;
+
+/**
+ * Everything that needs neither the body nor the key: parsing, coverage, the time window and
+ * the signature bases (covered components are headers and the request line). Run before the
+ * body is read, so that a request that cannot pass costs no reading.
+ */
+export function checkHead(request: ArrivedHead, policy: SignaturePolicy): CheckedHead | SignatureRefusal {
   const version = headerValue(request, 'upvest-signature-version');
   if (version !== undefined && version !== '6' && version !== '15') {
-    return refuse('unsupported', `unsupported upvest-signature-version "${version}"`);
+    return refuse('unsupported', `unsupported upvest-signature-version "${version.slice(0, 16)}"`);
   }
   const inputHeader = headerValue(request, 'signature-input');
   if (inputHeader === undefined) return refuse('missing', 'missing signature-input header');
@@ -84,31 +101,29 @@ export function checkRequest(request: ArrivedRequest, policy: SignaturePolicy): 
     input = parseSignatureInput(inputHeader);
     signature = parseSignatureBytes(signatureHeader, input.label);
   } catch (error) {
-    return refuse('malformed', `malformed signature header: ${(error as SignatureFieldError).message}`);
+    return refuse('malformed', `malformed signature header: ${(error as SignatureFieldError).message.slice(0, 200)}`);
   }
 
   const params = readParams(input.params);
   if (typeof params === 'string') return refuse('malformed', params);
   const { keyId, created, expires } = params;
   if (params.alg !== undefined && params.alg !== WEBHOOK_ALGORITHM) {
-    return refuse('unsupported', `unsupported algorithm "${params.alg}"`, keyId);
+    return refuse('unsupported', `unsupported algorithm "${params.alg.slice(0, 32)}"`, keyId);
   }
 
   const covered = new Set<string>();
   for (const name of input.components) {
-    if (covered.has(name)) return refuse('malformed', `signature-input covers ${name} twice`, keyId);
+    if (covered.has(name)) return refuse('malformed', `signature-input covers ${name.slice(0, 64)} twice`, keyId);
     covered.add(name);
   }
   const required = ['@method', '@path'];
   if (request.query !== undefined) required.push('@query');
   for (const name of required) if (!covered.has(name)) return refuse('not_covered', `signature-input does not cover ${name}`, keyId);
+  const coversDigest = covered.has('digest') || covered.has('content-digest');
   // Decision: a body counts only if a covered digest vouches for it.
-  if (request.body.length > 0 && !covered.has('digest') && !covered.has('content-digest')) {
+  if (request.hasBody && !coversDigest) {
     return refuse('not_covered', 'signature-input covers neither digest nor content-digest of the body', keyId);
   }
-
-  const digestProblem = checkDigests(request);
-  if (digestProblem) return refuse('digest_mismatch', digestProblem, keyId);
 
   const nowS = policy.nowMs / 1000;
   if (created > nowS + policy.clockSkewSeconds) return refuse('future', 'signature created in the future', keyId);
@@ -126,7 +141,7 @@ export function checkRequest(request: ArrivedRequest, policy: SignaturePolicy): 
   const quote = version === '15' ? (name: string) => `"${name}"` : (name: string) => name;
   for (const name of input.components) {
     const values = componentValues(request, name);
-    if (!Array.isArray(values)) return refuse('not_covered', `signature-input ${values.error}`, keyId);
+    if (!Array.isArray(values)) return refuse('not_covered', `signature-input ${values.error.slice(0, 200)}`, keyId);
     upvest.push(`${quote(name)}: ${values[0]}`);
     asSent.push(`${quote(name)}: ${values[values.length - 1]}`);
   }
@@ -134,7 +149,19 @@ export function checkRequest(request: ArrivedRequest, policy: SignaturePolicy): 
   const bases = [[...upvest, tail].join('\n')];
   const alternative = [...asSent, tail].join('\n');
   if (alternative !== bases[0]) bases.push(alternative);
-  return { keyId, created, bases, signature };
+  return { keyId, created, bases, signature, coversDigest };
+}
+
+/** With the body read and the key found: the digests against the raw bytes, then the signature. */
+export function checkBody(head: CheckedHead, request: ArrivedRequest, key: KeyObject): SignatureVerdict {
+  if (request.body.length > 0 && !head.coversDigest) {
+    return refuse('not_covered', 'signature-input covers neither digest nor content-digest of the body', head.keyId);
+  }
+  const digestProblem = checkDigests(request);
+  if (digestProblem) return refuse('digest_mismatch', digestProblem, head.keyId);
+  const ok = head.bases.some((base) => verifiesP521(key, Buffer.from(base, 'utf8'), head.signature));
+  if (!ok) return refuse('bad_signature', 'signature does not verify', head.keyId);
+  return { ok: true, keyId: head.keyId, created: head.created };
 }
 
 interface Params {
@@ -182,7 +209,7 @@ function checkDigests(request: ArrivedRequest): string | undefined {
       if (part.slice(at + 1).trim() !== expected) return 'digest does not match the body';
       checked++;
     }
-    if (checked === 0) return `digest has no SHA-256 or SHA-512 value ("${digest}")`;
+    if (checked === 0) return `digest has no SHA-256 or SHA-512 value ("${digest.slice(0, 64)}")`;
   }
   const contentDigest = headerValue(request, 'content-digest');
   if (contentDigest !== undefined) {
@@ -190,7 +217,7 @@ function checkDigests(request: ArrivedRequest): string | undefined {
     try {
       members = parseContentDigest(contentDigest);
     } catch (error) {
-      return `malformed content-digest: ${(error as Error).message}`;
+      return `malformed content-digest: ${(error as Error).message.slice(0, 200)}`;
     }
     let checked = 0;
     for (const [name, bytes] of members) {

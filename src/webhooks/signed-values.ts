@@ -19,7 +19,7 @@ export interface ArrivedRequest {
 }
 
 /** Every value of a header, trimmed and joined with ", "; undefined when it was not sent. */
-export function headerValue(request: ArrivedRequest, name: string): string | undefined {
+export function headerValue(request: Pick<ArrivedRequest, 'rawHeaders'>, name: string): string | undefined {
   const values: string[] = [];
   for (let i = 0; i + 1 < request.rawHeaders.length; i += 2) {
     if (request.rawHeaders[i]!.toLowerCase() === name) values.push(request.rawHeaders[i + 1]!.trim());
@@ -90,7 +90,7 @@ export function alternativeValues(value: string): string[] {
 }
 
 /** A covered component's possible values, or why it has none. */
-export function componentValues(request: ArrivedRequest, name: string): string[] | { error: string } {
+export function componentValues(request: Omit<ArrivedRequest, 'body'>, name: string): string[] | { error: string } {
   switch (name) {
     case '@method':
       return [request.method.toUpperCase()];

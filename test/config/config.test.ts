@@ -170,6 +170,9 @@ describe('the webhooks section', () => {
       port: 9465,
       path: '/webhooks/upvest',
       maxBodyBytes: 2_097_152,
+      headersTimeoutMs: 5_000,
+      requestTimeoutMs: 7_000,
+      maxConnections: 256,
       signatureMaxAgeSeconds: 604_800,
       signatureClockSkewSeconds: 60,
       signatureEnforceExpires: false,
@@ -232,6 +235,9 @@ describe('the webhooks section', () => {
       'WEBHOOK_APPLY_BATCH_SIZE must be at least 1',
       'WEBHOOK_APPLY_SWEEP_MS must be at most 3600000',
       'WEBHOOK_RECEIVER_HEALTH_PORT must be at most 65535',
+    ]);
+    expect(problemsOf(() => loadSections({ WEBHOOK_HEADERS_TIMEOUT_MS: '9000', WEBHOOK_REQUEST_TIMEOUT_MS: '8000' }, ['webhooks']))).toEqual([
+      'WEBHOOK_HEADERS_TIMEOUT_MS must not be above WEBHOOK_REQUEST_TIMEOUT_MS',
     ]);
   });
 });

@@ -5,7 +5,7 @@
 // served there at all, unless the page was made public on purpose. No answer of either server
 // names a host, port, address, pid or file path, and every answer carries the security headers.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { hostname, networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -145,6 +145,32 @@ describe('a worker listening beyond loopback, with credentials configured', () =
     const script = /src="(static\/js\/main[^"]+)"/.exec(html.body)![1]!;
     expect((await record(`${base}/admin/queues/${script}`, auth)).status).toBe(200);
   });
+});
+
+describe("the worker's health port", () => {
+  it('closes a connection that dribbles its headers, or says nothing, within 10 s', async () => {
+    const url = new URL(base);
+    const openSocket = () =>
+      new Promise<{ socket: Socket; closed: Promise<number>; received: () => string }>((resolve) => {
+        const started = Date.now();
+        const socket = connect(Number(url.port), url.hostname);
+        let received = '';
+        socket.on('data', (chunk: Buffer) => (received += chunk.toString()));
+        socket.on('error', () => undefined);
+        const closed = new Promise<number>((done) => socket.on('close', () => done(Date.now() - started)));
+        socket.once('connect', () => resolve({ socket, closed, received: () => received }));
+      });
+    const [dribbling, silent] = await Promise.all([openSocket(), openSocket()]);
+    dribbling.socket.write(`GET /status HTTP/1.1\r\nHost: ${url.host}\r\n`);
+    const drip = setInterval(() => dribbling.socket.write(`X-Drip-${Date.now()}: 1\r\n`), 1_000);
+    try {
+      const closedAfter = await Promise.all([dribbling.closed, silent.closed]);
+      for (const ms of closedAfter) expect(ms).toBeLessThan(10_000);
+      expect([dribbling.received().split('\r\n')[0], silent.received()]).toEqual(['HTTP/1.1 408 Request Timeout', '']);
+    } finally {
+      clearInterval(drip);
+    }
+  }, 30_000);
 });
 
 describe('a worker listening beyond loopback without credentials', () => {

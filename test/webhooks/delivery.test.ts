@@ -116,7 +116,8 @@ describe('webhook delivery to the receiver', () => {
 
   it('refuses a stale signature: a retry that is not re-signed ages past the limit', async () => {
     s.sim.webhooks.switches.resignRetries = false;
-    s.sim.webhooks.switches.arm('cut-off');
+    // Refused (after its headers were checked, fresh), so that it is retried with the same signature.
+    s.sim.webhooks.switches.arm('wrong-key');
     const id = pendingAccount();
     s.sim.dataset.setStatus(id, 'LOCKED');
     await s.sim.webhooks.waitFor((a) => a.events.some((e) => e.objectId === id) && a.attempt === 1);
@@ -126,15 +127,16 @@ describe('webhook delivery to the receiver', () => {
     s.clock.receiverOffsetS = 0;
     await delivered(id);
     expect(attemptsFor(id)).toEqual([
-      [1, 0, ['cut-off'], 1],
+      [1, 401, ['wrong-key'], 1],
       [2, 401, [], 2],
       [3, 200, [], undefined],
     ]);
     expect(s.outcomes.map((o) => [o.status, o.failure])).toEqual([
+      [401, 'bad_signature'],
       [401, 'stale'],
       [200, undefined],
     ]);
-    expect(s.outcomes[0]!.reason).toMatch(/^signature created 40\d s ago \(limit 300 s\)$/);
+    expect(s.outcomes[1]!.reason).toMatch(/^signature created 40\d s ago \(limit 300 s\)$/);
   });
 
   it('stores a re-delivered batch once and counts the deliveries', async () => {
@@ -189,17 +191,17 @@ describe('webhook delivery to the receiver', () => {
     const base = `http://${url.host}`;
     const big = Buffer.alloc(2 * 1_048_576 + 1, 0x20);
     const tooLarge = await rawRequest(base, { method: 'POST', target: url.pathname, headers: { 'content-type': 'application/json' }, body: big });
-    expect([tooLarge.status, tooLarge.json()]).toEqual([413, { error: 'too_large', detail: 'body of 2097153 bytes is over the limit of 2097152' }]);
+    expect([tooLarge.status, tooLarge.json()]).toEqual([413, { error: 'too_large' }]);
     const unsigned = await rawRequest(base, { method: 'POST', target: url.pathname, headers: { 'content-type': 'application/json' }, body: Buffer.from('{"payload":[]}') });
-    expect([unsigned.status, unsigned.json()]).toEqual([401, { error: 'missing', detail: 'missing signature-input header' }]);
+    expect([unsigned.status, unsigned.json()]).toEqual([401, { error: 'unauthorized' }]);
     expect((await rawRequest(base, { method: 'POST', target: '/elsewhere', headers: {} })).status).toBe(404);
     expect((await rawRequest(base, { method: 'GET', target: url.pathname, headers: {} })).status).toBe(405);
     // What the metrics count them as (account_sync_webhook_deliveries_total{status,reason}).
-    expect(s.outcomes.slice(-4).map((o) => [o.status, o.failure])).toEqual([
-      [413, 'too_large'],
-      [401, 'missing'],
-      [404, 'not_found'],
-      [405, 'method_not_allowed'],
+    expect(s.outcomes.slice(-4).map((o) => [o.status, o.failure, o.reason])).toEqual([
+      [413, 'too_large', 'body of 2097153 bytes is over the limit of 2097152'],
+      [401, 'missing', 'missing signature-input header'],
+      [404, 'not_found', undefined],
+      [405, 'method_not_allowed', undefined],
     ]);
     expect(await storedEvents(s.prisma)).toEqual([]);
   });
@@ -272,7 +274,8 @@ describe('webhook delivery to the receiver', () => {
     try {
       const url = new URL(guarded.url);
       const response = await rawRequest(`http://${url.host}`, { method: 'POST', target: url.pathname, headers: {}, body: Buffer.from('{}') });
-      expect([response.status, response.json()]).toEqual([403, { error: 'source_not_allowed', detail: 'source address 127.0.0.1 is not allowed' }]);
+      expect([response.status, response.json()]).toEqual([403, { error: 'forbidden' }]);
+      expect(outcomes.map((o) => [o.status, o.failure, o.reason])).toEqual([[403, 'source_not_allowed', 'source address 127.0.0.1 is not allowed']]);
     } finally {
       await guarded.close();
     }
