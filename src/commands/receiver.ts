@@ -91,9 +91,11 @@ export const receiverCommand: Command = {
       await keys
         .refresh()
         .catch((error: unknown) => logger.warn({ err: error }, `webhook verification keys not loaded yet: ${errorMessageOf(error)}`));
+      const stopRefreshing = keys.refreshEvery(config.webhooks.keysRefreshMs);
       logger.info({ receiverPort: receiver.port, healthPort: health.port, apply: config.webhooks.apply }, 'webhook receiver started');
       await untilAborted(stop.signal);
       logger.info('stopping the webhook receiver');
+      stopRefreshing();
       await health.close();
       await receiver.close();
       await applier?.close();

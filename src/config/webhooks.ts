@@ -26,8 +26,14 @@ export interface WebhooksConfig {
   signatureClockSkewSeconds: number;
   /** Refuse signatures whose expires has passed. */
   signatureEnforceExpires: boolean;
-  /** An unknown keyid fetches Upvest's keys again, but never sooner than this after the last fetch. */
+  /** An unknown keyid fetches Upvest's keys again when the last fetch started at least this long ago... */
   keysMinRefetchIntervalMs: number;
+  /** ...and fewer than this many such fetches started within the last minute. */
+  keysUnknownFetchesPerMinute: number;
+  /** Upvest's keys are fetched this often in the background (withdrawn keys are noticed so). */
+  keysRefreshMs: number;
+  /** A key Upvest no longer lists is trusted this much longer. */
+  keysWithdrawnGraceMs: number;
   /** Addresses and CIDR ranges deliveries may come from; empty: any. */
   allowedSources: string[];
   /** Read the client address from the last X-Forwarded-For entry (only behind a trusted proxy). */
@@ -87,8 +93,19 @@ export const webhooks = section(
     WEBHOOK_SIGNATURE_ENFORCE_EXPIRES: withDefault(trueOrFalse, 'false', 'refuse signatures whose expires has passed'),
     WEBHOOK_KEYS_MIN_REFETCH_INTERVAL_MS: withDefault(
       wholeNumber(0, 86_400_000),
-      '60000',
-      "least time between two fetches of Upvest's keys",
+      '1000',
+      "an unknown key id fetches Upvest's keys again only when the last fetch started at least this long ago",
+    ),
+    WEBHOOK_KEYS_UNKNOWN_FETCHES_PER_MINUTE: withDefault(
+      wholeNumber(1, 600),
+      '4',
+      "and only while fewer fetches for unknown key ids than this started within the last minute",
+    ),
+    WEBHOOK_KEYS_REFRESH_MS: withDefault(wholeNumber(1_000, 86_400_000), '60000', "Upvest's keys are fetched this often in the background"),
+    WEBHOOK_KEYS_WITHDRAWN_GRACE_MS: withDefault(
+      wholeNumber(0, 30 * 86_400_000),
+      '300000',
+      'a key Upvest no longer lists is trusted this much longer, then refused',
     ),
     WEBHOOK_ALLOWED_SOURCES: optional(sources, 'IP addresses and CIDR ranges deliveries may come from (unset: any)'),
     WEBHOOK_TRUST_FORWARDED_FOR: withDefault(trueOrFalse, 'false', 'take the source address from the last X-Forwarded-For entry'),
@@ -128,6 +145,9 @@ export const webhooks = section(
       signatureClockSkewSeconds: v.WEBHOOK_SIGNATURE_CLOCK_SKEW_SECONDS,
       signatureEnforceExpires: v.WEBHOOK_SIGNATURE_ENFORCE_EXPIRES,
       keysMinRefetchIntervalMs: v.WEBHOOK_KEYS_MIN_REFETCH_INTERVAL_MS,
+      keysUnknownFetchesPerMinute: v.WEBHOOK_KEYS_UNKNOWN_FETCHES_PER_MINUTE,
+      keysRefreshMs: v.WEBHOOK_KEYS_REFRESH_MS,
+      keysWithdrawnGraceMs: v.WEBHOOK_KEYS_WITHDRAWN_GRACE_MS,
       allowedSources: v.WEBHOOK_ALLOWED_SOURCES ?? [],
       trustForwardedFor: v.WEBHOOK_TRUST_FORWARDED_FOR,
       tokenScopes: v.WEBHOOK_TOKEN_SCOPES.split(/\s+/).join(' '),

@@ -38,6 +38,8 @@ export interface DeliveryAttempt {
   error?: string;
   /** Switches applied to this attempt. */
   switches: string[];
+  /** Wall-clock ms when the attempt was sent (for tests that time how long a delivery took). */
+  sentAtMs: number;
   /** When this attempt failed: the wait before the next one, in time units. */
   retryInUnits?: number;
 }
@@ -161,6 +163,7 @@ export class Outbox {
       this.busy = false;
       return;
     }
+    const sentAtMs = Date.now();
     const outcome = await this.deps.deliver(subscription, batch, attempt);
     if (this.closed) return;
     const record: DeliveryAttempt = {
@@ -176,6 +179,7 @@ export class Outbox {
       })),
       status: outcome.status,
       switches: outcome.switches,
+      sentAtMs,
       ...(outcome.error === undefined ? {} : { error: outcome.error }),
     };
     if (outcome.status === 200) {

@@ -10,6 +10,8 @@ export type AttemptSwitch =
   | 'wrong-key'
   /** Signed with a fresh key under a keyid verify_keys does not list. */
   | 'unknown-key-id'
+  /** Signed with the key withdrawn last (keyring.withdraw), under its kid. */
+  | 'withdrawn-key'
   /** One byte of the body changed after signing (the digest no longer matches). */
   | 'tamper-body'
   /** The signature as raw r||s instead of DER. */
@@ -22,7 +24,7 @@ export type BatchSwitch =
   /** The next delivery waits until the one after it has been delivered. */
   | 'reorder';
 
-const ATTEMPT: ReadonlySet<string> = new Set(['cut-off', 'wrong-key', 'unknown-key-id', 'tamper-body', 'raw-signature']);
+const ATTEMPT: ReadonlySet<string> = new Set(['cut-off', 'wrong-key', 'unknown-key-id', 'withdrawn-key', 'tamper-body', 'raw-signature']);
 
 export class WebhookSwitches {
   /**

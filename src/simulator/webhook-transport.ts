@@ -38,8 +38,9 @@ export function createTransport(options: TransportOptions): Transport {
       ['user-agent', USER_AGENT],
     ];
     let signed = attempt > 1 && !options.switches.resignRetries ? firstSignatures.get(batch.seq) : undefined;
-    if (!signed || switches.some((s) => s === 'wrong-key' || s === 'unknown-key-id' || s === 'raw-signature')) {
-      const current = options.keyring.current;
+    if (!signed || switches.some((s) => s === 'wrong-key' || s === 'unknown-key-id' || s === 'withdrawn-key' || s === 'raw-signature')) {
+      const withdrawn = switches.includes('withdrawn-key') ? options.keyring.lastWithdrawn : undefined;
+      const current = withdrawn ?? options.keyring.current;
       const stranger = switches.includes('wrong-key') || switches.includes('unknown-key-id');
       signed = signWebhookRequest({
         method: 'POST',

@@ -59,6 +59,8 @@ export async function startReceiverFromConfig(
   const keys = new VerifyKeyCache({
     fetchKeys: () => api.verifyKeys(),
     minRefetchIntervalMs: config.webhooks.keysMinRefetchIntervalMs,
+    maxUnknownFetchesPerMinute: config.webhooks.keysUnknownFetchesPerMinute,
+    withdrawnGraceMs: config.webhooks.keysWithdrawnGraceMs,
     logger: deps.logger,
     now: deps.now,
   });

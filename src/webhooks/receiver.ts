@@ -15,7 +15,7 @@ import { createLimitedServer, listen, setBaselineHeaders, type ServerLimits } fr
 import type { Logger } from '../logger.js';
 import { parseEnvelope } from './envelope.js';
 import { storeDelivery, type StoredBatch } from './event-store.js';
-import { checkBody, checkHead, shownKeyId, type KeyLookup, type SignatureFailure, type SignaturePolicy } from './signature.js';
+import { checkBody, checkHead, keyRefusal, shownKeyId, type KeyLookup, type SignatureFailure, type SignaturePolicy } from './signature.js';
 
 export interface ReceiverOptions {
   host: string;
@@ -133,13 +133,16 @@ export async function startReceiver(options: ReceiverOptions): Promise<Receiver>
     );
     if ('failure' in head) return refuseUnread(req, () => refuse(401, head.failure, head.reason, head.keyId));
     void withTimeout(options.keys(head.keyId), KEY_LOOKUP_TIMEOUT_MS).then(
-      (key) => {
-        if (key === undefined) return refuseUnread(req, () => refuse(401, 'unknown_key', `unknown keyid "${shownKeyId(head.keyId)}"`, head.keyId));
+      (found) => {
+        if (found === undefined || 'withdrawn' in found) {
+          const refusal = keyRefusal(head.keyId, found);
+          return refuseUnread(req, () => refuse(401, refusal.failure, refusal.reason, head.keyId));
+        }
         readBody(req, options.maxBodyBytes, (body) => {
           if (body === undefined) {
             return tooLarge(req, options.maxBodyBytes, () => refuse(413, 'too_large', `body over the limit of ${options.maxBodyBytes} bytes`));
           }
-          const verdict = checkBody(head, { method: 'POST', path, query, rawHeaders: req.rawHeaders, body }, key);
+          const verdict = checkBody(head, { method: 'POST', path, query, rawHeaders: req.rawHeaders, body }, found.key);
           if (!verdict.ok) return refuse(401, verdict.failure, verdict.reason, verdict.keyId);
           void store(verdict.keyId, body);
         });

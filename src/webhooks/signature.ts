@@ -19,8 +19,11 @@ export interface SignaturePolicy {
   enforceExpires: boolean;
 }
 
-/** The public key for a keyid, fetching Upvest's keys again at most once if it is unknown. */
-export type KeyLookup = (keyId: string) => Promise<KeyObject | undefined>;
+/**
+ * The public key for a keyid (fetching Upvest's keys again, within bounds, if it is unknown);
+ * `withdrawn` for a key Upvest stopped listing longer ago than the grace period.
+ */
+export type KeyLookup = (keyId: string) => Promise<{ key: KeyObject } | { withdrawn: true } | undefined>;
 
 /** Why a request was refused, stable for metrics and logs. */
 export type SignatureFailure =
@@ -33,6 +36,7 @@ export type SignatureFailure =
   | 'future'
   | 'expired'
   | 'unknown_key'
+  | 'withdrawn_key'
   | 'bad_signature';
 
 export type SignatureRefusal = { ok: false; failure: SignatureFailure; reason: string; keyId?: string };
@@ -52,9 +56,16 @@ export async function verifyWebhookSignature(
 ): Promise<SignatureVerdict> {
   const head = checkHead({ ...request, hasBody: request.body.length > 0 }, policy);
   if ('failure' in head) return head;
-  const key = await keys(head.keyId);
-  if (key === undefined) return refuse('unknown_key', `unknown keyid "${shownKeyId(head.keyId)}"`, head.keyId);
-  return checkBody(head, request, key);
+  const found = await keys(head.keyId);
+  if (found === undefined || 'withdrawn' in found) return keyRefusal(head.keyId, found);
+  return checkBody(head, request, found.key);
+}
+
+/** Why a key id has no key to verify with. */
+export function keyRefusal(keyId: string, found: { withdrawn: true } | undefined): SignatureRefusal {
+  return found === undefined
+    ? refuse('unknown_key', `unknown keyid "${shownKeyId(keyId)}"`, keyId)
+    : refuse('withdrawn_key', `keyid "${shownKeyId(keyId)}" was withdrawn by Upvest (not listed for longer than the grace period)`, keyId);
 }
 
 /** A request before its body is read: what can be checked from its headers alone. */

@@ -18,58 +18,109 @@ function jwk(kid: string): VerifyKey {
 }
 
 describe('verification key cache', () => {
-  it('shares one fetch among concurrent lookups, keeps old keys and refetches no sooner than the interval', async () => {
+  const policy = { minRefetchIntervalMs: 1_000, maxUnknownFetchesPerMinute: 4, withdrawnGraceMs: 300_000, logger: silentLogger() };
+
+  it('shares one fetch among concurrent lookups, and fetches for an unknown key id once the last fetch is a second old', async () => {
     let clock = 0;
     let served = [jwk('A1B2C3D4-0000-4000-8000-000000000001')];
     let release!: () => void;
     const calls: number[] = [];
     const cache = new VerifyKeyCache({
+      ...policy,
       fetchKeys: async () => {
         calls.push(clock);
         await new Promise<void>((resolve) => (release = resolve));
         return served;
       },
-      minRefetchIntervalMs: 60_000,
-      logger: silentLogger(),
       now: () => clock,
     });
     const lookups = [cache.get('a1b2c3d4-0000-4000-8000-000000000001'), cache.get('a1b2c3d4-0000-4000-8000-000000000001'), cache.get('unknown')];
     await Promise.resolve();
     release();
     const [first, second, unknown] = await Promise.all(lookups);
-    expect([first?.asymmetricKeyDetails?.namedCurve, first === second, unknown, calls]).toEqual(['secp521r1', true, undefined, [0]]);
+    const key = (v: Awaited<(typeof lookups)[number]>) => (v && 'key' in v ? v.key : undefined);
+    expect([key(first)?.asymmetricKeyDetails?.namedCurve, key(first) === key(second), unknown, calls]).toEqual(['secp521r1', true, undefined, [0]]);
 
-    clock = 59_999;
-    expect(await cache.get('forged')).toBeUndefined();
-    expect(calls).toEqual([0]);
-
-    served = [jwk('b0000000-0000-4000-8000-000000000002')]; // the old key is no longer listed
-    clock = 60_000;
+    // Rotated: a new key listed beside the old one. Within a second of the last fetch the new
+    // key id is refused without a fetch; a second later it is fetched and found.
+    served = [...served, jwk('b0000000-0000-4000-8000-000000000002')];
+    clock = 999;
+    expect(await cache.get('b0000000-0000-4000-8000-000000000002')).toBeUndefined();
+    clock = 1_000;
     const rotated = cache.get('b0000000-0000-4000-8000-000000000002');
     await Promise.resolve();
     release();
-    expect((await rotated)?.type).toBe('public');
-    expect(calls).toEqual([0, 60_000]);
-    expect(await cache.get('a1b2c3d4-0000-4000-8000-000000000001')).toBe(first);
-    expect(cache.fetches).toBe(2);
+    expect(key(await rotated)?.type).toBe('public');
+    expect(calls).toEqual([0, 1_000]);
+    expect(key(await cache.get('a1b2c3d4-0000-4000-8000-000000000001'))).toBe(key(first));
+    expect([cache.fetches, cache.size]).toEqual([2, 2]);
+  });
+
+  it('fetches for forged key ids at most four times a minute, however many come', async () => {
+    let clock = 0;
+    const calls: number[] = [];
+    const cache = new VerifyKeyCache({ ...policy, fetchKeys: async () => (calls.push(clock), [jwk('c0000000-0000-4000-8000-000000000003')]), now: () => clock });
+    // 1,000 forged key ids spread over a minute (one every 60 ms), then the next minute begins.
+    for (let i = 0; i < 1_000; i++, clock += 60) expect(await cache.get(`forged-${i}`)).toBeUndefined();
+    expect(calls).toEqual([0, 1_020, 2_040, 3_060]);
+    expect(await cache.get('forged-next-minute')).toBeUndefined();
+    expect(calls).toEqual([0, 1_020, 2_040, 3_060, 60_000]);
+  });
+
+  it('trusts a key Upvest stopped listing for the grace period, then refuses it as withdrawn', async () => {
+    let clock = 0;
+    const old = jwk('d0000000-0000-4000-8000-000000000004');
+    const next = jwk('e0000000-0000-4000-8000-000000000005');
+    let served = [old];
+    const cache = new VerifyKeyCache({ ...policy, fetchKeys: async () => served, now: () => clock });
+    await cache.refresh();
+    served = [next];
+    clock = 10_000;
+    await cache.refresh(); // the first fetch without the old key
+    clock = 10_000 + 299_999;
+    expect(await cache.get(old.kid)).toMatchObject({ key: expect.anything() });
+    clock = 10_000 + 300_000;
+    expect(await cache.get(old.kid)).toEqual({ withdrawn: true });
+    expect(cache.size).toBe(1);
+    // Listed again: trusted again.
+    served = [old, next];
+    clock += 60_000;
+    await cache.refresh();
+    expect(await cache.get(old.kid)).toMatchObject({ key: expect.anything() });
+    // A failed fetch withdraws nothing: while Upvest cannot be reached, the keys are kept.
+    served = [];
+    const failing = new VerifyKeyCache({
+      ...policy,
+      fetchKeys: async () => {
+        if (served.length === 0) throw new Error('connect ECONNREFUSED');
+        return served;
+      },
+      now: () => clock,
+    });
+    served = [old];
+    await failing.refresh();
+    served = [];
+    clock += 3_600_000;
+    await expect(failing.refresh()).rejects.toMatchObject({ code: 'WEBHOOK_KEYS_UNAVAILABLE' });
+    expect(await failing.get(old.kid)).toMatchObject({ key: expect.anything() });
   });
 
   it('reports a failed fetch as WEBHOOK_KEYS_UNAVAILABLE and skips keys it cannot use', async () => {
     let fail = true;
     const cache = new VerifyKeyCache({
+      ...policy,
+      minRefetchIntervalMs: 0,
       fetchKeys: async () => {
         if (fail) throw new Error('connect ECONNREFUSED');
         return [{ kid: 'rsa', kty: 'RSA' }, jwk('c0000000-0000-4000-8000-000000000003')];
       },
-      minRefetchIntervalMs: 0,
-      logger: silentLogger(),
     });
     await expect(cache.get('c0000000-0000-4000-8000-000000000003')).rejects.toMatchObject({
       code: 'WEBHOOK_KEYS_UNAVAILABLE',
       message: "cannot fetch Upvest's webhook verification keys: connect ECONNREFUSED",
     });
     fail = false;
-    expect((await cache.get('c0000000-0000-4000-8000-000000000003'))?.type).toBe('public');
+    expect(await cache.get('c0000000-0000-4000-8000-000000000003')).toMatchObject({ key: { type: 'public' } });
     expect([cache.size, await cache.get('rsa')]).toEqual([1, undefined]);
   });
 
@@ -81,29 +132,28 @@ describe('verification key cache', () => {
     const calls: number[] = [];
     const kid = 'd0000000-0000-4000-8000-000000000004';
     const cache = new VerifyKeyCache({
+      ...policy,
       fetchKeys: async () => {
         calls.push(clock);
         if (fail) throw new Error('HTTP 503 Service Unavailable');
         return [jwk(kid)];
       },
-      minRefetchIntervalMs: 60_000,
-      logger: silentLogger(),
       now: () => clock,
     });
     await expect(cache.refresh()).rejects.toMatchObject({ code: 'WEBHOOK_KEYS_UNAVAILABLE' });
     fail = false;
-    clock = 1_000;
+    clock = 500;
     await expect(cache.get(kid)).rejects.toMatchObject({
       code: 'WEBHOOK_KEYS_UNAVAILABLE',
       message: expect.stringContaining("cannot fetch Upvest's webhook verification keys: HTTP 503 Service Unavailable"),
     });
     expect(calls).toEqual([0]);
-    clock = 60_000;
-    expect((await cache.get(kid))?.type).toBe('public');
+    clock = 1_000;
+    expect(await cache.get(kid)).toMatchObject({ key: { type: 'public' } });
     // Keys fetched: a key id outside them is unknown, and the interval holds as before.
-    clock = 61_000;
+    clock = 1_500;
     expect(await cache.get('e0000000-0000-4000-8000-000000000005')).toBeUndefined();
-    expect(calls).toEqual([0, 60_000]);
+    expect(calls).toEqual([0, 1_000]);
   });
 });
 

@@ -8,7 +8,7 @@ import { verifyWebhookSignature, type ArrivedRequest, type SignaturePolicy } fro
 
 const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'secp521r1' });
 const KEY_ID = '2f1c8e0a-7b4d-4c9e-8a1f-3d5b6c7e8f90';
-const keys = async (id: string): Promise<KeyObject | undefined> => (id === KEY_ID ? publicKey : undefined);
+const keys = async (id: string): Promise<{ key: KeyObject } | undefined> => (id === KEY_ID ? { key: publicKey } : undefined);
 
 // The example of Upvest's "v6 content digest" page.
 const DOC_BODY = Buffer.from('{"hello": "world"}', 'utf8');

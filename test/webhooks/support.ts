@@ -33,7 +33,13 @@ export interface WebhookSetup {
 
 export async function startWebhookSetup(
   label: string,
-  options: { simulator?: SimulatorOptions; receiver?: Partial<ReceiverOptions>; config?: { delay: string; max_package_size: number } } = {},
+  options: {
+    simulator?: SimulatorOptions;
+    receiver?: Partial<ReceiverOptions>;
+    config?: { delay: string; max_package_size: number };
+    /** The key cache's clock; the test's `clock.keysMs` unless given (Date.now for real time). */
+    keysNow?: () => number;
+  } = {},
 ): Promise<WebhookSetup> {
   const db = await createTestDatabase(label);
   const sim = await startSimulator({ accounts: 20, webhookTimeUnitMs: 5, ...options.simulator });
@@ -55,7 +61,15 @@ export async function startWebhookSetup(
   const admin = createWebhooksApiFromConfig(upvest, webhooks, { logger, scopes: 'webhooks:admin' });
   const reader = createWebhooksApiFromConfig(upvest, webhooks, { logger });
   const clock = { receiverOffsetS: 0, keysMs: 1_000_000 };
-  const keys = new VerifyKeyCache({ fetchKeys: () => reader.verifyKeys(), minRefetchIntervalMs: 60_000, logger, now: () => clock.keysMs });
+  // The production policy, on a clock of the test's.
+  const keys = new VerifyKeyCache({
+    fetchKeys: () => reader.verifyKeys(),
+    minRefetchIntervalMs: 1_000,
+    maxUnknownFetchesPerMinute: 4,
+    withdrawnGraceMs: 300_000,
+    logger,
+    now: options.keysNow ?? (() => clock.keysMs),
+  });
   const prisma = createPrisma(db.url, { poolSize: 4 });
   const outcomes: ReceiverOutcome[] = [];
   const receiver = await startReceiver({
