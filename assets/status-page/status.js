@@ -71,6 +71,10 @@
     $('webhooks-pending').textContent = pending.events
       ? `Pending: ${fmt(pending.events)}, the oldest created ${duration(pending.oldestAgeMs)} ago`
       : 'Pending: none';
+    const rejected = lag.rejectedLastHour;
+    $('webhooks-rejected').textContent = rejected.events
+      ? `Rejected in the last hour: ${fmt(rejected.events)}, ${fmt(rejected.notOurs)} of them not from our subscriptions`
+      : 'Rejected in the last hour: none';
   }
 
   function renderProgress(live) {

@@ -59,6 +59,7 @@ function webhooksJson(lag: WebhookLag) {
     },
     last_hour: { applied: lag.lastHour.applied, lag_p50_ms: lag.lastHour.p50Ms, lag_p95_ms: lag.lastHour.p95Ms, lag_max_ms: lag.lastHour.maxMs },
     pending: { events: lag.pending.events, oldest_created_at: lag.pending.oldestCreatedAt, oldest_age_ms: lag.pending.oldestAgeMs },
+    rejected_last_hour: { events: lag.rejectedLastHour.events, not_ours: lag.rejectedLastHour.notOurs },
   };
 }
 
@@ -79,6 +80,10 @@ export function webhookLines(lag: WebhookLag): string[] {
     pending.events === 0
       ? '  Pending: none.'
       : `  Pending: ${formatCount(pending.events)} event(s), the oldest created ${formatDuration(pending.oldestAgeMs!)} ago.`,
+    lag.rejectedLastHour.events === 0
+      ? '  Rejected in the last hour: none.'
+      : `  Rejected in the last hour: ${formatCount(lag.rejectedLastHour.events)} event(s), ` +
+        `${formatCount(lag.rejectedLastHour.notOurs)} of them not from our subscriptions.`,
   ];
 }
 

@@ -8,7 +8,7 @@ import type { PrismaClient } from '../db/prisma.js';
 import type { Logger } from '../logger.js';
 import type { Simulator, SimAccount } from '../simulator/index.js';
 import { startApplier } from '../webhooks/applier.js';
-import { createWebhooksApiFromConfig, startReceiverFromConfig } from '../webhooks/index.js';
+import { createWebhooksApiFromConfig, ourSubscriptionsFromConfig, startReceiverFromConfig } from '../webhooks/index.js';
 import { subscribe, SUBSCRIPTION_DEFAULTS } from '../webhooks/subscribe.js';
 
 /** The simulator's webhook clock runs this many times fast in the demo (delays and retry waits). */
@@ -38,6 +38,7 @@ export async function showWebhooks(deps: DemoWebhooksDeps): Promise<boolean> {
   const { config, prisma, simulator, out } = deps;
   const arrivals = watchArrivals(prisma);
   const applier = await startApplier({
+    subscriptions: ourSubscriptionsFromConfig(config, { logger: deps.logger, secrets: deps.secrets }),
     prisma,
     databaseUrl: config.database.url,
     logger: deps.logger,

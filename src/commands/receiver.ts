@@ -11,7 +11,7 @@ import { createReadiness } from '../health/readiness.js';
 import { startHealthServer } from '../health/server.js';
 import { startApplier, type Applier } from '../webhooks/applier.js';
 import { pendingEventCount } from '../webhooks/event-store.js';
-import { startReceiverFromConfig } from '../webhooks/index.js';
+import { ourSubscriptionsFromConfig, startReceiverFromConfig } from '../webhooks/index.js';
 import { createReceiverMetrics } from '../webhooks/metrics.js';
 import { parseCommandLine } from './arguments.js';
 import { setUp, type Command } from './command.js';
@@ -53,8 +53,14 @@ export const receiverCommand: Command = {
     });
     let applier: Applier | null = null;
     try {
+      const subscriptions = ourSubscriptionsFromConfig(config, { logger, secrets });
+      // Known before the first event if Upvest answers now; otherwise the first event asks again.
+      void subscriptions
+        .refresh()
+        .catch((error: unknown) => logger.warn(`this tenant's webhook subscriptions not read yet: ${errorMessageOf(error)}`));
       applier = config.webhooks.apply
         ? await startApplier({
+            subscriptions,
             prisma,
             databaseUrl: config.database.url,
             logger,
@@ -64,7 +70,7 @@ export const receiverCommand: Command = {
             redact: secrets.redact,
             onApplied: (result) => {
               metrics.applied(result);
-              logger.debug({ claimed: result.claimed, ...result.byOutcome }, 'webhook events applied');
+              logger.debug({ claimed: result.claimed, notOurs: result.notOurs, waiting: result.waiting, ...result.byOutcome }, 'webhook events applied');
             },
           })
         : null;

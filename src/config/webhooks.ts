@@ -34,6 +34,8 @@ export interface WebhooksConfig {
   keysRefreshMs: number;
   /** A key Upvest no longer lists is trusted this much longer. */
   keysWithdrawnGraceMs: number;
+  /** An event of a subscription not known to be ours reads GET /webhooks again at most this often. */
+  subscriptionsMinRefetchIntervalMs: number;
   /** Addresses and CIDR ranges deliveries may come from; empty: any. */
   allowedSources: string[];
   /** Read the client address from the last X-Forwarded-For entry (only behind a trusted proxy). */
@@ -107,6 +109,11 @@ export const webhooks = section(
       '300000',
       'a key Upvest no longer lists is trusted this much longer, then refused',
     ),
+    WEBHOOK_SUBSCRIPTIONS_MIN_REFETCH_INTERVAL_MS: withDefault(
+      wholeNumber(0, 3_600_000),
+      '2000',
+      "an event whose webhook_id is none of this tenant's known subscriptions reads GET /webhooks again at most this often",
+    ),
     WEBHOOK_ALLOWED_SOURCES: optional(sources, 'IP addresses and CIDR ranges deliveries may come from (unset: any)'),
     WEBHOOK_TRUST_FORWARDED_FOR: withDefault(trueOrFalse, 'false', 'take the source address from the last X-Forwarded-For entry'),
     WEBHOOK_TOKEN_SCOPES: withDefault(z.string().trim().min(1), 'webhooks:read', "scopes of the receiver's token"),
@@ -148,6 +155,7 @@ export const webhooks = section(
       keysUnknownFetchesPerMinute: v.WEBHOOK_KEYS_UNKNOWN_FETCHES_PER_MINUTE,
       keysRefreshMs: v.WEBHOOK_KEYS_REFRESH_MS,
       keysWithdrawnGraceMs: v.WEBHOOK_KEYS_WITHDRAWN_GRACE_MS,
+      subscriptionsMinRefetchIntervalMs: v.WEBHOOK_SUBSCRIPTIONS_MIN_REFETCH_INTERVAL_MS,
       allowedSources: v.WEBHOOK_ALLOWED_SOURCES ?? [],
       trustForwardedFor: v.WEBHOOK_TRUST_FORWARDED_FOR,
       tokenScopes: v.WEBHOOK_TOKEN_SCOPES.split(/\s+/).join(' '),

@@ -30,6 +30,8 @@ export interface Applier {
 
 /** When another applier holds the lock, look again after this long: it may have finished before our events committed. */
 const BUSY_RETRY_MS = 200;
+/** Events wait for their subscription to be told ours or not: look again this soon (GET /webhooks is rate-bound anyway). */
+const WAITING_RETRY_MS = 1_000;
 const LISTEN_RETRY_MS = 2_000;
 
 export async function startApplier(options: ApplierOptions): Promise<Applier> {
@@ -54,6 +56,7 @@ export async function startApplier(options: ApplierOptions): Promise<Applier> {
         return;
       }
       if (result.claimed > 0) options.onApplied?.(result);
+      if (result.waiting > 0 && !closed) later(WAITING_RETRY_MS, kick);
       if (closed || (result.claimed < options.batchSize && !again)) return;
     }
   };

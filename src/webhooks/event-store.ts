@@ -88,17 +88,35 @@ export interface PendingEvent {
 }
 
 /**
+ * The subscriptions the next `limit` pending events came through (oldest created_at first, as
+ * they would be claimed), each with the latest time one of them was received; events of the
+ * `waiting` subscriptions left out. Read before an apply, outside its transaction, so that the
+ * subscriptions can be looked up at Upvest without holding the apply lock.
+ */
+export async function pendingSubscriptions(db: Db, limit: number, waiting: readonly string[] = []): Promise<Array<{ webhookId: string | null; receivedAt: Date }>> {
+  const rows = await db.$queryRaw<Array<{ webhook_id: string | null; received_at: Date }>>`
+    SELECT webhook_id, max(received_at) AS received_at
+    FROM (SELECT webhook_id, received_at FROM webhook_events
+          WHERE outcome IS NULL AND (webhook_id IS NULL OR webhook_id <> ALL(${waiting}::text[]))
+          ORDER BY created_at, created_at_nanos, seq
+          LIMIT ${limit}) AS head
+    GROUP BY webhook_id`;
+  return rows.map((row) => ({ webhookId: row.webhook_id, receivedAt: row.received_at }));
+}
+
+/**
  * Up to `limit` pending events, oldest created_at first (nanoseconds included), locked for
  * the calling transaction; events another transaction holds are skipped, so several appliers
- * can run at once. Call inside prisma.$transaction and mark each event before it commits.
+ * can run at once, and so are those of the `waiting` subscriptions (not known yet to be ours or
+ * not). Call inside prisma.$transaction and mark each event before it commits.
  */
-export async function claimPendingEvents(tx: Db, limit: number): Promise<PendingEvent[]> {
+export async function claimPendingEvents(tx: Db, limit: number, waiting: readonly string[] = []): Promise<PendingEvent[]> {
   const rows = await tx.$queryRaw<
     Array<{ seq: bigint; event_id: string; webhook_id: string | null; type: string; object_id: string | null; created_at_raw: string; raw: unknown; received_at: Date; deliveries: number }>
   >`
     SELECT seq, event_id::text, webhook_id, type, object_id, created_at_raw, raw, received_at, deliveries
     FROM webhook_events
-    WHERE outcome IS NULL
+    WHERE outcome IS NULL AND (webhook_id IS NULL OR webhook_id <> ALL(${waiting}::text[]))
     ORDER BY created_at, created_at_nanos, seq
     LIMIT ${limit}
     FOR UPDATE SKIP LOCKED`;

@@ -5,11 +5,13 @@ import type { PrismaClient } from '../db/prisma.js';
 import type { Logger } from '../logger.js';
 import { connectUpvest, type UpvestSettings } from '../upvest/index.js';
 import { createWebhooksApi, type WebhooksApi } from '../upvest/webhooks-api.js';
+import { OurSubscriptions } from './our-subscriptions.js';
 import { startReceiver, type Receiver, type ReceiverOutcome } from './receiver.js';
 import { VerifyKeyCache } from './verify-keys.js';
 
 export { claimPendingEvents, markEvents, WEBHOOK_EVENTS_CHANNEL, type EventOutcome, type PendingEvent } from './event-store.js';
 export type { Receiver, ReceiverOutcome, WebhooksApi };
+export { OurSubscriptions };
 
 export interface WebhooksApiOptions {
   logger: Logger;
@@ -88,4 +90,18 @@ export async function startReceiverFromConfig(
     onOutcome: deps.onOutcome,
   });
   return { receiver, keys };
+}
+
+/** This tenant's subscriptions, read with GET /webhooks (the receiver's token, webhooks:read). */
+export function ourSubscriptionsFromConfig(
+  config: { upvest: UpvestSettings; webhooks: WebhooksConfig },
+  deps: { logger: Logger; secrets?: { addToken(token: string): void }; now?: () => number },
+): OurSubscriptions {
+  const api = createWebhooksApiFromConfig(config.upvest, config.webhooks, { logger: deps.logger, now: deps.now, secrets: deps.secrets });
+  return new OurSubscriptions({
+    listAll: () => api.listAll(),
+    minRefetchIntervalMs: config.webhooks.subscriptionsMinRefetchIntervalMs,
+    logger: deps.logger,
+    now: deps.now,
+  });
 }

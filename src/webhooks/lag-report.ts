@@ -1,12 +1,14 @@
 // How fresh the webhook path keeps the mirror, alike for `account-sync status` and the status
 // page: the last event applied and how long after Upvest created it (its lag, processed_at −
-// created_at), the lag over the last hour, and what is still pending. One statement, on the
+// created_at), the lag over the last hour, what is still pending, and what was rejected in the
+// last hour (migration webhook_rejected's partial index). One statement, on the
 // partial indexes of migrations webhook_events and webhook_lag, so that the status page can
 // read it on every poll however many events the table holds. The last hour's lags are those of
 // its newest LAG_SAMPLE events at most: sorting the lags is what costs, and a burst of a
 // hundred thousand events in an hour would otherwise make every poll slow.
 import type { Db } from '../db/prisma.js';
 import { utcText } from '../runs/sql/runs.js';
+import { NOT_OURS_REASON } from './our-subscriptions.js';
 
 export interface WebhookLag {
   /** The event applied last (the newest processed_at; within one transaction, the newest created_at). */
@@ -31,6 +33,8 @@ export interface WebhookLag {
   lastHour: { applied: number; p50Ms: number | null; p95Ms: number | null; maxMs: number | null };
   /** Stored and not applied yet; the oldest of them by created_at. */
   pending: { events: number; oldestCreatedAt: string | null; oldestAgeMs: number | null };
+  /** Events rejected within the hour before now, and of them those not from this tenant's subscriptions. */
+  rejectedLastHour: { events: number; notOurs: number };
 }
 
 /** The last hour's lags are those of its newest events, this many at most. */
@@ -52,6 +56,8 @@ interface Row {
   pending: number;
   oldest_pending: string | null;
   oldest_pending_age_ms: number | null;
+  rejected: number;
+  not_ours: number;
 }
 
 /** The webhook path's freshness at `now`; null while webhook_events has no row (webhooks are not in use). */
@@ -79,6 +85,10 @@ export async function readWebhookLag(db: Db, now: Date): Promise<WebhookLag | nu
       SELECT count(*)::int AS events, min(created_at) AS oldest
       FROM webhook_events
       WHERE outcome IS NULL
+    ), rejected AS (
+      SELECT count(*)::int AS events, count(*) FILTER (WHERE starts_with(reason, ${NOT_OURS_REASON}))::int AS not_ours
+      FROM webhook_events
+      WHERE outcome = 'rejected' AND processed_at > ${now}::timestamptz - interval '1 hour'
     )
     SELECT EXISTS (SELECT 1 FROM webhook_events) AS any,
            l.event_id::text AS event_id, l.type, l.object_id,
@@ -87,8 +97,9 @@ export async function readWebhookLag(db: Db, now: Date): Promise<WebhookLag | nu
            greatest(0, date_part('epoch', ${now}::timestamptz - l.processed_at) * 1000) AS age_ms,
            h.applied AS hour_applied, h.percentiles[1] AS p50_ms, h.percentiles[2] AS p95_ms, h.max_ms,
            p.events AS pending, ${utcText('p.oldest')} AS oldest_pending,
-           greatest(0, date_part('epoch', ${now}::timestamptz - p.oldest) * 1000) AS oldest_pending_age_ms
-    FROM lags h CROSS JOIN pending p LEFT JOIN last l ON true`;
+           greatest(0, date_part('epoch', ${now}::timestamptz - p.oldest) * 1000) AS oldest_pending_age_ms,
+           r.events AS rejected, r.not_ours
+    FROM lags h CROSS JOIN pending p CROSS JOIN rejected r LEFT JOIN last l ON true`;
   if (!row?.any) return null;
   const ms = (value: number | null) => (value === null ? null : Math.round(value));
   return {
@@ -106,5 +117,6 @@ export async function readWebhookLag(db: Db, now: Date): Promise<WebhookLag | nu
           },
     lastHour: { applied: row.hour_applied, p50Ms: ms(row.p50_ms), p95Ms: ms(row.p95_ms), maxMs: ms(row.max_ms) },
     pending: { events: row.pending, oldestCreatedAt: row.oldest_pending, oldestAgeMs: ms(row.oldest_pending_age_ms) },
+    rejectedLastHour: { events: row.rejected, notOurs: row.not_ours },
   };
 }

@@ -33,6 +33,11 @@ export function createReceiverMetrics(sources: { pendingEvents(): Promise<number
     labelNames: ['outcome'],
     registers,
   });
+  const notOurs = new Counter({
+    name: 'account_sync_webhook_events_not_ours_total',
+    help: "Events whose webhook_id is none of this tenant's subscriptions (GET /webhooks): stored as rejected, never applied (also in applied_total{outcome=\"rejected\"}).",
+    registers,
+  });
   const lag = new Histogram({
     name: 'account_sync_webhook_apply_lag_seconds',
     help: "From an applied event's created_at to its application.",
@@ -69,6 +74,7 @@ export function createReceiverMetrics(sources: { pendingEvents(): Promise<number
     },
     applied(result) {
       for (const [outcome, count] of Object.entries(result.byOutcome)) applied.inc({ outcome }, count);
+      notOurs.inc(result.notOurs);
       for (const ms of result.lagsMs) lag.observe(ms / 1000);
     },
     dependency(name, isUp) {

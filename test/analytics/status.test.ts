@@ -236,15 +236,15 @@ describe('once webhook events are stored', () => {
   const NOW = '2026-01-01T10:50:00Z';
   let n = 0;
   /** Stores events as the receiver and the applier leave them; timestamps UTC with microseconds. */
-  async function storeEvents(events: Array<{ type: string; created: string; outcome?: string; processed?: string }>) {
+  async function storeEvents(events: Array<{ type: string; created: string; outcome?: string; processed?: string; reason?: string }>) {
     const rows = events.map((e) => ({ ...e, key: `event-${++n}`, id: `30000000-0000-4000-8000-${String(n).padStart(12, '0')}` }));
     await prisma.$executeRaw`
       INSERT INTO webhook_events (dedupe_key, event_id, type, object_id, created_at_raw, created_at, created_at_nanos, raw,
-                                  key_id, received_at, last_received_at, outcome, processed_at)
+                                  key_id, received_at, last_received_at, outcome, reason, processed_at)
       SELECT e.key, e.id, e.type, ${accountId(3)}, e.created, e.created, 0, '{}'::jsonb,
-             'key-1', e.created, e.created, e.outcome, e.processed
+             'key-1', e.created, e.created, e.outcome, e.reason, e.processed
       FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS e(key text, id uuid, type text, created timestamptz,
-                                                                   outcome text, processed timestamptz)`;
+                                                                   outcome text, reason text, processed timestamptz)`;
     return rows.map((row) => row.id);
   }
 
@@ -256,6 +256,7 @@ describe('once webhook events are stored', () => {
       last_applied: null,
       last_hour: { applied: 0, lag_p50_ms: null, lag_p95_ms: null, lag_max_ms: null },
       pending: { events: 1, oldest_created_at: '2026-01-01T10:49:50.000000Z', oldest_age_ms: 10_000 },
+      rejected_last_hour: { events: 0, not_ours: 0 },
     });
     expect((await status([], NOW)).stdout.split('\n').slice(1, 5)).toEqual([
       '',
@@ -279,6 +280,10 @@ describe('once webhook events are stored', () => {
       { type: 'ACCOUNT.LOCKED', created: '2026-01-01T10:49:58Z', outcome: 'duplicate', processed: '2026-01-01T10:49:59.5Z' },
       { type: 'WEBHOOK.TEST', created: '2026-01-01T10:49:58Z', outcome: 'ignored', processed: '2026-01-01T10:49:59.5Z' },
       { type: 'ACCOUNT.UPDATED', created: '2026-01-01T10:49:55.25Z' },
+      // Rejected: one not from our subscriptions and one unusable within the hour, one before it.
+      { type: 'ACCOUNT.CLOSED', created: '2026-01-01T10:49:40Z', outcome: 'rejected', processed: '2026-01-01T10:49:59.6Z', reason: 'not one of our subscriptions: webhook_id "b7" is not listed by GET /webhooks' },
+      { type: 'ACCOUNT.UPDATED', created: '2026-01-01T10:10:00Z', outcome: 'rejected', processed: '2026-01-01T10:10:00Z', reason: 'object: status must be one of …' },
+      { type: 'ACCOUNT.CLOSED', created: '2026-01-01T09:40:00Z', outcome: 'rejected', processed: '2026-01-01T09:40:01Z', reason: 'not one of our subscriptions: webhook_id "b7" is not listed by GET /webhooks' },
     ]);
     const result = await status(['--json'], NOW);
     expect(JSON.parse(result.stdout).webhooks).toEqual({
@@ -294,15 +299,17 @@ describe('once webhook events are stored', () => {
       // Lags 800, 1200, 4000, 3000, 1500 ms.
       last_hour: { applied: 5, lag_p50_ms: 1_500, lag_p95_ms: 4_000, lag_max_ms: 4_000 },
       pending: { events: 2, oldest_created_at: '2026-01-01T10:49:50.000000Z', oldest_age_ms: 10_000 },
+      rejected_last_hour: { events: 2, not_ours: 1 },
     });
     const text = await status([], NOW);
     expect(text.code).toBe(0);
-    expect(text.stdout.split('\n').slice(0, 6)).toEqual([
+    expect(text.stdout.split('\n').slice(0, 7)).toEqual([
       'Mirror is fresh: the last successful run (#3) finished 17m 59s ago (2026-01-01T10:32:00.250000Z); stale after 30m 00s.',
       '',
       'Webhooks: the last event applied (ACCOUNT.LOCKED, 1.0s ago at 2026-01-01T10:49:59.000000Z) reached the mirror 1.5s after Upvest created it.',
       '  Last hour: 5 event(s) applied, lag p50 1.5s, p95 4.0s, max 4.0s.',
       '  Pending: 2 event(s), the oldest created 10.0s ago.',
+      '  Rejected in the last hour: 2 event(s), 1 of them not from our subscriptions.',
       '',
     ]);
     // An hour later nothing was applied within the hour; the last event applied stays.

@@ -180,6 +180,7 @@ describe('the webhooks section', () => {
       keysUnknownFetchesPerMinute: 4,
       keysRefreshMs: 60_000,
       keysWithdrawnGraceMs: 300_000,
+      subscriptionsMinRefetchIntervalMs: 2_000,
       allowedSources: [],
       trustForwardedFor: false,
       tokenScopes: 'webhooks:read',

@@ -178,6 +178,7 @@ async function expectWebhookFigures(page: Page) {
     `Last hour: ${fmt(hour!.n)} applied · lag p50 ${secondsText(hour!.p50)} · p95 ${secondsText(hour!.p95)} · max ${secondsText(hour!.max)}`,
   );
   expect(await page.locator('#webhooks-pending').innerText()).toBe('Pending: none');
+  expect(await page.locator('#webhooks-rejected').innerText()).toBe('Rejected in the last hour: none');
 }
 
 describe('the status page', () => {

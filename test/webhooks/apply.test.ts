@@ -10,6 +10,7 @@ import { runSync, type RunSummary } from '../../src/sync/run.js';
 import { createUpvestClientFromConfig } from '../../src/upvest/index.js';
 import type { ApplyResult } from '../../src/webhooks/apply.js';
 import { startApplier, type Applier } from '../../src/webhooks/applier.js';
+import { OurSubscriptions } from '../../src/webhooks/our-subscriptions.js';
 import { expectedMirror, mirroredAccounts } from '../support/harness.js';
 import { startWebhookSetup, type WebhookSetup } from './support.js';
 
@@ -25,6 +26,7 @@ beforeAll(async () => {
     receiver: { onOutcome: (outcome) => (outcome.batch?.stored ? applier.kick() : undefined) },
   });
   applier = await startApplier({
+    subscriptions: new OurSubscriptions({ listAll: () => s.admin.listAll(), minRefetchIntervalMs: 5_000, logger: silentLogger() }),
     prisma: s.prisma,
     databaseUrl: s.db.url,
     logger: silentLogger(),
