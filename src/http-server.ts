@@ -8,6 +8,7 @@
 // at all; the idle timer below does, unless a request on it is being answered.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 
 export interface ServerLimits {
   /** The request's headers must have arrived within this long. */
@@ -53,8 +54,22 @@ export function createLimitedServer(limits: ServerLimits, handler: (request: Inc
   server.on('timeout', (socket: Socket) => {
     if (!answering.has(socket)) socket.destroy();
   });
+  // What Node answers itself (a request past its time limit, a malformed one) carries the
+  // baseline headers too.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+    const inProgress = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent;
+    if (!socket.writable || inProgress || error.code === 'ECONNRESET') return void socket.destroy();
+    const [status, text] = CLIENT_ERRORS[error.code ?? ''] ?? [400, 'Bad Request'];
+    const headers = Object.entries(BASELINE_HEADERS).map(([name, value]) => `${name}: ${value}\r\n`).join('');
+    socket.end(`HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-length: 0\r\n${headers}\r\n`);
+  });
   return server;
 }
+
+const CLIENT_ERRORS: Record<string, [number, string]> = {
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'Request Timeout'],
+  HPE_HEADER_OVERFLOW: [431, 'Request Header Fields Too Large'],
+};
 
 /** Listens, and rejects (rather than emitting 'error' later) when the address cannot be bound. */
 export function listen(server: Server, port: number, host: string): Promise<void> {

@@ -108,6 +108,15 @@ describe('the receiver checks headers before it reads a body', () => {
   });
 });
 
+describe('what Node answers itself', () => {
+  it('answers a malformed request 400, with the headers every answer carries, and closes', async () => {
+    const c = await open();
+    c.socket.write('NOT HTTP AT ALL\r\n\r\n');
+    await c.closed;
+    expect(c.received().split('\r\n').slice(0, 4)).toEqual(['HTTP/1.1 400 Bad Request', 'connection: close', 'content-length: 0', 'x-content-type-options: nosniff']);
+  });
+});
+
 describe('the time limits', () => {
   it('close a connection that dribbles its headers, its body, or says nothing, within 10 s', async () => {
     const body = Buffer.from(`{"payload":[${' '.repeat(200)}]}`);
@@ -127,6 +136,8 @@ describe('the time limits', () => {
         'HTTP/1.1 408 Request Timeout',
         '',
       ]);
+      // Node's own answer, with the headers every answer carries.
+      expect(headers.received()).toContain('\r\nx-content-type-options: nosniff\r\n');
     } finally {
       clearInterval(headerDrip);
       clearInterval(bodyDrip);
