@@ -29,6 +29,8 @@ export type ErrorCode =
   | 'SYNC_NOT_RESUMABLE'
   | 'SYNC_PAGE_LIMIT_EXCEEDED'
   | 'SYNC_ABANDONED'
+  /** The run could not prove that it listed every account Upvest lists: it ends `incomplete`. */
+  | 'SYNC_WALK_UNPROVEN'
   | 'REDIS_UNAVAILABLE'
   | 'READONLY_ROLE_REFUSED'
   | 'WEBHOOK_KEYS_UNAVAILABLE'

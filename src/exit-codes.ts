@@ -11,6 +11,11 @@ export const EXIT = {
   usage: 2,
   /** `status`: the mirror is stale, or no run has succeeded yet. */
   stale: 3,
+  /**
+   * `sync`: the run could not prove that it listed every account (SYNC_WALK_UNPROVEN); it kept
+   * what it wrote and marked nothing deleted. Run a full sync.
+   */
+  incomplete: 4,
   /** Try again later: another sync holds the run lock. */
   locked: 75,
   /** A setting is missing or malformed. */

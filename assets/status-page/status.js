@@ -109,10 +109,11 @@
       row.dataset.runId = run.id;
       cell(row, `#${run.id}`, 'num');
       const outcome = cell(row, '', `outcome outcome-${run.status}`);
-      if (run.status === 'failed') {
+      // incomplete: the run could not prove it listed every account (it says why).
+      if (run.status === 'failed' || run.status === 'incomplete') {
         const details = document.createElement('details');
         const summary = document.createElement('summary');
-        summary.textContent = `failed${run.errorCode ? ` (${run.errorCode})` : ''}`;
+        summary.textContent = `${run.status}${run.errorCode ? ` (${run.errorCode})` : ''}`;
         const pre = document.createElement('pre');
         pre.textContent = run.error ?? 'no error text was stored';
         details.append(summary, pre);

@@ -79,7 +79,7 @@ export const syncCommand: Command = {
       const { summary } = outcome;
       progress.done();
       context.stdout.write(`${values.json ? summaryJson(summary) : summaryLine(summary)}\n`);
-      return summary.status === 'succeeded' ? EXIT.ok : EXIT.failed;
+      return summary.status === 'succeeded' ? EXIT.ok : summary.status === 'incomplete' ? EXIT.incomplete : EXIT.failed;
     } finally {
       stop.unwire();
       await prisma.$disconnect();
@@ -95,6 +95,7 @@ async function dryRunCommand(json: boolean, context: CommandContext): Promise<nu
   try {
     summary = await dryRun(client, {
       pageSize: config.sync.pageSize,
+      pageOverlap: config.sync.pageOverlap,
       concurrency: config.sync.concurrency,
       maxPages: config.sync.maxPages,
     });

@@ -13,7 +13,7 @@ import type { Logger } from '../logger.js';
 import type { SecretRegistry } from '../secrets.js';
 import { runGuarded } from '../runs/guarded.js';
 import { lastSuccessfulRun, unfinishedRuns } from '../runs/sql/runs.js';
-import { syncJobOptions } from '../queue/names.js';
+import { FOLLOW_UP_DEDUPLICATION_ID, JOB_NAME, syncJobOptions } from '../queue/names.js';
 import { createSyncProcessor } from '../queue/processor.js';
 import { createDaemonRedis, describeRedisUrl } from '../queue/redis.js';
 import { requestStartupRun } from '../queue/requests.js';
@@ -162,6 +162,9 @@ async function startDaemon(config: WorkerConfig, logger: Logger, secrets: Secret
     logger,
     onOutcome: (outcome) => metrics.observeOutcome(outcome),
     onRateLimitPause: () => metrics.rateLimitPause(),
+    requestFollowUp: async () => {
+      await queue.add(JOB_NAME, { reason: 'follow-up' }, { ...jobOptions, deduplication: { id: FOLLOW_UP_DEDUPLICATION_ID } });
+    },
   });
   const worker = createSyncWorker({ redis, config: config.queue, processor, logger, name: instance });
 

@@ -5,6 +5,10 @@ import { trueOrFalse, wholeNumber } from './values.js';
 
 export interface SyncConfig {
   pageSize: number;
+  /** Records consecutive pages share: where their keys differ, nothing between them was stepped over. */
+  pageOverlap: number;
+  /** Windows a run may fetch to close the gaps its pages leave (see src/sync/heal.ts). */
+  maxHealRequests: number;
   concurrency: number;
   /** No run fetches more pages than this, whatever total_count says. */
   maxPages: number;
@@ -29,6 +33,16 @@ export interface SyncConfig {
 export const sync = section(
   {
     SYNC_PAGE_SIZE: withDefault(wholeNumber(2, 10_000), '1000', 'accounts per page'),
+    SYNC_PAGE_OVERLAP: withDefault(
+      wholeNumber(1, 1_000),
+      '10',
+      'accounts consecutive pages share; where they hold two different created_at, nothing between the pages can have been stepped over (more than the largest group of accounts created at one instant saves requests)',
+    ),
+    SYNC_MAX_HEAL_REQUESTS: withDefault(
+      wholeNumber(0, 1_000_000),
+      '1000',
+      'requests a run may make to go back for accounts its pages may have stepped over (the list moved under the walk, or a tie of the sort key straddled a page edge); past it the run ends incomplete',
+    ),
     SYNC_CONCURRENCY: withDefault(wholeNumber(1, 64), '4', 'pages fetched and written at once'),
     SYNC_MAX_PAGES: withDefault(wholeNumber(1, 100_000_000), '100000', 'no run fetches more pages'),
     SYNC_MAX_DELETION_CHECKS: withDefault(
@@ -50,6 +64,8 @@ export const sync = section(
   },
   (v): SyncConfig => ({
     pageSize: v.SYNC_PAGE_SIZE,
+    pageOverlap: v.SYNC_PAGE_OVERLAP,
+    maxHealRequests: v.SYNC_MAX_HEAL_REQUESTS,
     concurrency: v.SYNC_CONCURRENCY,
     maxPages: v.SYNC_MAX_PAGES,
     maxDeletionChecks: v.SYNC_MAX_DELETION_CHECKS,

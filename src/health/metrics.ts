@@ -110,7 +110,7 @@ export function createMetrics(sources: MetricsSources): SyncMetrics {
     },
   });
   // Present from the start, so that a rate of zero is a zero and not a missing series.
-  for (const outcome of ['succeeded', 'failed', 'interrupted', 'abandoned', 'skipped', 'error']) runs.inc({ outcome }, 0);
+  for (const outcome of ['succeeded', 'failed', 'interrupted', 'incomplete', 'abandoned', 'skipped', 'error']) runs.inc({ outcome }, 0);
   inProgress.set(0);
 
   return {

@@ -23,7 +23,8 @@ export const UNRECOVERABLE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
 export type JobOutcome = GuardedOutcome | { kind: 'threw'; error: unknown; stopped?: boolean };
 
 export type JobVerdict =
-  | { kind: 'complete'; result: SyncJobResult; note?: string }
+  /** `followUp`: ask for a full run at once, for this reason (the run could not prove it listed everything). */
+  | { kind: 'complete'; result: SyncJobResult; note?: string; followUp?: string }
   /** Back to waiting without using an attempt; the next worker resumes the run. */
   | { kind: 'requeue'; reason: string }
   /** Pause the queue for `ms`, then run the job again without using an attempt. */
@@ -71,6 +72,9 @@ export function judgeOutcome(
         kind: 'requeue',
         reason: outcome.lockLost ? 'the run lock was lost' : (summary.error ?? 'interrupted'),
       };
+    case 'incomplete':
+      // Retrying the same walk would meet the same gap; a full walk can prove what this could not.
+      return { kind: 'complete', result: resultOf(outcome), followUp: summary.error ?? 'incomplete' };
     case 'failed': {
       const code = summary.errorCode ?? 'UNKNOWN';
       const error = new JobFailure(code, summary.error ?? 'failed', summary.runId);
@@ -84,7 +88,7 @@ function resultOf(outcome: Extract<GuardedOutcome, { kind: 'ran' }>): SyncJobRes
   const s = outcome.summary;
   return {
     runId: String(s.runId),
-    status: s.status === 'succeeded' ? 'succeeded' : 'failed',
+    status: s.status === 'succeeded' || s.status === 'incomplete' ? s.status : 'failed',
     resumed: outcome.resumed !== null,
     accountsSeen: s.accountsSeen,
     inserted: s.inserted,

@@ -9,8 +9,11 @@ export const JOB_NAME = 'sync';
 export const SCHEDULER_ID = 'sync-schedule';
 /** Deduplicates runs asked for outside the schedule (start-up, `trigger`) while one is pending. */
 export const REQUEST_DEDUPLICATION_ID = 'sync-requested';
+/** Deduplicates follow-up runs: the job asking for one is still active, so it cannot share the id above. */
+export const FOLLOW_UP_DEDUPLICATION_ID = 'sync-follow-up';
 
-export type SyncJobReason = 'schedule' | 'startup' | 'trigger';
+/** follow-up: a full run asked for at once after a run that could not prove it listed every account. */
+export type SyncJobReason = 'schedule' | 'startup' | 'trigger' | 'follow-up';
 
 export interface SyncJobData {
   reason: SyncJobReason;
@@ -18,7 +21,7 @@ export interface SyncJobData {
 
 /** What a completed job returns (kept on the job in Redis). */
 export type SyncJobResult =
-  | (RunCounts & { runId: string; status: 'succeeded' | 'failed'; resumed: boolean; errorCode: string | null })
+  | (RunCounts & { runId: string; status: 'succeeded' | 'failed' | 'incomplete'; resumed: boolean; errorCode: string | null })
   | { skipped: string };
 
 export type SyncJobOptions = Pick<JobsOptions, 'attempts' | 'backoff' | 'removeOnComplete' | 'removeOnFail'>;

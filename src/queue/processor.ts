@@ -20,6 +20,8 @@ export interface SyncProcessorDeps {
   logger: Logger;
   onOutcome?: (outcome: JobOutcome) => void;
   onRateLimitPause?: (ms: number) => void;
+  /** Queues a full run to start at once (see JobVerdict's followUp). */
+  requestFollowUp?: () => Promise<void>;
 }
 
 export type SyncProcessor = (job: Job<SyncJobData, SyncJobResult>, token?: string, signal?: AbortSignal) => Promise<SyncJobResult>;
@@ -40,6 +42,7 @@ export function createSyncProcessor(deps: SyncProcessorDeps): SyncProcessor {
     switch (verdict.kind) {
       case 'complete':
         if (verdict.note) logger.warn(`sync job skipped: ${verdict.note}`);
+        if (verdict.followUp) await followUp(job, verdict.followUp, deps, logger);
         return verdict.result;
       case 'requeue':
         logger.info(`sync job back in the queue (${verdict.reason}); its run resumes from its committed pages`);
@@ -58,4 +61,22 @@ export function createSyncProcessor(deps: SyncProcessorDeps): SyncProcessor {
         throw verdict.error;
     }
   };
+}
+
+/**
+ * After a run that could not prove it listed every account: a full run at once, which can. Only
+ * once in a row: a follow-up that is itself incomplete (a tie group larger than a page, say)
+ * would otherwise loop; the schedule carries on from there.
+ */
+async function followUp(job: Job<SyncJobData, SyncJobResult>, why: string, deps: SyncProcessorDeps, logger: Logger): Promise<void> {
+  if (job.data.reason === 'follow-up' || !deps.requestFollowUp) {
+    logger.error(`sync run incomplete again (${why}); the next scheduled run tries once more`);
+    return;
+  }
+  try {
+    await deps.requestFollowUp();
+    logger.warn(`sync run incomplete (${why}); a full run is queued to start at once`);
+  } catch (error) {
+    logger.error(`sync run incomplete (${why}); could not queue a full run, the schedule will: ${error instanceof Error ? error.message : String(error)}`);
+  }
 }

@@ -55,6 +55,9 @@ function abandonReason(run: AbandonedRun, idleMs: number, resumed: AbandonedRun 
   if (resumed !== null) {
     return `abandoned: its process stopped while it was ${run.status}; superseded by run ${resumed.runId}, which was resumed instead`;
   }
+  if (!run.resumable) {
+    return `abandoned: its process stopped while it was ${run.status}, and it was begun by an earlier release, whose pages this one cannot judge; a new run starts from the first page`;
+  }
   if (idleMs > resumeWithinMs) {
     return (
       `abandoned: its process stopped while it was ${run.status} and it was idle for ${formatDuration(idleMs)}, ` +

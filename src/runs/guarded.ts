@@ -27,6 +27,8 @@ export interface GuardedRunDeps {
 
 export interface GuardedRunOptions {
   pageSize: number;
+  pageOverlap?: number;
+  maxHealRequests?: number;
   concurrency: number;
   maxPages: number;
   maxDeletionChecks?: number;
@@ -93,6 +95,8 @@ export async function runGuarded(deps: GuardedRunDeps, options: GuardedRunOption
       { prisma: deps.prisma, client: deps.client, logger: deps.logger, now, onProgress: deps.onProgress, signal, redact: deps.redact },
       {
         pageSize: options.pageSize,
+        pageOverlap: options.pageOverlap,
+        maxHealRequests: options.maxHealRequests,
         concurrency: options.concurrency,
         maxPages: options.maxPages,
         maxDeletionChecks: options.maxDeletionChecks,

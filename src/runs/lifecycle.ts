@@ -6,12 +6,13 @@ import type { Db, PrismaClient } from '../db/prisma.js';
 import { pageCount } from './sql/pages.js';
 import { withTransactionRetry } from '../db/transactions.js';
 import { AccountSyncError } from '../errors.js';
-import { assessNewestFirstWalk, assessWalk, expectedRepeats, type PageMeta, type WalkAssessment } from './assessment.js';
+import { storedMicros, walkCoverage, type PageMeta, type WalkAssessment } from './assessment.js';
 import type { RunTotals } from './outcome.js';
 import {
   awaitPageWrites,
   clearPages,
   committedPages,
+  coveragePages,
   markDeleted,
   nextFreePageIndex,
   markUnlistedDeleted,
@@ -21,8 +22,11 @@ import {
   type PageSums,
 } from './sql/pages.js';
 import {
+  addHealRequests,
   insertRun,
   lastFullRunStart,
+  lastRunIncomplete,
+  runSince,
   lastWatermark,
   recordRunEnd,
   reopenRun,
@@ -36,6 +40,8 @@ export interface OpenRun {
   mode: RunMode;
   startedAt: Date;
   pageSize: number;
+  /** Records consecutive pages of its walk share (SYNC_PAGE_OVERLAP when it began). */
+  pageOverlap: number;
   /** Incremental runs: the updated_at they walk back to. */
   since: string | null;
   /** The newest updated_at Upvest listed when the run began, once known. */
@@ -55,13 +61,24 @@ export interface OpenRun {
  */
 export async function openRun(
   prisma: PrismaClient,
-  options: { mode: RunMode; pageSize: number; startedAt: Date; incrementalLagMs: number },
+  options: { mode: RunMode; pageSize: number; pageOverlap: number; startedAt: Date; incrementalLagMs: number },
 ): Promise<OpenRun> {
   await pruneFinishedRunPages(prisma);
-  const since = options.mode === 'incremental' ? await lastWatermark(prisma, options.incrementalLagMs) : null;
+  // After a run that could not prove it listed everything, only a full walk can.
+  const since = options.mode === 'incremental' && !(await lastRunIncomplete(prisma)) ? await lastWatermark(prisma, options.incrementalLagMs) : null;
   const mode = since === null ? 'full' : options.mode;
-  const runId = await insertRun(prisma, { mode, pageSize: options.pageSize, startedAt: options.startedAt, since });
-  return { runId, mode, startedAt: options.startedAt, pageSize: options.pageSize, since, watermark: null, donePages: [], nextFreeIndex: 0 };
+  const runId = await insertRun(prisma, { mode, pageSize: options.pageSize, pageOverlap: options.pageOverlap, startedAt: options.startedAt, since });
+  return {
+    runId,
+    mode,
+    startedAt: options.startedAt,
+    pageSize: options.pageSize,
+    pageOverlap: options.pageOverlap,
+    since,
+    watermark: null,
+    donePages: [],
+    nextFreeIndex: 0,
+  };
 }
 
 /** Sets a run left `running` or `interrupted` going again, with what it had committed. */
@@ -70,9 +87,18 @@ export async function resumeRun(prisma: PrismaClient, runId: bigint): Promise<Op
   if (!run) {
     throw new AccountSyncError('SYNC_NOT_RESUMABLE', `sync run ${runId} is not running or interrupted: only such a run can be resumed`);
   }
+  if (run.pageOverlap === null) {
+    throw new AccountSyncError('SYNC_NOT_RESUMABLE', `sync run ${runId} was begun by an earlier release, whose pages keep no keys`);
+  }
   // The process that left it may have been killed with a page's COMMIT on the way.
   await awaitPageWrites(prisma, runId);
-  return { runId, ...run, donePages: await committedPages(prisma, runId), nextFreeIndex: await nextFreePageIndex(prisma, runId) };
+  return {
+    runId,
+    ...run,
+    pageOverlap: run.pageOverlap,
+    donePages: await committedPages(prisma, runId),
+    nextFreeIndex: await nextFreePageIndex(prisma, runId),
+  };
 }
 
 /**
@@ -99,6 +125,10 @@ export interface RunClose {
   status: Exclude<RunStatus, 'running'>;
   pageSize: number;
   finishedAt: Date;
+  /** Windows this attempt fetched to close gaps (added to the run's count). */
+  healRequests?: number;
+  /** SYNC_INCREMENTAL_LAG_MS, by which an incremental run's `since` reaches back (default 60 s). */
+  incrementalLagMs?: number;
   /** Whether the walk ran to its end without an error. */
   walkFinished: boolean;
   error: { code: string; message: string } | null;
@@ -112,6 +142,8 @@ export interface RunClose {
 
 export interface ClosedRun {
   totals: RunTotals;
+  /** Windows every attempt of the run fetched to close gaps. */
+  healRequests: number;
   assessment: WalkAssessment;
   totalCount: number | null;
   deletionsComplete: boolean | null;
@@ -126,7 +158,7 @@ export async function finishRun(prisma: PrismaClient, close: RunClose): Promise<
         const walk =
           close.assessed && close.walkFinished && (await pageCount(tx, close.runId)) === close.assessed.pageCount
             ? close.assessed
-            : await assessRunWalk(tx, close);
+            : await assessRunWalk(tx, { ...close, since: await runSince(tx, close.runId), lagMs: close.incrementalLagMs ?? 60_000 });
         const decision = settleDecision(close, walk.assessment);
         const deletions =
           decision.kind === 'unlisted'
@@ -138,6 +170,7 @@ export async function finishRun(prisma: PrismaClient, close: RunClose): Promise<
               : 0;
         const closed: ClosedRun = {
           totals: totalsOf(walk.pageCount, walk.sums, deletions),
+          healRequests: await addHealRequests(tx, close.runId, close.healRequests ?? 0),
           assessment: walk.assessment,
           totalCount: walk.pages[0]?.totalCount ?? null,
           deletionsComplete:
@@ -163,17 +196,24 @@ export interface RunWalk {
   unlisted: number;
 }
 
-/** The walk's verdict from the run's committed pages (those of every attempt). */
-export async function assessRunWalk(db: Db, run: Pick<RunClose, 'runId' | 'mode' | 'pageSize' | 'walkFinished'>): Promise<RunWalk> {
+/**
+ * The walk's verdict from the run's committed pages (those of every attempt, heal windows
+ * included): whether their keys leave any account listed throughout the walk unproven (see
+ * coverage.ts), and whether records without a usable id keep it from naming what it listed.
+ */
+export async function assessRunWalk(
+  db: Db,
+  run: Pick<RunClose, 'runId' | 'mode' | 'walkFinished'> & { since: string | null; lagMs: number },
+): Promise<RunWalk> {
   const pages = await committedPages(db, run.runId);
   // Both read a million ids at 1,000,000 accounts: side by side, on two connections when the
   // caller is not in a transaction.
-  const [sums, unlisted] = await Promise.all([pageSums(db, run.runId), run.mode === 'full' ? unlistedLiveCount(db, run.runId) : 0]);
-  const repeats = sums.walkListed - sums.walkDistinctIds;
-  const assessment =
-    run.mode === 'full'
-      ? assessWalk(pages, run.pageSize, Math.max(0, repeats - expectedRepeats(pages)))
-      : assessNewestFirstWalk(run.walkFinished);
+  const [sums, unlisted, stored] = await Promise.all([
+    pageSums(db, run.runId),
+    run.mode === 'full' ? unlistedLiveCount(db, run.runId) : 0,
+    coveragePages(db, run.runId, 0),
+  ]);
+  const assessment = walkCoverage(stored, run.mode, newerThan(run.since, run.lagMs));
   const consistentWalk = assessment.consistent;
   if (sums.unidentified > 0) {
     // Such a record may be an account Upvest still lists: the run cannot tell which.
@@ -183,6 +223,15 @@ export async function assessRunWalk(db: Db, run: Pick<RunClose, 'runId' | 'mode'
     );
   }
   return { assessment, consistentWalk, pages, pageCount: await pageCount(db, run.runId), sums, unlisted };
+}
+
+/**
+ * What an incremental walk must prove it listed: every account updated after the watermark its
+ * `since` reached back from (the lag it reaches back further is a margin, fetched but not owed).
+ */
+function newerThan(since: string | null, lagMs: number): bigint | null {
+  const micros = since === null ? null : storedMicros(since);
+  return micros === null ? null : micros + BigInt(lagMs) * 1000n;
 }
 
 /** Only a complete, consistent walk of the whole list, run to its end, knows what is no longer listed. */

@@ -21,8 +21,12 @@ export interface RunTotals extends RunCounts {
 
 export interface RunSummary extends RunTotals {
   runId: bigint;
-  /** interrupted: stopped on purpose; the run keeps its committed pages and can be resumed. */
-  status: 'succeeded' | 'failed' | 'interrupted';
+  /**
+   * interrupted: stopped on purpose; the run keeps its committed pages and can be resumed.
+   * incomplete: it could not prove that it listed every account (SYNC_WALK_UNPROVEN); it keeps
+   * what it wrote, marks nothing deleted, and the next run is a full one.
+   */
+  status: 'succeeded' | 'failed' | 'interrupted' | 'incomplete';
   mode: RunMode;
   startedAt: Date;
   finishedAt: Date;
@@ -34,6 +38,8 @@ export interface RunSummary extends RunTotals {
   /** Whether the run settled deletions (null when it did not get that far), and if not, why. */
   deletionsComplete: boolean | null;
   deletionsNote: string | null;
+  /** Windows the run fetched to close gaps its pages left (see src/sync/heal.ts). */
+  healRequests: number;
   errorCode: ErrorCode | null;
   error: string | null;
 }

@@ -95,7 +95,7 @@ export function handleAccounts(ex: Exchange, ctx: SimulatorContext): void {
 function pageIndices(ctx: SimulatorContext, params: Params, items: number, wrap: boolean): number[] {
   const { offset, sort, order } = params;
   const count = ctx.dataset.count;
-  if (!wrap || count === 0) return ctx.dataset.indices(sort, order, offset, items);
+  if (!wrap || count === 0) return ctx.dataset.servedIndices(sort, order, offset, items);
   const out: number[] = [];
   for (let position = offset; out.length < items; position = (position + 1) % count) {
     out.push(...ctx.dataset.indices(sort, order, position % count, 1));

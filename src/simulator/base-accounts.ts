@@ -16,6 +16,7 @@ const D = {
   name: 9,
   name2: 10,
   status: 11,
+  batch: 12,
 } as const;
 
 const EPOCH_US = Date.UTC(2020, 0, 1) * 1000;
@@ -54,9 +55,13 @@ export class BaseAccounts {
   private lastOwnerId = '';
   private lastOwnerJson = '';
 
-  constructor(seed: number, count: number) {
+  /** With bulk creation: the first account of each one's creation batch (they share its created_at). */
+  private readonly batchStart: Uint32Array | undefined;
+
+  constructor(seed: number, count: number, options: { bulkCreated?: boolean } = {}) {
     this.seed = seed >>> 0;
     this.count = count;
+    this.batchStart = options.bulkCreated ? creationBatches(this.seed, count) : undefined;
     const spacingSeconds = 2 * Math.max(2, Math.min(1800, Math.floor(SPAN_S / Math.max(1, count) / 2)));
     this.spacingUs = spacingSeconds * 1_000_000;
     this.groupOf = new Uint32Array(count);
@@ -108,7 +113,12 @@ export class BaseAccounts {
     return group;
   }
 
+  /** Accounts created in bulk share their batch's first created_at (see creationBatches). */
   createdUs(index: number): number {
+    return this.ownCreatedUs(this.batchStart ? this.batchStart[index]! : index);
+  }
+
+  private ownCreatedUs(index: number): number {
     const slot = EPOCH_US + index * this.spacingUs;
     const h = hash32(this.seed, D.times, index);
     const created = slot + (h % (this.spacingUs / 2));
@@ -117,9 +127,11 @@ export class BaseAccounts {
 
   /**
    * Strictly increasing in index and within the first half of the account's slot, so the
-   * updated_at order of unchanged base accounts is their index order.
+   * updated_at order of unchanged base accounts is their index order. Taken from the account's
+   * own slot also when it was created in bulk: every later account of a batch lies in a later
+   * slot than the batch's created_at, so it is never older than that.
    */
-  updatedUs(index: number, created = this.createdUs(index)): number {
+  updatedUs(index: number, created = this.ownCreatedUs(index)): number {
     const h = hash32(this.seed, D.times2, index);
     if (h % 10 < 4) return created;
     const slotHalfEnd = EPOCH_US + index * this.spacingUs + this.spacingUs / 2;
@@ -141,11 +153,12 @@ export class BaseAccounts {
     const hs = hash32(s, D.status, index);
     const joint = hs % 100 < 6;
     const createdUs = this.createdUs(index);
+    const updatedUs = this.updatedUs(index);
     const users = joint ? [owner, { id: this.userId(this.groupCount + index), type: 'OWNER' }] : [owner];
     return {
       id: this.accountId(index),
       createdUs,
-      updatedUs: this.updatedUs(index, createdUs),
+      updatedUs,
       groupId: this.lastGroupId,
       type: (hs >>> 8) % 100 < 85 ? 'TRADING' : 'PORTFOLIO',
       users,
@@ -155,6 +168,22 @@ export class BaseAccounts {
       accountNumber: this.numberInGroup[index]!,
     };
   }
+}
+
+/**
+ * Creation batches of consecutive accounts, as a tenant creating accounts in bulk makes them: a
+ * fifth alone, the rest in batches of 3 to 8 that share one created_at instant.
+ */
+function creationBatches(seed: number, count: number): Uint32Array {
+  const start = new Uint32Array(count);
+  let batch = 0;
+  for (let index = 0; index < count; batch++) {
+    const r = hash32(seed, D.batch, batch);
+    const size = r % 100 < 20 ? 1 : 3 + ((r >>> 8) % 6);
+    const first = index;
+    for (let n = 0; n < size && index < count; n++, index++) start[index] = first;
+  }
+  return start;
 }
 
 function randomLookingUuid(seed: number, domain: number, n: number): string {

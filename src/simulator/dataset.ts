@@ -3,7 +3,7 @@
 // cost grows with the number of changes, never with the number of accounts.
 import { BaseAccounts, type AccountFields, type UserRef } from './base-accounts.js';
 import { applyRandomChanges, type ChangeLog, type RandomChangeOptions } from './changes.js';
-import { hash32 } from './hash.js';
+import { hash32, Prng } from './hash.js';
 import { accountName } from './names.js';
 import { lowerBound, pushAscending, pushDescending, sortedInsert, sortedRemove } from './ordering.js';
 import { accountJson, accountObject, type SimAccount } from './render.js';
@@ -26,6 +26,8 @@ export interface DatasetOptions {
   seed?: number;
   /** Clock in milliseconds; changes are stamped with it. */
   now?: () => number;
+  /** Accounts created in bulk: batches of a few share one created_at (see base-accounts.ts). */
+  bulkCreated?: boolean;
 }
 
 interface Override {
@@ -59,6 +61,8 @@ export class Dataset {
   // The updated_at order is "base indices minus the changed or removed ones" followed by the
   // "tail" (added and changed accounts, which are all newer than any untouched base account).
   private orderDirty = true;
+  /** Serve accounts that share a sort key in a new order on every request (see servedIndices). */
+  private tieShuffle: Prng | null = null;
   private updatedExcluded: number[] = [];
   private updatedTail: number[] = [];
 
@@ -67,7 +71,7 @@ export class Dataset {
     if (!Number.isSafeInteger(count) || count < 0) throw new RangeError(`accounts must be a whole number >= 0, got ${count}`);
     this.seed = (options.seed ?? 1) >>> 0;
     this.now = options.now ?? Date.now;
-    this.base = new BaseAccounts(this.seed, count);
+    this.base = new BaseAccounts(this.seed, count, { bulkCreated: options.bulkCreated });
     this.lastChangeUs = this.base.maxUpdatedUs;
   }
 
@@ -111,6 +115,55 @@ export class Dataset {
       pushDescending(this.updatedExcluded, rank, n - out.length, out);
     }
     return out;
+  }
+
+  /**
+   * Serves accounts that share their sort key in no fixed order, a new one on every request, as
+   * PostgreSQL does for ORDER BY created_at LIMIT ... OFFSET ... without a unique tie-breaker
+   * (Upvest documents none). `seed` null: in index order, always the same.
+   */
+  shuffleTies(seed: number | null): void {
+    this.tieShuffle = seed === null ? null : new Prng(seed);
+  }
+
+  /**
+   * The page's account indices as a request is served: as indices(), but with ties of the sort
+   * key in a fresh order when shuffleTies is on. Each request sees one consistent order, so a
+   * tie group across the page's edges is cut from the same permutation on both sides.
+   */
+  servedIndices(sort: SortField, order: SortOrder, offset: number, limit: number): number[] {
+    const rng = this.tieShuffle;
+    if (rng === null) return this.indices(sort, order, offset, limit);
+    for (let pad = 16; ; pad *= 4) {
+      const low = Math.max(0, offset - pad);
+      const asked = offset - low + limit + pad;
+      const window = this.indices(sort, order, low, asked);
+      const first = offset - low;
+      const last = Math.min(window.length, first + limit) - 1;
+      if (first >= window.length) return [];
+      const keys = window.map((index) => this.sortKeyOf(index, sort));
+      let runStart = first;
+      while (runStart > 0 && keys[runStart - 1] === keys[first]) runStart--;
+      let runEnd = last;
+      while (runEnd < window.length - 1 && keys[runEnd + 1] === keys[last]) runEnd++;
+      // A tie group cut off by the window: look further, so that it is shuffled whole.
+      if ((low > 0 && runStart === 0) || (window.length === asked && runEnd === window.length - 1)) continue;
+      for (let start = runStart; start <= runEnd; ) {
+        let end = start;
+        while (end < runEnd && keys[end + 1] === keys[start]) end++;
+        for (let i = end; i > start; i--) {
+          const j = start + rng.int(i - start + 1);
+          [window[i], window[j]] = [window[j]!, window[i]!];
+        }
+        start = end + 1;
+      }
+      return window.slice(first, last + 1);
+    }
+  }
+
+  private sortKeyOf(index: number, sort: SortField): number {
+    if (sort === 'updated_at') return this.updatedUsOf(index);
+    return index < this.base.count ? this.base.createdUs(index) : this.added[index - this.base.count]!.createdUs;
   }
 
   /** The page's accounts as JSON text, one string per account, corruption included. */
@@ -168,6 +221,15 @@ export class Dataset {
 
   rename(id: string, name: string): SimAccount {
     return this.change(id, 'rename', (o) => (o.name = name));
+  }
+
+  /**
+   * Sets the status of all these accounts in one change: they share one updated_at, as a bulk
+   * update upstream would give them.
+   */
+  setStatuses(ids: readonly string[], status: string): SimAccount[] {
+    const updatedUs = this.tick();
+    return ids.map((id) => this.change(id, 'status', (o) => (o.status = status), updatedUs));
   }
 
   setUsers(id: string, users: ReadonlyArray<string | { id: string; type?: string }>): SimAccount {
@@ -297,12 +359,12 @@ export class Dataset {
     return f;
   }
 
-  private change(id: string, kind: DatasetChange['kind'], apply: (o: Override) => void): SimAccount {
+  private change(id: string, kind: DatasetChange['kind'], apply: (o: Override) => void, updatedUs?: number): SimAccount {
     const index = this.requireIndex(id);
     const fromStatus = kind === 'status' && this.listeners.size > 0 ? this.fields(index).status : undefined;
     const o = this.overrides.get(index) ?? { updatedUs: 0 };
     apply(o);
-    o.updatedUs = this.tick();
+    o.updatedUs = updatedUs ?? this.tick();
     this.overrides.set(index, o);
     this.orderDirty = true;
     this.emit(kind, index, fromStatus);

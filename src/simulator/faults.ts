@@ -25,7 +25,7 @@ export interface EndlessPaging {
   growBy?: number;
 }
 
-/** '/accounts', '/auth/token', or '*' for any path. */
+/** '/accounts', '/auth/token', '*' for any path, or a prefix ending in '/*' ('/accounts/*': every lookup). */
 export type FaultPath = '/accounts' | '/auth/token' | '*' | (string & {});
 
 export interface RandomFaults {
@@ -118,10 +118,10 @@ export class Faults {
 
   /** The fault for this request, if any: queued ones first, then a random draw. */
   take(path: string): Fault | undefined {
-    const at = this.queue.findIndex((q) => q.path === '*' || q.path === path);
+    const at = this.queue.findIndex((q) => pathMatches(q.path, path));
     if (at >= 0) return this.queue.splice(at, 1)[0]!.fault;
     const random = this.random;
-    if (random && (random.path === '*' || random.path === path) && random.prng.next() < random.probability) {
+    if (random && pathMatches(random.path, path) && random.prng.next() < random.probability) {
       return random.kinds[random.prng.int(random.kinds.length)];
     }
     return undefined;
@@ -142,6 +142,11 @@ export class Faults {
     if (!rate.retryAfter) return { limited: true };
     return { limited: true, retryAfterSeconds: Math.max(1, Math.ceil((1 - bucket.tokens) / rate.rps)) };
   }
+}
+
+function pathMatches(pattern: FaultPath, path: string): boolean {
+  if (pattern === '*' || pattern === path) return true;
+  return pattern.endsWith('/*') && path.startsWith(pattern.slice(0, -1));
 }
 
 /** A fault's kind as the statistics count it: "503", "429 with Retry-After", "502 text/html", "latency 800 ms". */

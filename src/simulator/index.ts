@@ -26,6 +26,10 @@ export interface SimulatorOptions {
   accounts?: number;
   /** Default 1; the same seed gives the same dataset. */
   seed?: number;
+  /** Accounts created in bulk: batches of 3 to 8 share one created_at (a fifth are alone). */
+  bulkCreated?: boolean;
+  /** Serve ties of the sort key in a new order on every request, from this seed (see Dataset.shuffleTies). */
+  shuffleTies?: number;
   host?: string;
   /** Default 0: an ephemeral port. */
   port?: number;
@@ -98,7 +102,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   }
 
   const stats = new SimulatorStats();
-  const dataset = new Dataset({ accounts: options.accounts ?? 1000, seed: options.seed ?? 1, now });
+  const dataset = new Dataset({ accounts: options.accounts ?? 1000, seed: options.seed ?? 1, now, bulkCreated: options.bulkCreated });
+  if (options.shuffleTies !== undefined) dataset.shuffleTies(options.shuffleTies);
   const webhooks = new SimulatorWebhooks({
     dataset,
     now,

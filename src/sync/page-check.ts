@@ -3,6 +3,7 @@
 import { checkAccount, type AccountRecord } from '../upvest/schema.js';
 import { keptAsideJson } from '../runs/kept-aside.js';
 import type { KeptAside } from './store.js';
+import { pageKeysOf, type PageKeys } from './page-keys.js';
 
 export interface CheckedPage {
   accounts: AccountRecord[];
@@ -11,18 +12,26 @@ export interface CheckedPage {
   listedIds: string[];
   /** Records kept aside without a usable id. */
   unidentified: number;
+  /** The page's sort keys (see page-keys.ts), when asked for by `sortedBy`. */
+  keys: PageKeys | null;
 }
+
+/** The key a page is sorted by: created_at oldest first, or updated_at newest first. */
+export type SortedBy = { field: 'createdAt' | 'updatedAt'; ascending: boolean };
 
 const asIs = (text: string) => text;
 
 /** `redact` scrubs secrets (an echoed token, say) from what is kept of a rejected record. */
-export function checkPage(records: ReadonlyArray<unknown>, redact: (text: string) => string = asIs): CheckedPage {
-  const checked: CheckedPage = { accounts: [], rejected: [], listedIds: [], unidentified: 0 };
-  for (const raw of records) {
+export function checkPage(records: ReadonlyArray<unknown>, redact: (text: string) => string = asIs, sortedBy?: SortedBy): CheckedPage {
+  const checked: CheckedPage = { accounts: [], rejected: [], listedIds: [], unidentified: 0, keys: null };
+  const keyed: Array<{ position: number; key: string }> = [];
+  for (let position = 0; position < records.length; position++) {
+    const raw = records[position];
     const result = checkAccount(raw);
     if (result.ok) {
       checked.accounts.push(result.account);
       checked.listedIds.push(result.account.id);
+      if (sortedBy) keyed.push({ position, key: result.account[sortedBy.field] });
       continue;
     }
     const { accountId, reason } = result.rejected;
@@ -31,5 +40,6 @@ export function checkPage(records: ReadonlyArray<unknown>, redact: (text: string
     if (accountId === null) checked.unidentified += 1;
     else checked.listedIds.push(accountId);
   }
+  if (sortedBy) checked.keys = pageKeysOf(keyed, records.length, sortedBy.ascending);
   return checked;
 }

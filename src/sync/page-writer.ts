@@ -7,11 +7,11 @@ import type { Pool } from 'pg';
 import type { PrismaClient } from '../db/prisma.js';
 import type { Logger } from '../logger.js';
 import type { OpenRun } from '../runs/lifecycle.js';
-import { recordPagesIfFingerprinted, type FingerprintedPage } from '../runs/sql/pages.js';
+import { recordPagesIfFingerprinted, type FingerprintedPage, type PageKind } from '../runs/sql/pages.js';
 import { setPageSize, setWatermark } from '../runs/sql/runs.js';
-import { isUuid } from '../upvest/schema.js';
+import { isUuid, usableIdOf } from '../upvest/schema.js';
 import { bulkLoadPages } from './bulk-load.js';
-import { checkPage } from './page-check.js';
+import { checkPage, type SortedBy } from './page-check.js';
 import { writePages, type PageWrite } from './store.js';
 import type { FetchedPage } from './walk.js';
 
@@ -40,18 +40,37 @@ export interface PageWriterOptions {
   bulkLoad: boolean;
   /** Pages just committed, in the order they were queued. */
   onCommitted: (pages: FetchedPage[]) => void;
+  /** The ids earlier attempts' walk pages ended with, where this attempt's next page follows. */
+  committedTails: ReadonlyMap<number, readonly string[]>;
 }
 
 export interface PageWriter {
-  /** Queues a page (of the catch-up pass when `catchUp`); resolves once there is room for another. */
-  write(page: FetchedPage, catchUp: boolean): Promise<void>;
+  /**
+   * Queues a page (of the walk's layout unless `kind` says otherwise; `pass`: a catch-up pass's
+   * number); resolves once there is room for another.
+   */
+  write(page: FetchedPage, kind?: PageKind, pass?: number): Promise<void>;
   /** Resolves once every queued page is committed; rejects with the first failure. */
   flush(): Promise<void>;
 }
 
 interface Queued {
   page: FetchedPage;
-  catchUp: boolean;
+  kind: PageKind;
+  pass: number;
+}
+
+/** What the writer remembers of the walk's pages, to write each account they share once. */
+interface Overlaps {
+  /** How many records consecutive pages of the layout share. */
+  size: number;
+  /** The ids each page queued (or committed by an earlier attempt) ends with: the next page repeats them. */
+  tailIds: Map<number, ReadonlySet<string>>;
+  /**
+   * The ids a page was written with at its head although they may repeat the previous page's
+   * tail (that page was not queued yet): that page must not insert them a second time.
+   */
+  keptHeadIds: Map<number, ReadonlySet<string>>;
 }
 
 /** Keeps `run.pageSize` and `run.watermark` up to date as pages come in. */
@@ -62,13 +81,11 @@ export function createPageWriter(deps: PageWriterDeps, run: OpenRun, options: Pa
   let active = 0;
   let failure: { error: unknown } | null = null;
   const roomWaiters: Array<() => void> = [];
-  /** The last id of every page of the walk queued (or committed by an earlier attempt). */
-  const lastIds = new Map<number, string | null>(run.donePages.map((page) => [page.index, page.lastId]));
-  /**
-   * The first id of every page of the walk written with it even though it repeats the previous
-   * page's last (that page was not queued yet), and of every page an earlier attempt committed.
-   */
-  const keptFirstIds = new Map<number, string | null>(run.donePages.map((page) => [page.index, page.firstId]));
+  const overlaps: Overlaps = {
+    size: run.pageOverlap,
+    tailIds: new Map([...options.committedTails].map(([index, ids]) => [index, new Set(ids)])),
+    keptHeadIds: new Map(),
+  };
   const idleWaiters: Array<() => void> = [];
   const bulk = { pool: options.bulkLoad ? deps.pool : undefined, misses: 0 };
 
@@ -94,7 +111,7 @@ export function createPageWriter(deps: PageWriterDeps, run: OpenRun, options: Pa
       while (!failure && queue.length > 0) {
         const batch = takeBatch();
         try {
-          await writeBatch(deps, run, batch, { fingerprinting: options.fingerprinting, lastIds, keptFirstIds, bulk });
+          await writeBatch(deps, run, batch, { fingerprinting: options.fingerprinting, overlaps, bulk });
         } catch (error) {
           failure ??= { error };
         } finally {
@@ -115,10 +132,11 @@ export function createPageWriter(deps: PageWriterDeps, run: OpenRun, options: Pa
   };
 
   return {
-    async write(page, catchUp) {
+    async write(page, kind = 'walk', pass = 0) {
       throwIfFailed();
-      if (!catchUp) lastIds.set(page.index, page.lastId);
-      queue.push({ page, catchUp });
+      // A recognised page is only recorded, never written: the next page may write what they share.
+      if (kind === 'walk' && !page.page.recognised) overlaps.tailIds.set(page.index, new Set(tailIdsOf(page.page.data, overlaps.size)));
+      queue.push({ page, kind, pass });
       inFlight += 1;
       if (active < options.writers) void drain();
       // The caller fetches its next page only once there is room for it.
@@ -134,38 +152,46 @@ export function createPageWriter(deps: PageWriterDeps, run: OpenRun, options: Pa
   };
 }
 
+/**
+ * Which of the batch's walk pages leave out the accounts the previous page (another batch's)
+ * writes, and whether the batch shares accounts with a later page already written by another
+ * batch. Decided before the batch's first await, so that a parallel batch sees what this one
+ * keeps: two transactions inserting the same row would wait for each other, and COPY would fail.
+ */
+function planOverlaps(batch: ReadonlyArray<Queued>, overlaps: Overlaps): { leaveOut: Map<number, ReadonlySet<string>>; sharesWithAnotherBatch: boolean } {
+  const walk = batch.filter((q) => q.kind === 'walk');
+  const inBatch = new Set(walk.map((q) => q.page.index));
+  const leaveOut = new Map<number, ReadonlySet<string>>();
+  let sharesWithAnotherBatch = false;
+  for (const { page } of walk) {
+    if (page.page.recognised) continue;
+    if (!inBatch.has(page.index - 1)) {
+      const head = new Set(headIdsOf(page.page.data, overlaps.size));
+      const previousTail = overlaps.tailIds.get(page.index - 1);
+      if (previousTail) leaveOut.set(page.index, previousTail);
+      const kept = [...head].filter((id) => !previousTail?.has(id));
+      if (kept.length > 0) overlaps.keptHeadIds.set(page.index, new Set(kept));
+    }
+    // The next page kept accounts this one ends with: they may be stored already.
+    const next = page.index + 1;
+    const keptByNext = inBatch.has(next) ? undefined : overlaps.keptHeadIds.get(next);
+    if (keptByNext && tailIdsOf(page.page.data, overlaps.size).some((id) => keptByNext.has(id))) sharesWithAnotherBatch = true;
+  }
+  return { leaveOut, sharesWithAnotherBatch };
+}
+
 /** One batch: record the pages served as last written, validate and write the others. */
 async function writeBatch(
   deps: PageWriterDeps,
   run: OpenRun,
   batch: Queued[],
-  context: {
-    fingerprinting: boolean;
-    lastIds: ReadonlyMap<number, string | null>;
-    keptFirstIds: Map<number, string | null>;
-    bulk: BulkState;
-  },
+  context: { fingerprinting: boolean; overlaps: Overlaps; bulk: BulkState },
 ): Promise<void> {
-  const { fingerprinting } = context;
-  const inBatch = new Set(batch.filter((q) => !q.catchUp).map((q) => q.page.index));
-  // Decided before the first await, so that a parallel batch sees what this one keeps.
-  // The account two consecutive pages share is written with the earlier page when that page
-  // is another batch's: two transactions inserting the same row would wait for each other.
-  const overlaps = new Set<number>();
-  let sharesWithAnotherBatch = false;
-  for (const { page, catchUp } of batch) {
-    if (catchUp) continue;
-    if (!inBatch.has(page.index - 1) && page.firstId !== null) {
-      if (context.lastIds.get(page.index - 1) === page.firstId) overlaps.add(page.index);
-      else context.keptFirstIds.set(page.index, page.firstId);
-    }
-    // The next page kept the account this one ends with: it may be stored already.
-    const next = page.index + 1;
-    if (!inBatch.has(next) && page.lastId !== null && context.keptFirstIds.get(next) === page.lastId) sharesWithAnotherBatch = true;
-  }
+  const { leaveOut, sharesWithAnotherBatch } = planOverlaps(batch, context.overlaps);
+  const fingerprinting = context.fingerprinting;
   const candidates: FingerprintedPage[] = [];
-  for (const { page, catchUp } of batch) {
-    if (!fingerprinting || catchUp) continue;
+  for (const { page, kind } of batch) {
+    if (!fingerprinting || kind !== 'walk') continue;
     if (page.page.recognised) {
       // Recognised by its digest while fetched: its records were never decoded, and need not be.
       candidates.push({ ...bookkeeping(run, page), listed: null, fingerprint: fingerprintOf(page) });
@@ -178,18 +204,19 @@ async function writeBatch(
   const recorded = await recordPagesIfFingerprinted(deps.prisma, candidates);
 
   const writes: PageWrite[] = [];
-  for (const { page, catchUp } of batch) {
-    if (recorded.has(page.index) && !catchUp) continue;
-    const checked = checkPage(page.page.data, deps.redact);
+  for (const { page, kind, pass } of batch) {
+    if (recorded.has(page.index) && kind === 'walk') continue;
+    const checked = checkPage(page.page.data, deps.redact, sortedByOf(run, kind));
     for (const record of checked.rejected) {
       deps.logger.warn({ offset: page.offset, accountId: record.accountId, reason: record.reason }, 'account rejected');
     }
-    if (!catchUp && run.mode === 'incremental' && run.watermark === null && checked.accounts[0]) {
+    if (kind === 'walk' && run.mode === 'incremental' && run.watermark === null && checked.accounts[0]) {
       // Newest first: the first account of the first page is the newest update listed.
       run.watermark = checked.accounts[0].updatedAt;
       await setWatermark(deps.prisma, run.runId, run.watermark);
     }
-    const accounts = overlaps.has(page.index) ? withoutFirst(checked.accounts, page.firstId!) : checked.accounts;
+    const left = leaveOut.get(page.index);
+    const accounts = left ? checked.accounts.filter((a) => !left.has(a.id)) : checked.accounts;
     writes.push({
       ...bookkeeping(run, page),
       pageIndex: page.index,
@@ -197,21 +224,28 @@ async function writeBatch(
       ...checked,
       accounts,
       observedAt: deps.now(),
-      fingerprint: fingerprinting && !catchUp ? fingerprintOf(page) : undefined,
+      fingerprint: fingerprinting && kind === 'walk' ? fingerprintOf(page) : undefined,
       redact: deps.redact,
-      catchUp,
+      kind,
+      catchUpPass: pass,
     });
   }
   if (writes.length > 0 && (sharesWithAnotherBatch || !(await loadedInBulk(deps, context.bulk, writes)))) {
     await writePages(deps.prisma, writes);
   }
 
-  const first = batch.find((q) => !q.catchUp && q.page.index === 0);
+  const first = batch.find((q) => q.kind === 'walk' && q.page.index === 0);
   if (first && first.page.limit !== run.pageSize) {
     // The server serves fewer per page than asked; a resumed run must walk the same layout.
     run.pageSize = first.page.limit;
     await setPageSize(deps.prisma, run.runId, run.pageSize);
   }
+}
+
+/** The key a page of this kind is sorted by: a full run's walk oldest first, every other walk newest first. */
+function sortedByOf(run: OpenRun, kind: PageKind): SortedBy | undefined {
+  if (kind === 'lookup') return undefined;
+  return run.mode === 'full' && kind !== 'catch_up' ? { field: 'createdAt', ascending: true } : { field: 'updatedAt', ascending: false };
 }
 
 interface BulkState {
@@ -223,7 +257,7 @@ interface BulkState {
 const BULK_LOAD_MISSES = 3;
 
 async function loadedInBulk(deps: PageWriterDeps, bulk: BulkState, writes: PageWrite[]): Promise<boolean> {
-  if (!bulk.pool || bulk.misses >= BULK_LOAD_MISSES || writes.some((w) => w.catchUp)) return false;
+  if (!bulk.pool || bulk.misses >= BULK_LOAD_MISSES || writes.some((w) => w.kind !== 'walk')) return false;
   const result = await bulkLoadPages(bulk.pool, writes);
   if (result.loaded) {
     deps.logger.debug({ offset: writes[0]!.offset, pages: writes.length }, 'pages loaded by COPY');
@@ -237,11 +271,6 @@ async function loadedInBulk(deps: PageWriterDeps, bulk: BulkState, writes: PageW
   return false;
 }
 
-function withoutFirst<T extends { id: string }>(accounts: T[], id: string): T[] {
-  const at = accounts.findIndex((a) => a.id === id);
-  return at < 0 ? accounts : [...accounts.slice(0, at), ...accounts.slice(at + 1)];
-}
-
 function bookkeeping(run: OpenRun, page: FetchedPage) {
   return {
     runId: run.runId,
@@ -252,7 +281,20 @@ function bookkeeping(run: OpenRun, page: FetchedPage) {
     firstId: page.firstId,
     lastId: page.lastId,
     retries: page.page.retries,
+    // Fewer records than asked, and none beyond by its own total: the list ended within this
+    // page when it was served. A short page before its total proves no end.
+    endsList: page.count < page.limit && page.offset + page.count >= page.totalCount,
   };
+}
+
+/** The usable ids among the page's first `n` records. */
+function headIdsOf(records: ReadonlyArray<unknown>, n: number): string[] {
+  return records.slice(0, n).map(usableIdOf).filter((id): id is string => id !== null);
+}
+
+/** The usable ids among the page's last `n` records. */
+function tailIdsOf(records: ReadonlyArray<unknown>, n: number): string[] {
+  return records.slice(Math.max(0, records.length - n)).map(usableIdOf).filter((id): id is string => id !== null);
 }
 
 function fingerprintOf(page: FetchedPage) {

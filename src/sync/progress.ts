@@ -15,13 +15,13 @@ export function progressOf(run: OpenRun, onProgress: ((progress: SyncProgress) =
   const progress: SyncProgress = {
     runId: run.runId,
     pagesDone: run.donePages.length,
-    accountsDone: accountsOnPages(run.donePages),
+    accountsDone: accountsOnPages(run.donePages, run.pageOverlap),
     totalCount: run.donePages[0]?.totalCount ?? null,
   };
   return {
     pageDone(page: { index: number; count: number; totalCount: number }): void {
       progress.pagesDone += 1;
-      progress.accountsDone += accountsOnPages([page]);
+      progress.accountsDone += accountsOnPages([page], run.pageOverlap);
       progress.totalCount ??= page.totalCount;
       onProgress?.({ ...progress });
     },

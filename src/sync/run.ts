@@ -1,8 +1,9 @@
 // One sync run, in steps: open it (or resume it where a stopped one left off), walk the pages
-// (each validated and committed as it arrives), catch up newest first with what changed
-// meanwhile, settle deletions, then finish it: assess the walk, mark the accounts gone
-// deleted, record the outcome. Upstream failures end the run as failed (recorded, and
-// returned); only an unreachable database escapes as an exception.
+// (each validated and committed as it arrives), go back for whatever the walk may have stepped
+// over (heal.ts), catch up newest first with what changed meanwhile, settle deletions, then
+// finish it: assess the walk, mark the accounts gone deleted, record the outcome. Upstream
+// failures end the run as failed (recorded, and returned), a walk that cannot prove it listed
+// every account as incomplete; only an unreachable database escapes as an exception.
 //
 // A full run walks the whole list oldest-first and is the only kind that may mark accounts
 // deleted. An incremental run walks newest-first and stops at the previous run's watermark.
@@ -12,7 +13,7 @@ import { AccountSyncError, errorCodeOf, oneLineMessage, type ErrorCode } from '.
 import { redactText, type Logger } from '../logger.js';
 import { assessRunWalk, finishRun, openRun, resumeRun, type DeletionDecision, type OpenRun, type RunWalk } from '../runs/lifecycle.js';
 import type { RunSummary } from '../runs/outcome.js';
-import { knownPages, type KnownPage } from '../runs/sql/pages.js';
+import { knownPages, lastCatchUpPass, walkTailIds, type KnownPage, type PageKind } from '../runs/sql/pages.js';
 import { setWatermark, type RunMode } from '../runs/sql/runs.js';
 import type { UpvestClient } from '../upvest/client.js';
 import { usableIdOf } from '../upvest/schema.js';
@@ -20,6 +21,7 @@ import { mirrorWrittenOnlyBy } from './bulk-load.js';
 import { catchUp } from './catch-up.js';
 import { buildDeferredIndexes, deferIndexes } from './deferred-indexes.js';
 import { decideDeletions } from './deletions.js';
+import { healGaps, type CoverageScope, type HealOptions } from './heal.js';
 import { createPageWriter, type PageWriter } from './page-writer.js';
 import { progressOf, type SyncProgress } from './progress.js';
 import { refreshStatistics } from './statistics.js';
@@ -71,6 +73,10 @@ export interface SyncOptions {
   resumeRunId?: bigint;
   /** SYNC_MAX_DELETION_CHECKS: accounts an inconsistent walk did not list that are looked up one by one (default 1000). */
   maxDeletionChecks?: number;
+  /** SYNC_PAGE_OVERLAP: records consecutive pages share (default 10). A resumed run keeps its own. */
+  pageOverlap?: number;
+  /** SYNC_MAX_HEAL_REQUESTS: windows a run may fetch to close the gaps its pages leave (default 1000). */
+  maxHealRequests?: number;
 }
 
 export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<RunSummary> {
@@ -81,6 +87,7 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Run
       ? await openRun(deps.prisma, {
           mode: options.mode ?? 'full',
           pageSize: options.pageSize,
+          pageOverlap: options.pageOverlap ?? DEFAULT_PAGE_OVERLAP,
           startedAt: now(),
           incrementalLagMs: options.incrementalLagMs ?? 60_000,
         })
@@ -110,17 +117,28 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Run
       writers: Math.min(WRITERS, options.concurrency),
       ...batchBounds(run.pageSize, options.concurrency),
       onCommitted: (pages) => pages.forEach((page) => progress.pageDone(page)),
+      committedTails: await walkTailIds(deps.prisma, run.runId, lastBeforeGaps(run.donePages), run.pageOverlap),
     },
   );
   let nextIndex = run.nextFreeIndex;
-  const queue = (catchUp: boolean) => async (fetched: FetchedPage) => {
-    if (deferral.pending && !catchUp && fetched.index === 0) {
+  const queue = (kind: PageKind, pass = 0) => async (fetched: FetchedPage) => {
+    if (deferral.pending && kind === 'walk' && fetched.index === 0) {
       deferral.pending = false;
       if (fetched.totalCount >= (options.deferIndexesFrom ?? DEFER_INDEXES_FROM)) deferral.dropped = await deferIndexes(deps.prisma, run.runId, logger);
     }
     nextIndex = Math.max(nextIndex, fetched.index + 1);
-    await writer.write(fetched, catchUp);
+    await writer.write(fetched, kind, pass);
   };
+  const committed = (kind: PageKind, pass = 0) => async (fetched: FetchedPage) => {
+    await queue(kind, pass)(fetched);
+    await writer.flush();
+  };
+  const heal: HealOptions = {
+    maxLimit: run.pageSize,
+    budget: { remaining: options.maxHealRequests ?? DEFAULT_MAX_HEAL_REQUESTS, used: 0 },
+    nextIndex: () => nextIndex++,
+  };
+  const healDeps = { prisma: deps.prisma, client: deps.client, logger, signal: deps.signal };
 
   // The pages fetched are written, whatever stopped the walk: a resumed run need not fetch them again.
   const recognise = (offset: number, limit: number, digest: string) => {
@@ -128,7 +146,11 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Run
     const page = limit === knownLimit ? known.get(offset) : undefined;
     return page?.digest === digest ? page : undefined;
   };
-  let failure = await settled(walkRun(deps, run, { ...options, recognise: known.size > 0 ? recognise : undefined }, queue(false)), writer);
+  let failure = await settled(walkRun(deps, run, { ...options, recognise: known.size > 0 ? recognise : undefined }, queue('walk')), writer);
+  if (failure === undefined) {
+    heal.maxLimit = run.pageSize;
+    failure = await failureOf(healGaps(healDeps, walkScope(run, lagMs(options)), heal, committed('heal')));
+  }
   if (deferral.dropped > 0) {
     // Once the walk is over: the catch-up pass and the deletions write as upserts, and read.
     try {
@@ -141,25 +163,76 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Run
   let assessed: RunWalk | undefined;
   if (failure === undefined) {
     try {
-      await catchUp(deps.client, run, { maxPages: options.maxPages, lagMs: options.incrementalLagMs ?? 60_000, signal: deps.signal, firstIndex: nextIndex }, queue(true));
+      await catchUp(
+        healDeps,
+        run,
+        {
+          maxPages: options.maxPages,
+          lagMs: options.incrementalLagMs ?? 60_000,
+          overlap: run.pageOverlap,
+          firstPass: (await lastCatchUpPass(deps.prisma, run.runId)) + 1,
+          heal,
+        },
+        (page, pass) => queue('catch_up', pass)(page),
+        () => writer.flush(),
+      );
       await writer.flush();
-      const walk = await assessRunWalk(deps.prisma, { runId: run.runId, mode: run.mode, pageSize: run.pageSize, walkFinished: true });
+      const walk = await assessRunWalk(deps.prisma, { runId: run.runId, mode: run.mode, since: run.since, lagMs: lagMs(options), walkFinished: true });
+      // What healGaps proved, judged once more from what was committed: never succeed without it.
+      if (!walk.consistentWalk) {
+        throw new AccountSyncError('SYNC_WALK_UNPROVEN', `the walk cannot prove it listed every account: ${walk.assessment.reasons.join('; ')}`);
+      }
       assessed = walk;
       deletions = await decideDeletions(
         { prisma: deps.prisma, client: deps.client, logger, signal: deps.signal },
         { runId: run.runId, mode: run.mode },
         walk,
         { maxChecks: options.maxDeletionChecks ?? 1000 },
-        async (records) => {
-          await writer.write(foundPage(nextIndex++, records), true);
-          await writer.flush();
-        },
+        async (records) => committed('lookup')(foundPage(nextIndex++, records)),
       );
     } catch (error) {
       failure = error;
     }
   }
-  return finish(deps, run, failure, { deletions, assessed: failure === undefined ? assessed : undefined }, { logger, now, redact });
+  return finish(
+    deps,
+    run,
+    failure,
+    { deletions, assessed: failure === undefined ? assessed : undefined, healRequests: heal.budget.used, incrementalLagMs: lagMs(options) },
+    { logger, now, redact },
+  );
+}
+
+/** SYNC_PAGE_OVERLAP's default: ties of created_at come in groups of a few accounts created in bulk. */
+export const DEFAULT_PAGE_OVERLAP = 10;
+/** SYNC_MAX_HEAL_REQUESTS' default. */
+export const DEFAULT_MAX_HEAL_REQUESTS = 1000;
+
+/**
+ * What the run's walk must prove: the whole list oldest first, or newest first every account
+ * updated after the watermark its `since` reaches back from by the lag.
+ */
+function walkScope(run: OpenRun, lag: number): CoverageScope {
+  if (run.mode === 'full') return { runId: run.runId, pass: 0, sort: 'created_at', order: 'ASC' };
+  const since = toMicros(run.since ?? '') ?? 0n;
+  return { runId: run.runId, pass: 0, sort: 'updated_at', order: 'DESC', newerThanMicros: since + BigInt(lag) * 1000n };
+}
+
+const lagMs = (options: SyncOptions) => options.incrementalLagMs ?? 60_000;
+
+/** Pages committed by earlier attempts that this attempt's next page follows. */
+function lastBeforeGaps(done: ReadonlyArray<{ index: number }>): number[] {
+  const indices = new Set(done.map((page) => page.index));
+  return [...indices].filter((index) => !indices.has(index + 1));
+}
+
+async function failureOf(work: Promise<unknown>): Promise<unknown> {
+  try {
+    await work;
+    return undefined;
+  } catch (error) {
+    return error;
+  }
 }
 
 const DEFER_INDEXES_FROM = 200_000;
@@ -233,7 +306,15 @@ async function walkRun(
       }
       const walked = await walkPages(
         deps.client,
-        { limit: run.pageSize, concurrency: options.concurrency, maxPages: options.maxPages, signal: deps.signal, done: run.donePages, recognise: options.recognise },
+        {
+          limit: run.pageSize,
+          overlap: run.pageOverlap,
+          concurrency: options.concurrency,
+          maxPages: options.maxPages,
+          signal: deps.signal,
+          done: run.donePages,
+          recognise: options.recognise,
+        },
         handle,
       );
       run.pageSize = walked.limit;
@@ -246,7 +327,7 @@ async function walkRun(
       // newest-first list move with every change.
       const walked = await walkNewestFirst(
         deps.client,
-        { limit: run.pageSize, maxPages: options.maxPages, sinceMicros, signal: deps.signal, firstIndex: run.nextFreeIndex },
+        { limit: run.pageSize, overlap: run.pageOverlap, maxPages: options.maxPages, sinceMicros, signal: deps.signal, firstIndex: run.nextFreeIndex },
         handle,
       );
       run.pageSize = walked.limit;
@@ -262,7 +343,7 @@ async function finish(
   deps: SyncDeps,
   run: OpenRun,
   failure: unknown,
-  settled: { deletions: DeletionDecision; assessed: RunWalk | undefined },
+  settled: { deletions: DeletionDecision; assessed: RunWalk | undefined; healRequests: number; incrementalLagMs: number },
   context: { logger: Logger; now: () => Date; redact: (text: string) => string },
 ): Promise<RunSummary> {
   const finishedAt = context.now();
@@ -270,7 +351,14 @@ async function finish(
   // A run that ran out of patience with a throttling server is not wrong, only early: like a
   // stopped one it keeps its pages, and the next attempt resumes it.
   const throttled = failure !== undefined && errorCodeOf(failure) === 'UPVEST_RATE_LIMITED';
-  const status = failure === undefined ? 'succeeded' : stopped || throttled ? 'interrupted' : 'failed';
+  const status: RunSummary['status'] =
+    failure === undefined
+      ? 'succeeded'
+      : stopped || throttled
+        ? 'interrupted'
+        : errorCodeOf(failure) === 'SYNC_WALK_UNPROVEN'
+          ? 'incomplete'
+          : 'failed';
   const error: { code: ErrorCode; message: string } | null =
     failure === undefined
       ? null
@@ -302,6 +390,7 @@ async function finish(
     inconsistencies: closed.assessment.reasons,
     deletionsComplete: closed.deletionsComplete,
     deletionsNote: closed.deletionsNote,
+    healRequests: closed.healRequests,
     errorCode: error?.code ?? null,
     error: error?.message ?? null,
   };

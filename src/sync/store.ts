@@ -6,7 +6,8 @@ import type { Db, PrismaClient, RawStatements } from '../db/prisma.js';
 import { databaseMessageOf, sqlStateOf, withTransactionRetry } from '../db/transactions.js';
 import { oneLineMessage } from '../errors.js';
 import { keptAsideJson } from '../runs/kept-aside.js';
-import { enterPageWrites, recordPages, rememberFingerprints, type KeptAside, type PageRecord, type PageRejection } from '../runs/sql/pages.js';
+import type { PageKeys } from '../runs/coverage.js';
+import { enterPageWrites, recordPages, rememberFingerprints, type KeptAside, type PageKind, type PageRecord, type PageRejection } from '../runs/sql/pages.js';
 import type { AccountRecord } from '../upvest/schema.js';
 import { recordStatusChanges, syncLinks, upsertAccounts, upvestShapeOf, type WriteContext, type WrittenRow } from './mirror-writes.js';
 import { toMicros } from './timestamps.js';
@@ -27,8 +28,12 @@ export interface PageWrite {
   listedIds: string[];
   /** Records kept aside without a usable id: they may be accounts the run cannot name. */
   unidentified?: number;
-  /** A page of the catch-up pass after the walk, not of the walk itself. */
-  catchUp?: boolean;
+  /** A page of the walk's layout unless said otherwise (see PageKind). */
+  kind?: PageKind;
+  catchUpPass?: number;
+  /** What the page proves by its sort key (see src/runs/coverage.ts); none when absent. */
+  keys?: PageKeys | null;
+  endsList?: boolean;
   retries: number;
   observedAt: Date;
   /**
@@ -240,7 +245,10 @@ function pageRecordOf(page: PageWrite, outcome: PageOutcome): PageRecord {
     ...outcome,
     unidentified: page.unidentified ?? 0,
     retries: page.retries,
-    catchUp: page.catchUp ?? false,
+    kind: page.kind ?? 'walk',
+    catchUpPass: page.catchUpPass ?? 0,
+    keys: page.keys ?? null,
+    endsList: page.endsList ?? false,
   };
 }
 

@@ -3,7 +3,9 @@ import type { RunSummary } from './run.js';
 
 export function summaryLine(s: RunSummary): string {
   const seconds = (s.durationMs / 1000).toFixed(1);
-  const walk = s.walkConsistent ? 'walk consistent' : `walk inconsistent (${s.inconsistencies.join('; ')})`;
+  // Consistent: its pages prove it listed every account listed throughout it (see heal.ts).
+  const healed = s.healRequests > 0 ? ` (${s.healRequests} window(s) fetched to close gaps the list's moves left)` : '';
+  const walk = s.walkConsistent ? `walk consistent${healed}` : `walk inconsistent (${s.inconsistencies.join('; ')})`;
   // A full run that could not settle deletions says so: the mirror may still list accounts Upvest removed.
   const deletions = s.mode === 'full' && s.deletionsComplete === false ? `; deletions left to the next full run: ${s.deletionsNote}` : '';
   const head = `sync run ${s.runId} ${s.status} in ${seconds}s`;
@@ -34,6 +36,7 @@ export function summaryJson(s: RunSummary): string {
     walk_complete: s.walkComplete,
     walk_consistent: s.walkConsistent,
     inconsistencies: s.inconsistencies,
+    heal_requests: s.healRequests,
     deletions_complete: s.deletionsComplete,
     deletions_note: s.deletionsNote,
     error_code: s.errorCode,

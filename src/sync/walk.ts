@@ -1,10 +1,11 @@
-// Walks GET /accounts page by page, several pages in flight at once, and judges afterwards
-// whether what it saw can be trusted as the whole list.
+// Walks GET /accounts page by page, several pages in flight at once.
 //
-// Offset paging is not a snapshot: an account removed or added ahead of the cursor during the
-// walk shifts every later item by one, silently skipping or repeating one. So consecutive pages
-// overlap by one item (page k starts at k * (limit - 1)): the first item of page k must be the
-// last item of page k - 1, and when it is not, items moved between the two fetches.
+// Offset paging is not a snapshot: an account removed ahead of the cursor during the walk
+// shifts every later item down, and Upvest breaks ties of the sort key in no fixed order. So
+// consecutive pages overlap (page k starts at k * (limit - overlap)): as long as the records
+// they share hold two different keys, nothing between them can have been stepped over. Where
+// they do not, the run goes back for what lies between (heal.ts): what the pages prove is
+// judged by their keys (src/runs/coverage.ts), not by their positions.
 import { AccountSyncError } from '../errors.js';
 import type { AccountsPage, RecognisedPage, UpvestClient } from '../upvest/client.js';
 import { usableIdOf } from '../upvest/schema.js';
@@ -14,17 +15,24 @@ import { toMicros } from './timestamps.js';
 export type { PageMeta };
 
 export interface FetchedPage extends PageMeta {
+  /** The page size it was fetched with (what the server serves, when it serves fewer than asked). */
   limit: number;
   page: AccountsPage;
 }
 
-export function pageOffset(index: number, limit: number): number {
-  return index === 0 ? 0 : index * (limit - 1);
+/** How many records consecutive pages share: at least one, and never a whole page. */
+export function overlapFor(limit: number, overlap: number): number {
+  return Math.max(1, Math.min(overlap, limit - 1));
+}
+
+export function pageOffset(index: number, limit: number, overlap: number): number {
+  return index * (limit - overlapFor(limit, overlap));
 }
 
 /** How many overlapping pages of `limit` cover `total` items. */
-export function pagesFor(total: number, limit: number): number {
-  return total <= limit ? 1 : 1 + Math.ceil((total - limit) / (limit - 1));
+export function pagesFor(total: number, limit: number, overlap: number): number {
+  const step = limit - overlapFor(limit, overlap);
+  return total <= limit ? 1 : 1 + Math.ceil((total - limit) / step);
 }
 
 /**
@@ -33,13 +41,13 @@ export function pagesFor(total: number, limit: number): number {
  * `ceiling` (SYNC_MAX_PAGES). A server that keeps serving full pages, or raises total_count
  * page after page, cannot keep a run going for ever.
  */
-export function pageCap(firstTotal: number, limit: number, ceiling: number): number {
-  return Math.min(ceiling, pagesFor(Math.ceil(firstTotal * 1.1), limit) + 10);
+export function pageCap(firstTotal: number, limit: number, overlap: number, ceiling: number): number {
+  return Math.min(ceiling, pagesFor(Math.ceil(firstTotal * 1.1), limit, overlap) + 10);
 }
 
 /** A full walk whose first total_count already needs more pages than the ceiling fails at once. */
-function checkWholeListFits(firstTotal: number, limit: number, ceiling: number): void {
-  const needed = pagesFor(firstTotal, limit);
+function checkWholeListFits(firstTotal: number, limit: number, overlap: number, ceiling: number): void {
+  const needed = pagesFor(firstTotal, limit, overlap);
   if (needed <= ceiling) return;
   throw new AccountSyncError(
     'SYNC_PAGE_LIMIT_EXCEEDED',
@@ -58,6 +66,8 @@ function pageCapExceeded(cap: number, firstTotal: number, limit: number, ceiling
 
 export interface WalkOptions {
   limit: number;
+  /** Records consecutive pages share (SYNC_PAGE_OVERLAP). */
+  overlap: number;
   concurrency: number;
   /** SYNC_MAX_PAGES: the absolute ceiling of pages per walk. */
   maxPages: number;
@@ -92,11 +102,12 @@ export async function walkPages(
   let endIndex = Math.min(Infinity, ...[...done.values()].filter((m) => m.count < limit).map((m) => m.index));
   const firstDone = done.get(0);
   let firstTotal = firstDone?.totalCount ?? 0;
-  let cap = firstDone ? pageCap(firstTotal, limit, options.maxPages) : options.maxPages;
-  if (firstDone) checkWholeListFits(firstTotal, limit, options.maxPages);
+  const overlap = options.overlap;
+  let cap = firstDone ? pageCap(firstTotal, limit, overlap, options.maxPages) : options.maxPages;
+  if (firstDone) checkWholeListFits(firstTotal, limit, overlap, options.maxPages);
 
   const fetchPage = async (index: number): Promise<void> => {
-    const offset = pageOffset(index, limit);
+    const offset = pageOffset(index, limit, overlap);
     const recognise = options.recognise;
     const asked = limit;
     const page = await client.listAccounts(
@@ -107,8 +118,8 @@ export async function walkPages(
     if (index === 0) {
       limit = servedLimit(page, limit);
       firstTotal = page.meta.total_count;
-      checkWholeListFits(firstTotal, limit, options.maxPages);
-      cap = pageCap(firstTotal, limit, options.maxPages);
+      checkWholeListFits(firstTotal, limit, overlap, options.maxPages);
+      cap = pageCap(firstTotal, limit, overlap, options.maxPages);
     }
     const fetched = fetchedPage(index, offset, limit, page);
     maxTotal = Math.max(maxTotal, fetched.totalCount);
@@ -123,7 +134,7 @@ export async function walkPages(
     let next = 1;
     const claim = (): number | undefined => {
       for (;;) {
-        if (next > endIndex || next >= pagesFor(maxTotal, limit)) return undefined;
+        if (next > endIndex || next >= pagesFor(maxTotal, limit, overlap)) return undefined;
         if (next >= cap) throw pageCapExceeded(cap, firstTotal, limit, options.maxPages);
         const index = next++;
         if (!done.has(index)) return index;
@@ -151,6 +162,8 @@ export async function walkPages(
 
 export interface NewestFirstOptions {
   limit: number;
+  /** Records consecutive pages share (SYNC_PAGE_OVERLAP). */
+  overlap: number;
   /** SYNC_MAX_PAGES: the absolute ceiling of pages per walk. */
   maxPages: number;
   /** Stop after the page that reaches accounts updated before this (microseconds). */
@@ -161,9 +174,10 @@ export interface NewestFirstOptions {
 }
 
 /**
- * The incremental walk: `sort=updated_at&order=DESC`, page after page, until a page reaches
- * accounts older than `sinceMicros` or the list ends. An account updated during the walk jumps
- * to the front, which can only repeat items further on, never skip one.
+ * The incremental walk and the catch-up passes: `sort=updated_at&order=DESC`, page after page,
+ * until a page reaches accounts older than `sinceMicros` or the list ends. An account updated
+ * during the walk jumps to the front, behind the cursor: it is newer than the walk's start, and
+ * the next catch-up pass lists it.
  */
 export async function walkNewestFirst(
   client: UpvestClient,
@@ -176,12 +190,12 @@ export async function walkNewestFirst(
   let firstTotal = 0;
   for (let index = first; ; index += 1) {
     if (index - first >= cap) throw pageCapExceeded(cap, firstTotal, limit, options.maxPages);
-    const offset = pageOffset(index - first, limit);
+    const offset = pageOffset(index - first, limit, options.overlap);
     const page = await client.listAccounts({ offset, limit, sort: 'updated_at', order: 'DESC' }, options.signal);
     if (index === first) {
       limit = servedLimit(page, limit);
       firstTotal = page.meta.total_count;
-      cap = pageCap(firstTotal, limit, options.maxPages);
+      cap = pageCap(firstTotal, limit, options.overlap, options.maxPages);
     }
     await handle(fetchedPage(index, offset, limit, page));
     const reachedOlder = page.data.some((record) => {
@@ -214,7 +228,7 @@ function servedLimit(page: AccountsPage, asked: number): number {
   return served > 1 && served < asked && countOf(page) <= served ? served : asked;
 }
 
-function fetchedPage(index: number, offset: number, limit: number, page: AccountsPage): FetchedPage {
+export function fetchedPage(index: number, offset: number, limit: number, page: AccountsPage): FetchedPage {
   const known = page.recognised;
   return {
     index,

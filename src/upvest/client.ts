@@ -2,7 +2,7 @@
 // token that is refreshed once on a 401, and retried as upvest/retry.ts decides.
 import { UpvestError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { statusError, type HttpExchange } from './http.js';
+import { statusError, type HttpExchange, type HttpResponse } from './http.js';
 import { withRetry, type RequestGate } from './retry.js';
 import type { RetrySettings } from './settings.js';
 import { serialisedRecordsDigest, servedRecords } from './page-digest.js';
@@ -45,8 +45,14 @@ export interface ListOptions {
   recognise?: (digest: string) => RecognisedPage | undefined;
 }
 
-/** One account as GET /accounts/{account_id} answers: found (its record, unvalidated), or no longer there. */
-export type AccountLookup = { found: true; record: unknown; requestId: string | undefined } | { found: false; requestId: string | undefined };
+/**
+ * One account as GET /accounts/{account_id} answers: found (its record, unvalidated), or a 404.
+ * `upvestProblem`: the 404 is Upvest's own problem+json (status 404 in the body), not a proxy's
+ * or a gateway's "no route"; only such a 404, from a route shown to work, says the account is gone.
+ */
+export type AccountLookup =
+  | { found: true; record: unknown; requestId: string | undefined }
+  | { found: false; upvestProblem: boolean; requestId: string | undefined };
 
 export interface UpvestClient {
   listAccounts(query: ListAccountsQuery, signal?: AbortSignal, options?: ListOptions): Promise<AccountsPage>;
@@ -117,7 +123,7 @@ export function createUpvestClient(deps: UpvestClientDeps): UpvestClient {
   async function getOnce(id: string, signal: AbortSignal | undefined): Promise<AccountLookup> {
     const path = `/accounts/${encodeURIComponent(id)}`;
     const response = await signedGet(path, undefined, signal);
-    if (response.status === 404) return { found: false, requestId: response.requestId };
+    if (response.status === 404) return { found: false, upvestProblem: isUpvestNotFound(response), requestId: response.requestId };
     if (response.status !== 200) throw statusError(response, `GET ${path}`, deps.now);
     return { found: true, record: parseJson(response.body, `GET ${path}`, response.requestId), requestId: response.requestId };
   }
@@ -146,6 +152,19 @@ export function createUpvestClient(deps: UpvestClientDeps): UpvestClient {
       return retried(`GET /accounts/${id}`, () => getOnce(id, signal), signal);
     },
   };
+}
+
+/** A 404 in Upvest's own form: application/problem+json whose status says 404. */
+function isUpvestNotFound(response: HttpResponse): boolean {
+  const type = response.headers['content-type'];
+  const contentType = (Array.isArray(type) ? type[0] : type)?.split(';')[0]?.trim().toLowerCase();
+  if (contentType !== 'application/problem+json') return false;
+  try {
+    const problem: unknown = JSON.parse(response.body);
+    return problem !== null && typeof problem === 'object' && (problem as { status?: unknown }).status === 404;
+  } catch {
+    return false;
+  }
 }
 
 function parseJson(body: string, what: string, requestId: string | undefined): unknown {

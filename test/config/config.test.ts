@@ -14,6 +14,8 @@ describe('configuration', () => {
     expect(config.upvest.signingKeyPassphrase).toBeUndefined();
     expect(config.sync).toEqual({
       pageSize: 1000,
+      pageOverlap: 10,
+      maxHealRequests: 1000,
       concurrency: 4,
       maxPages: 100_000,
       maxDeletionChecks: 1000,
@@ -144,10 +146,12 @@ describe('defaults and overrides of a command (the demo)', () => {
 
 describe('the options of a run', () => {
   it('are the same for `sync` and the daemon, from the SYNC_* settings', () => {
-    const env = { ...valid, SYNC_PAGE_SIZE: '500', SYNC_RESUME_WITHIN_MS: '60000', SYNC_LOCK_WAIT_MS: '5' };
+    const env = { ...valid, SYNC_PAGE_SIZE: '500', SYNC_PAGE_OVERLAP: '3', SYNC_RESUME_WITHIN_MS: '60000', SYNC_LOCK_WAIT_MS: '5' };
     const options = runOptionsOf(loadCommandConfig('sync', env));
     expect(options).toEqual({
       pageSize: 500,
+      pageOverlap: 3,
+      maxHealRequests: 1000,
       concurrency: 4,
       maxPages: 100_000,
       maxDeletionChecks: 1000,

@@ -14,7 +14,8 @@ import {
   uniquePrefix,
   type CliProcess,
 } from '../support/daemon.js';
-import { startHarness, type Harness } from '../support/harness.js';
+import { JOB_NAME } from '../../src/queue/names.js';
+import { expectedMirror, mirroredAccounts, startHarness, type Harness } from '../support/harness.js';
 
 let h: Harness;
 let prefix: string;
@@ -150,5 +151,31 @@ describe('a worker', () => {
     expect(worker.stderr()).not.toContain(secret);
     expect(JSON.stringify(runs, (_, v: unknown) => (typeof v === 'bigint' ? String(v) : v))).not.toContain(secret);
     expect(job?.failedReason).not.toContain(secret);
+  });
+
+  it('follows a run that could not prove it listed every account with a full run at once', async () => {
+    const first = completions(q.events, 1);
+    worker = spawnWorker(daemonEnv(h, prefix));
+    await first;
+    // A bulk update gives 150 accounts one updated_at, served in a new order on every request:
+    // more than a page of 100 can prove, so the scheduled (incremental) run cannot.
+    h.simulator.dataset.setStatuses(h.simulator.dataset.ids().slice(100, 250), 'LOCKED');
+    h.simulator.dataset.shuffleTies(3);
+    const before = (await runRows(h.prisma)).length;
+    const both = completions(q.events, 2);
+    await q.queue.add(JOB_NAME, { reason: 'trigger' });
+    await both;
+    h.simulator.dataset.shuffleTies(null);
+    const runs = (await runRows(h.prisma)).slice(before);
+    expect(runs.map((r) => [r.mode, r.status, r.error_code])).toEqual([
+      ['incremental', 'incomplete', 'SYNC_WALK_UNPROVEN'],
+      ['full', 'succeeded', null],
+    ]);
+    const jobs = await q.queue.getJobs(['completed'], 0, 10);
+    expect(jobs.map((j) => j.data.reason).sort()).toEqual(['follow-up', 'schedule', 'trigger']);
+    const followUps = worker.lines.filter((l) => typeof l.msg === 'string' && /^sync run incomplete \(.*\); a full run is queued to start at once$/.test(l.msg));
+    expect(followUps).toHaveLength(1);
+    expect(metric(await scrape(worker), 'account_sync_runs_total{outcome="incomplete"}')).toBe(1);
+    expect(await mirroredAccounts(h.prisma)).toEqual(expectedMirror(h));
   });
 });

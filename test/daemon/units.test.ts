@@ -142,6 +142,7 @@ describe('what a run means for its job', () => {
       SYNC_NOT_RESUMABLE: 'retry',
       SYNC_PAGE_LIMIT_EXCEEDED: 'retry',
       SYNC_ABANDONED: 'retry',
+      SYNC_WALK_UNPROVEN: 'retry',
       REDIS_UNAVAILABLE: 'retry',
       READONLY_ROLE_REFUSED: 'retry',
       WEBHOOK_KEYS_UNAVAILABLE: 'retry',

@@ -26,7 +26,7 @@ const page = (runId: bigint, index: number) => emptyPageRecord(runId, index, { o
 
 describe('resuming a run', () => {
   it("waits for a page transaction still under way, and counts the page it commits as done", async () => {
-    const run = await openRun(prisma, { mode: 'full', pageSize: 10, startedAt: new Date(), incrementalLagMs: 0 });
+    const run = await openRun(prisma, { mode: 'full', pageSize: 10, pageOverlap: 1, startedAt: new Date(), incrementalLagMs: 0 });
     await recordPages(prisma, [page(run.runId, 0)], []);
 
     // The dead process's backend, its page transaction not yet committed.
@@ -55,8 +55,8 @@ describe('resuming a run', () => {
   });
 
   it('does not wait for the page transactions of another run', async () => {
-    const first = await openRun(prisma, { mode: 'full', pageSize: 10, startedAt: new Date(), incrementalLagMs: 0 });
-    const other = await openRun(prisma, { mode: 'full', pageSize: 10, startedAt: new Date(), incrementalLagMs: 0 });
+    const first = await openRun(prisma, { mode: 'full', pageSize: 10, pageOverlap: 1, startedAt: new Date(), incrementalLagMs: 0 });
+    const other = await openRun(prisma, { mode: 'full', pageSize: 10, pageOverlap: 1, startedAt: new Date(), incrementalLagMs: 0 });
     const busy = await openClient(db.url, 'account-sync other run');
     try {
       await busy.query('BEGIN');

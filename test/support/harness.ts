@@ -8,6 +8,7 @@ import { createPrisma, Prisma, type PrismaClient } from '../../src/db/prisma.js'
 import { silentLogger, type Logger } from '../../src/logger.js';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/index.js';
 import { runSync, type RunSummary, type SyncProgress } from '../../src/sync/run.js';
+import { toMicros } from '../../src/sync/timestamps.js';
 import type { UpvestClient } from '../../src/upvest/client.js';
 import { createUpvestClientFromConfig } from '../../src/upvest/index.js';
 import type { RequestGate } from '../../src/upvest/retry.js';
@@ -125,9 +126,16 @@ function utc(column: string) {
   );
 }
 
-/** The simulator's accounts in the form mirroredAccounts() returns, for an exact comparison. */
+/**
+ * The simulator's accounts in the form (and the order: created_at, then id) mirroredAccounts()
+ * returns, for an exact comparison.
+ */
 export function expectedMirror(h: { simulator: Simulator }) {
-  return h.simulator.dataset.list().map((a) => ({
+  const byCreation = (a: { created_at: string; id: string }, b: { created_at: string; id: string }) => {
+    const [x, y] = [toMicros(a.created_at)!, toMicros(b.created_at)!];
+    return x < y ? -1 : x > y ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+  };
+  return [...h.simulator.dataset.list()].sort(byCreation).map((a) => ({
     id: a.id,
     created_at: normalizeTimestamp(a.created_at),
     updated_at: normalizeTimestamp(a.updated_at),

@@ -26,7 +26,7 @@ export function pageWrite(
 }
 
 /** The bookkeeping row of a page that listed no account (see recordPages). */
-export function emptyPageRecord(runId: bigint, index: number, options: { offset?: number; catchUp?: boolean } = {}): PageRecord {
+export function emptyPageRecord(runId: bigint, index: number, options: { offset?: number; kind?: PageRecord['kind'] } = {}): PageRecord {
   return {
     runId,
     index,
@@ -43,6 +43,9 @@ export function emptyPageRecord(runId: bigint, index: number, options: { offset?
     rejected: 0,
     unidentified: 0,
     retries: 0,
-    catchUp: options.catchUp ?? false,
+    kind: options.kind ?? 'walk',
+    catchUpPass: options.kind === 'catch_up' ? 1 : 0,
+    keys: null,
+    endsList: false,
   };
 }

@@ -125,7 +125,7 @@ describe('incremental runs', () => {
     });
     expect(interrupted).toMatchObject({ status: 'interrupted', pages: 3 });
     // What the killed process would have left had its catch-up page committed before it died.
-    await recordPages(h.prisma, [emptyPageRecord(interrupted.runId, 3, { catchUp: true })], []);
+    await recordPages(h.prisma, [emptyPageRecord(interrupted.runId, 3, { kind: 'catch_up' })], []);
 
     // Its walk starts again as page 4: as page 3 it failed on sync_run_pages' key (DB_ERROR).
     const resumed = await h.sync({ env, resumeRunId: interrupted.runId });

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectedMirror, mirrorRowCounts, mirroredAccounts, startHarness, type Harness } from '../support/harness.js';
 import { installWriteCounter, type WriteCounter } from '../support/write-counter.js';
 import type { AccountsPage, UpvestClient } from '../../src/upvest/client.js';
+import type { ServedPage } from '../../src/simulator/index.js';
 
 let h: Harness;
 let writes: WriteCounter;
@@ -43,6 +44,16 @@ function watchingPages(counts: { pages: number; recognised: number; decoded: num
   });
 }
 
+/** The records of each page the unchanged re-sync was served, by offset and limit, as served. */
+const servedRecords = new Map<string, string>();
+const recordsOf = (page: ServedPage) => {
+  const text = page.body.toString('utf8');
+  return text.slice(text.indexOf('"data":'));
+};
+const rememberRecords = (page: ServedPage) => {
+  if (page.sort === 'created_at') servedRecords.set(`${page.offset}/${page.limit}`, recordsOf(page));
+};
+
 describe('a full sync against the simulator', () => {
   it('mirrors every account exactly, field by field, microseconds included', async () => {
     const since = await writes.mark();
@@ -50,7 +61,7 @@ describe('a full sync against the simulator', () => {
     expect(summary).toMatchObject({
       status: 'succeeded',
       totalCount: 3000,
-      pages: 32, // 31 pages of 100 overlapping by one item, and the catch-up pass's
+      pages: 35, // 34 pages of 100 overlapping by SYNC_PAGE_OVERLAP (10) accounts, and the catch-up pass's
       accountsSeen: 3000,
       inserted: 3000,
       updated: 0,
@@ -95,9 +106,11 @@ describe('a full sync against the simulator', () => {
     const before = await mirrorRowCounts(h.prisma);
     const since = await writes.mark();
     const counts = { pages: 0, recognised: 0, decoded: 0 };
+    const stopWatching = h.simulator.observePages(rememberRecords);
     const summary = await h.sync({ client: watchingPages(counts) });
-    // 3000 accounts in pages of 100 that overlap by one: 31 pages, each as the first run wrote it.
-    expect(counts).toEqual({ pages: 31, recognised: 31, decoded: 0 });
+    stopWatching();
+    // 3000 accounts in pages of 100 that overlap by ten: 34 pages, each as the first run wrote it.
+    expect(counts).toEqual({ pages: 34, recognised: 34, decoded: 0 });
     expect(summary).toMatchObject({
       status: 'succeeded',
       accountsSeen: 3000,
@@ -128,9 +141,14 @@ describe('a full sync against the simulator', () => {
       userChanges: 6,
     });
     const counts = { pages: 0, recognised: 0, decoded: 0 };
+    let unchangedPages = 0;
+    const stopWatching = h.simulator.observePages((page) => {
+      if (page.sort === 'created_at' && servedRecords.get(`${page.offset}/${page.limit}`) === recordsOf(page)) unchangedPages += 1;
+    });
     const summary = await h.sync({ client: watchingPages(counts) });
-    // Pages holding a change are decoded and written; only those.
-    expect(counts.recognised).toBeGreaterThan(0);
+    stopWatching();
+    // Pages holding a change are decoded and written; exactly the others are recognised.
+    expect(counts.recognised).toBe(unchangedPages);
     expect(counts.recognised).toBeLessThan(counts.pages);
     expect(counts.decoded).toBe(0);
     expect(summary).toMatchObject({

@@ -209,6 +209,7 @@ describe('pages served exactly as a full run last wrote them', () => {
       lastId: p.lastId,
       listed: { ids: p.listedIds, distinct: 2 },
       retries: p.retries,
+      endsList: false,
     });
     const again = fingerprinted(accounts);
     expect(await recordPagesIfFingerprinted(prisma, [unchangedPage(again)])).toEqual(new Set([again.pageIndex]));

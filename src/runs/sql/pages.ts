@@ -1,8 +1,10 @@
 // Statements on sync_run_pages (a run's committed pages) and on rejected_records, which are
 // written with their page. One function each.
 import { Prisma, type Db, type PrismaClient, type RawStatements } from '../../db/prisma.js';
+import { utcText } from './runs.js';
 import type { PageMeta } from '../assessment.js';
 import { jsonbString } from '../kept-aside.js';
+import type { PageKeys } from '../coverage.js';
 
 /** A record kept aside in rejected_records, already in the form it is stored in. */
 export interface KeptAside {
@@ -26,13 +28,28 @@ export interface PageCounts {
   retries: number;
 }
 
-export interface PageRecord extends Omit<PageMeta, 'count'>, PageCounts {
+/**
+ * walk: a page of the walk's layout; heal: a window fetched to close a gap between pages (see
+ * src/sync/heal.ts); catch_up: the newest-first pass after the walk; lookup: accounts looked up
+ * one by one.
+ */
+export type PageKind = 'walk' | 'heal' | 'catch_up' | 'lookup';
+
+/** What a page proves of the list by its sort key (see src/runs/coverage.ts). */
+export interface PageCoverage {
+  keys: PageKeys | null;
+  /** It came back with fewer records than asked for. */
+  endsList: boolean;
+}
+
+export interface PageRecord extends Omit<PageMeta, 'count'>, PageCounts, PageCoverage {
   runId: bigint;
   itemCount: number;
   /** Every id the page listed, rejected records with a usable id included. */
   listedIds: string[];
-  /** A page of the catch-up pass after the walk (newest first), not of the walk itself. */
-  catchUp: boolean;
+  kind: PageKind;
+  /** Of a catch_up page: which pass (from 1). */
+  catchUpPass: number;
 }
 
 /**
@@ -102,7 +119,9 @@ export async function recordPages(db: RawStatements, pages: ReadonlyArray<PageRe
       rejected: p.rejected,
       unidentified: p.unidentified,
       retries: p.retries,
-      catch_up: p.catchUp,
+      kind: p.kind,
+      catch_up_pass: p.catchUpPass,
+      ...coverageColumns(p),
     })),
   );
   await db.$executeRaw`
@@ -112,16 +131,32 @@ export async function recordPages(db: RawStatements, pages: ReadonlyArray<PageRe
       FROM jsonb_to_recordset(${rejectedJson}::jsonb) AS r(page_offset int, account_id text, raw jsonb, raw_truncated boolean, reason text)
     )
     INSERT INTO sync_run_pages (sync_run_id, page_index, page_offset, item_count, total_count, first_id, last_id,
-                                account_ids, inserted, updated, unchanged, status_changes, rejected, unidentified, retries, catch_up)
+                                account_ids, inserted, updated, unchanged, status_changes, rejected, unidentified, retries, kind,
+                                catch_up_pass, first_key, last_key, head_ties, tail_ties, ends_list)
     SELECT ${runId}::bigint, p.page_index, p.page_offset, p.item_count, p.total_count, p.first_id, p.last_id,
            p.account_ids::uuid[], p.inserted, p.updated, p.unchanged,
-           p.status_changes, p.rejected, p.unidentified, p.retries, p.catch_up
+           p.status_changes, p.rejected, p.unidentified, p.retries, p.kind, p.catch_up_pass,
+           p.first_key::timestamptz, p.last_key::timestamptz, p.head_ties, p.tail_ties, p.ends_list
     FROM json_to_recordset(${pagesJson}::json) AS p(page_index int, page_offset int, item_count int, total_count int,
          first_id text, last_id text, account_ids text, inserted int, updated int, unchanged int, status_changes int,
-         rejected int, unidentified int, retries int, catch_up boolean)`;
+         rejected int, unidentified int, retries int, kind text, catch_up_pass int, first_key text, last_key text,
+         head_ties int, tail_ties int, ends_list boolean)`;
 }
 
-export type FingerprintedPage = Omit<PageRecord, 'inserted' | 'updated' | 'statusChanges' | 'rejected' | 'unidentified' | 'catchUp' | 'listedIds' | 'unchanged'> & {
+function coverageColumns(page: PageCoverage) {
+  return {
+    first_key: page.keys?.firstKey ?? null,
+    last_key: page.keys?.lastKey ?? null,
+    head_ties: page.keys?.headTies ?? 0,
+    tail_ties: page.keys?.tailTies ?? 0,
+    ends_list: page.endsList,
+  };
+}
+
+export type FingerprintedPage = Omit<
+  PageRecord,
+  'inserted' | 'updated' | 'statusChanges' | 'rejected' | 'unidentified' | 'kind' | 'catchUpPass' | 'listedIds' | 'unchanged' | 'keys'
+> & {
   fingerprint: { limit: number; digest: string };
   /**
    * The page's ids and how many distinct, from its decoded records; null for a page recognised
@@ -150,18 +185,22 @@ export async function recordPagesIfFingerprinted(db: Db, pages: ReadonlyArray<Fi
       account_ids: p.listed === null ? null : uuidArrayLiteral(p.listed.ids),
       unchanged: p.listed?.distinct ?? null,
       retries: p.retries,
+      ends_list: p.endsList,
     })),
   );
   // One statement, its own transaction: the page-writes lock is taken in it (see enterPageWrites).
+  // The keys are the fingerprint's: the records are byte for byte those it was taken of.
   const rows = await db.$queryRaw<Array<{ page_index: number }>>`
     WITH fence AS MATERIALIZED (SELECT pg_advisory_xact_lock_shared(${pageWritesKey(runId)}))
     INSERT INTO sync_run_pages (sync_run_id, page_index, page_offset, item_count, total_count, first_id, last_id,
-                                account_ids, unchanged, retries)
+                                account_ids, unchanged, retries, first_key, last_key, head_ties, tail_ties, ends_list)
     SELECT ${runId}, p.page_index, p.page_offset, p.item_count, p.total_count, p.first_id, p.last_id,
            coalesce(p.account_ids::uuid[], f.account_ids),
-           coalesce(p.unchanged, (SELECT count(DISTINCT id)::int FROM unnest(f.account_ids) AS id)), p.retries
+           coalesce(p.unchanged, (SELECT count(DISTINCT id)::int FROM unnest(f.account_ids) AS id)), p.retries,
+           f.first_key, f.last_key, f.head_ties, f.tail_ties, p.ends_list
     FROM fence, json_to_recordset(${pagesJson}::json) AS p(page_index int, page_offset int, page_limit int, digest text,
-         item_count int, total_count int, first_id text, last_id text, account_ids text, unchanged int, retries int)
+         item_count int, total_count int, first_id text, last_id text, account_ids text, unchanged int, retries int,
+         ends_list boolean)
     JOIN sync_page_fingerprints f ON f.page_offset = p.page_offset AND f.page_limit = p.page_limit AND f.fingerprint = p.digest
     RETURNING page_index`;
   return new Set(rows.map((row) => row.page_index));
@@ -181,13 +220,16 @@ export async function rememberFingerprints(
     pages.map((p) => ({ page_index: p.index, page_offset: p.offset, page_limit: p.fingerprint.limit, fingerprint: p.fingerprint.digest })),
   );
   await db.$executeRaw`
-    INSERT INTO sync_page_fingerprints AS f (page_offset, page_limit, fingerprint, sync_run_id, item_count, first_id, last_id, account_ids)
-    SELECT p.page_offset, p.page_limit, p.fingerprint, r.sync_run_id, r.item_count, r.first_id, r.last_id, r.account_ids
+    INSERT INTO sync_page_fingerprints AS f (page_offset, page_limit, fingerprint, sync_run_id, item_count, first_id, last_id, account_ids,
+                                             first_key, last_key, head_ties, tail_ties)
+    SELECT p.page_offset, p.page_limit, p.fingerprint, r.sync_run_id, r.item_count, r.first_id, r.last_id, r.account_ids,
+           r.first_key, r.last_key, r.head_ties, r.tail_ties
     FROM json_to_recordset(${json}::json) AS p(page_index int, page_offset int, page_limit int, fingerprint text)
     JOIN sync_run_pages r ON r.sync_run_id = ${runId}::bigint AND r.page_index = p.page_index
     ORDER BY 1, 2
     ON CONFLICT (page_offset, page_limit) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, sync_run_id = EXCLUDED.sync_run_id,
-      item_count = EXCLUDED.item_count, first_id = EXCLUDED.first_id, last_id = EXCLUDED.last_id, account_ids = EXCLUDED.account_ids`;
+      item_count = EXCLUDED.item_count, first_id = EXCLUDED.first_id, last_id = EXCLUDED.last_id, account_ids = EXCLUDED.account_ids,
+      first_key = EXCLUDED.first_key, last_key = EXCLUDED.last_key, head_ties = EXCLUDED.head_ties, tail_ties = EXCLUDED.tail_ties`;
 }
 
 /** What a fingerprinted page listed, for recognising it as served again (see walk.ts). */
@@ -210,6 +252,13 @@ export async function knownPages(db: Db, limit: number, max: number): Promise<Ma
   return new Map(rows.map((r) => [r.page_offset, { digest: r.fingerprint, count: r.item_count, firstId: r.first_id, lastId: r.last_id }]));
 }
 
+/** The highest catch-up pass any attempt of the run committed a page of (0: none). */
+export async function lastCatchUpPass(db: Db, runId: bigint): Promise<number> {
+  const [row] = await db.$queryRaw<Array<{ n: number }>>`
+    SELECT coalesce(max(catch_up_pass), 0)::int AS n FROM sync_run_pages WHERE sync_run_id = ${runId}`;
+  return row?.n ?? 0;
+}
+
 /** Pages the run committed, those of its catch-up pass included. */
 export async function pageCount(db: Db, runId: bigint): Promise<number> {
   const [row] = await db.$queryRaw<Array<{ n: number }>>`SELECT count(*)::int AS n FROM sync_run_pages WHERE sync_run_id = ${runId}`;
@@ -223,13 +272,13 @@ export async function nextFreePageIndex(db: Db, runId: bigint): Promise<number> 
   return row?.n ?? 0;
 }
 
-/** The pages of the run's walk (not those of its catch-up pass), by index. */
+/** The pages of the run's walk layout (not its heal windows, catch-up passes or lookups), by index. */
 export async function committedPages(db: Db, runId: bigint): Promise<PageMeta[]> {
   const rows = await db.$queryRaw<
     Array<{ page_index: number; page_offset: number; item_count: number; total_count: number; first_id: string | null; last_id: string | null }>
   >`
     SELECT page_index, page_offset, item_count, total_count, first_id, last_id
-    FROM sync_run_pages WHERE sync_run_id = ${runId} AND NOT catch_up ORDER BY page_index`;
+    FROM sync_run_pages WHERE sync_run_id = ${runId} AND kind = 'walk' ORDER BY page_index`;
   return rows.map((row) => ({
     index: row.page_index,
     offset: row.page_offset,
@@ -238,6 +287,67 @@ export async function committedPages(db: Db, runId: bigint): Promise<PageMeta[]>
     firstId: row.first_id,
     lastId: row.last_id,
   }));
+}
+
+/** A page as coverage judges it (src/runs/coverage.ts), keys as RFC 3339 text with microseconds. */
+export interface StoredCoverage {
+  index: number;
+  offset: number;
+  count: number;
+  totalCount: number;
+  firstKey: string | null;
+  lastKey: string | null;
+  headTies: number;
+  tailTies: number;
+  endsList: boolean;
+}
+
+/**
+ * The pages whose keys together must cover the list: the walk's and its heal windows (`pass`
+ * 0), or one catch-up pass's.
+ */
+export async function coveragePages(db: Db, runId: bigint, pass: number): Promise<StoredCoverage[]> {
+  const rows = await db.$queryRaw<
+    Array<{
+      page_index: number;
+      page_offset: number;
+      item_count: number;
+      total_count: number;
+      first_key: string | null;
+      last_key: string | null;
+      head_ties: number;
+      tail_ties: number;
+      ends_list: boolean;
+    }>
+  >`
+    SELECT page_index, page_offset, item_count, total_count, ${utcText('first_key')} AS first_key, ${utcText('last_key')} AS last_key,
+           head_ties, tail_ties, ends_list
+    FROM sync_run_pages
+    WHERE sync_run_id = ${runId} AND (CASE WHEN ${pass}::int = 0 THEN kind IN ('walk', 'heal') ELSE kind = 'catch_up' AND catch_up_pass = ${pass}::int END)
+    ORDER BY page_index`;
+  return rows.map((r) => ({
+    index: r.page_index,
+    offset: r.page_offset,
+    count: r.item_count,
+    totalCount: r.total_count,
+    firstKey: r.first_key,
+    lastKey: r.last_key,
+    headTies: r.head_ties,
+    tailTies: r.tail_ties,
+    endsList: r.ends_list,
+  }));
+}
+
+/**
+ * The last `n` ids each of these walk pages listed: a resumed walk's next page repeats them,
+ * and writes them with the earlier page rather than insert them a second time.
+ */
+export async function walkTailIds(db: Db, runId: bigint, indices: readonly number[], n: number): Promise<Map<number, string[]>> {
+  if (indices.length === 0) return new Map();
+  const rows = await db.$queryRaw<Array<{ page_index: number; ids: string[] }>>`
+    SELECT page_index, account_ids[greatest(1, cardinality(account_ids) - ${n}::int + 1):]::text[] AS ids
+    FROM sync_run_pages WHERE sync_run_id = ${runId} AND kind = 'walk' AND page_index = ANY(${indices}::int[])`;
+  return new Map(rows.map((r) => [r.page_index, r.ids]));
 }
 
 export interface PageSums extends PageCounts {
@@ -254,7 +364,7 @@ export async function pageSums(db: Db, runId: bigint): Promise<PageSums> {
   // the aggregate for each sum took a third of the statement.
   const [row] = await db.$queryRaw<Array<Record<keyof PageSums, number>>>`
     WITH ids AS (
-      SELECT id, count(*) AS n, count(*) FILTER (WHERE NOT p.catch_up) AS n_walk
+      SELECT id, count(*) AS n, count(*) FILTER (WHERE p.kind IN ('walk', 'heal')) AS n_walk
       FROM sync_run_pages p, unnest(p.account_ids) AS id WHERE p.sync_run_id = ${runId}
       GROUP BY id
     ),
@@ -268,7 +378,7 @@ export async function pageSums(db: Db, runId: bigint): Promise<PageSums> {
              coalesce(sum(unchanged), 0)::int AS unchanged, coalesce(sum(status_changes), 0)::int AS "statusChanges",
              coalesce(sum(rejected), 0)::int AS rejected,
              -- The walk's: what the catch-up pass or a lookup finds without an id is the same record again.
-             coalesce(sum(unidentified) FILTER (WHERE NOT catch_up), 0)::int AS unidentified,
+             coalesce(sum(unidentified) FILTER (WHERE kind IN ('walk', 'heal')), 0)::int AS unidentified,
              coalesce(sum(retries), 0)::int AS retries
       FROM sync_run_pages WHERE sync_run_id = ${runId}
     )

@@ -4,7 +4,7 @@ import { Prisma } from '../../db/prisma.js';
 import type { RunTotals } from '../outcome.js';
 
 export type RunMode = 'full' | 'incremental';
-export type RunStatus = 'running' | 'succeeded' | 'failed' | 'interrupted';
+export type RunStatus = 'running' | 'succeeded' | 'failed' | 'interrupted' | 'incomplete';
 
 /** A timestamp column as RFC 3339 UTC text with microseconds (a Date would drop them). */
 export function utcText(column: string): Prisma.Sql {
@@ -13,12 +13,12 @@ export function utcText(column: string): Prisma.Sql {
 
 export async function insertRun(
   db: Db,
-  run: { mode: RunMode; pageSize: number; startedAt: Date; since: string | null },
+  run: { mode: RunMode; pageSize: number; pageOverlap: number; startedAt: Date; since: string | null },
 ): Promise<bigint> {
   // The watermark has microseconds, which a Date would drop: it goes in as text.
   const [row] = await db.$queryRaw<Array<{ id: bigint }>>`
-    INSERT INTO sync_runs (mode, page_size, started_at, since)
-    VALUES (${run.mode}, ${run.pageSize}, ${run.startedAt}, ${run.since}::timestamptz)
+    INSERT INTO sync_runs (mode, page_size, page_overlap, started_at, since)
+    VALUES (${run.mode}, ${run.pageSize}, ${run.pageOverlap}, ${run.startedAt}, ${run.since}::timestamptz)
     RETURNING id`;
   return row!.id;
 }
@@ -46,6 +46,8 @@ export async function lastWatermark(db: Db, lagMs: number): Promise<string | nul
 export interface ReopenedRun {
   startedAt: Date;
   pageSize: number;
+  /** null for a run an earlier release began. */
+  pageOverlap: number | null;
   mode: RunMode;
   since: string | null;
   watermark: string | null;
@@ -54,13 +56,20 @@ export interface ReopenedRun {
 /** Sets a `running` or `interrupted` run running again; null when it is neither. */
 export async function reopenRun(db: Db, runId: bigint): Promise<ReopenedRun | null> {
   const [row] = await db.$queryRaw<
-    Array<{ started_at: Date; page_size: number; mode: RunMode; since: string | null; watermark: string | null }>
+    Array<{ started_at: Date; page_size: number; page_overlap: number | null; mode: RunMode; since: string | null; watermark: string | null }>
   >`
     UPDATE sync_runs SET status = 'running', finished_at = NULL
     WHERE id = ${runId} AND status IN ('running', 'interrupted')
-    RETURNING started_at, page_size, mode, ${utcText('since')} AS since, ${utcText('watermark')} AS watermark`;
+    RETURNING started_at, page_size, page_overlap, mode, ${utcText('since')} AS since, ${utcText('watermark')} AS watermark`;
   if (!row) return null;
-  return { startedAt: row.started_at, pageSize: row.page_size, mode: row.mode, since: row.since, watermark: row.watermark };
+  return {
+    startedAt: row.started_at,
+    pageSize: row.page_size,
+    pageOverlap: row.page_overlap,
+    mode: row.mode,
+    since: row.since,
+    watermark: row.watermark,
+  };
 }
 
 /** Counts a resumption (sync_runs.resumes, resumed_at); returns how many there have been. */
@@ -78,14 +87,16 @@ export interface UnfinishedRun {
   startedAt: Date;
   /** The last sign of life: its last committed page, its interruption, or its start. */
   lastActivityAt: Date;
+  /** Whether this release can resume it: its pages keep their keys (runs of earlier releases do not). */
+  resumable: boolean;
 }
 
 /** Runs left `running` or `interrupted`, newest first. */
 export async function unfinishedRuns(db: Db): Promise<UnfinishedRun[]> {
   const rows = await db.$queryRaw<
-    Array<{ id: bigint; mode: RunMode; page_size: number; status: 'running' | 'interrupted'; started_at: Date; last_activity_at: Date }>
+    Array<{ id: bigint; mode: RunMode; page_size: number; status: 'running' | 'interrupted'; started_at: Date; last_activity_at: Date; resumable: boolean }>
   >`
-    SELECT r.id, r.mode, r.page_size, r.status, r.started_at,
+    SELECT r.id, r.mode, r.page_size, r.status, r.started_at, r.page_overlap IS NOT NULL AS resumable,
            greatest(r.started_at, r.finished_at, r.resumed_at,
                     (SELECT max(p.committed_at) FROM sync_run_pages p WHERE p.sync_run_id = r.id)) AS last_activity_at
     FROM sync_runs r
@@ -98,6 +109,7 @@ export async function unfinishedRuns(db: Db): Promise<UnfinishedRun[]> {
     status: row.status,
     startedAt: row.started_at,
     lastActivityAt: row.last_activity_at,
+    resumable: row.resumable,
   }));
 }
 
@@ -158,4 +170,25 @@ export async function lastFullRunStart(db: Db): Promise<Date | null> {
     ORDER BY finished_at DESC
     LIMIT 1`;
   return row?.started_at ?? null;
+}
+
+/** The run's `since` (incremental runs) as RFC 3339 text with microseconds. */
+export async function runSince(db: Db, runId: bigint): Promise<string | null> {
+  const [row] = await db.$queryRaw<Array<{ since: string | null }>>`SELECT ${utcText('since')} AS since FROM sync_runs WHERE id = ${runId}`;
+  return row?.since ?? null;
+}
+
+/** Adds windows fetched to close gaps to the run's count; the count now. */
+export async function addHealRequests(db: Db, runId: bigint, requests: number): Promise<number> {
+  const [row] = await db.$queryRaw<Array<{ heal_requests: number }>>`
+    UPDATE sync_runs SET heal_requests = heal_requests + ${requests}::int WHERE id = ${runId} RETURNING heal_requests`;
+  return row?.heal_requests ?? requests;
+}
+
+/** Whether the last run to finish could not prove it listed every account: the next must be full. */
+export async function lastRunIncomplete(db: Db): Promise<boolean> {
+  const [row] = await db.$queryRaw<Array<{ status: string }>>`
+    SELECT status FROM sync_runs WHERE finished_at IS NOT NULL AND status IN ('succeeded', 'incomplete')
+    ORDER BY finished_at DESC LIMIT 1`;
+  return row?.status === 'incomplete';
 }
