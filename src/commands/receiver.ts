@@ -6,8 +6,10 @@
 import { createPrisma } from '../db/prisma.js';
 import { errorMessageOf } from '../errors.js';
 import { EXIT } from '../exit-codes.js';
+import { registerBuildInfo } from '../health/metrics.js';
 import { createReadiness } from '../health/readiness.js';
 import { startHealthServer } from '../health/server.js';
+import { currentRelease, releaseTag } from '../release.js';
 import { startApplier, type Applier } from '../webhooks/applier.js';
 import { pendingEventCount } from '../webhooks/event-store.js';
 import { startReceiverFromConfig } from '../webhooks/index.js';
@@ -41,6 +43,7 @@ export const receiverCommand: Command = {
     const prisma = createPrisma(config.database.url, { applicationName: 'account-sync receiver' });
     const stop = abortOnStopSignals();
     const metrics = createReceiverMetrics({ pendingEvents: () => pendingEventCount(prisma) });
+    registerBuildInfo(metrics.registry, currentRelease());
     const readiness = createReadiness({
       checks: { database: () => prisma.$queryRaw`SELECT 1` },
       timeoutMs: READINESS_TIMEOUT_MS,
@@ -87,7 +90,10 @@ export const receiverCommand: Command = {
       await keys
         .refresh()
         .catch((error: unknown) => logger.warn({ err: error }, `webhook verification keys not loaded yet: ${errorMessageOf(error)}`));
-      logger.info({ receiverPort: receiver.port, healthPort: health.port, apply: config.webhooks.apply }, 'webhook receiver started');
+      logger.info(
+        { receiverPort: receiver.port, healthPort: health.port, apply: config.webhooks.apply, release: releaseTag(currentRelease()) },
+        'webhook receiver started',
+      );
       await untilAborted(stop.signal);
       logger.info('stopping the webhook receiver');
       await health.close();

@@ -5,10 +5,11 @@ import { runOptionsOf, type CommandConfig } from '../config/index.js';
 import { createPrisma } from '../db/prisma.js';
 import { AccountSyncError, errorMessageOf } from '../errors.js';
 import { EXIT } from '../exit-codes.js';
-import { createMetrics } from '../health/metrics.js';
+import { createMetrics, registerBuildInfo } from '../health/metrics.js';
 import { createReadiness } from '../health/readiness.js';
 import { startHealthServer } from '../health/server.js';
 import type { Logger } from '../logger.js';
+import { currentRelease, releaseTag } from '../release.js';
 import type { SecretRegistry } from '../secrets.js';
 import { runGuarded } from '../runs/guarded.js';
 import { lastSuccessfulRun, unfinishedRuns } from '../runs/sql/runs.js';
@@ -101,6 +102,7 @@ async function startDaemon(config: WorkerConfig, logger: Logger, secrets: Secret
       return queue.getJobCounts('active', 'waiting', 'delayed', 'prioritized', 'completed', 'failed');
     },
   });
+  registerBuildInfo(metrics.registry, currentRelease());
   const readiness = createReadiness({
     checks: {
       redis: async () => {
@@ -160,6 +162,7 @@ async function startDaemon(config: WorkerConfig, logger: Logger, secrets: Secret
       queuePrefix: config.queue.prefix,
       schedule: describeSchedule(spec),
       healthPort: health.port,
+      release: releaseTag(currentRelease()),
     },
     `worker starting: sync ${describeSchedule(spec)}, queue "${config.queue.prefix}" at ${describeRedisUrl(config.redis.url)}`,
   );
