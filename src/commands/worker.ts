@@ -2,6 +2,7 @@
 // dependency is built here and handed down, and shutdown undoes start-up in reverse order.
 import { hostname } from 'node:os';
 import { runOptionsOf, type CommandConfig } from '../config/index.js';
+import { assertMigrated, isSchemaMismatch } from '../db/migration-check.js';
 import { createPrisma } from '../db/prisma.js';
 import { AccountSyncError, errorMessageOf } from '../errors.js';
 import { EXIT } from '../exit-codes.js';
@@ -110,7 +111,14 @@ async function startDaemon(config: WorkerConfig, logger: Logger, secrets: Secret
         await redis.ping();
       },
       database: () => prisma.$queryRaw`SELECT 1`,
+      // Runs fail before writing while the schema is not this release's (a newer release
+      // migrated it, or nobody has yet): not ready. A database that does not answer is the
+      // check above's to report.
+      schema: () => assertMigrated(prisma).catch((error: unknown) => {
+        if (isSchemaMismatch(error)) throw error;
+      }),
     },
+    wording: { schema: { down: 'does not match this release', up: 'matches this release again' } },
     timeoutMs: READINESS_TIMEOUT_MS,
     everyMs: READINESS_EVERY_MS,
     logger,

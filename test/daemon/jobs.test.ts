@@ -81,7 +81,7 @@ describe('a worker', () => {
     expect(await httpGet(`http://127.0.0.1:${await worker.healthPort()}/healthz`)).toEqual({ status: 200, body: '{"status":"alive"}\n' });
     const ready = await httpGet(`http://127.0.0.1:${await worker.healthPort()}/readyz`);
     expect(ready.status).toBe(200);
-    expect(JSON.parse(ready.body)).toEqual({ status: 'ready', ready: true, checks: { redis: { up: true }, database: { up: true } } });
+    expect(JSON.parse(ready.body)).toEqual({ status: 'ready', ready: true, checks: { redis: { up: true }, database: { up: true }, schema: { up: true } } });
     // One log line per run, with its summary.
     expect(worker.lines.filter((l) => l.msg === 'sync run succeeded')).toEqual([
       expect.objectContaining({ runId: String(run!.id), accountsSeen: 500, inserted: 500, pages: row.pages }),
