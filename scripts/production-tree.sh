@@ -21,7 +21,14 @@ cd "$1"
 log() { printf '[production-tree] %s\n' "$*" >&2; }
 
 commit=${ACCOUNT_SYNC_COMMIT:-}
-if [ -z "$commit" ] && [ -e .git ]; then commit=$(git rev-parse HEAD); fi
+if [ -e .git ]; then
+  # It deletes all but the tree: never a checkout with work in it, nor one whose HEAD is not what it holds.
+  if [ -n "$(git status --porcelain)" ]; then
+    echo "production-tree: $(pwd) has uncommitted changes; run it on a fresh clone (it deletes everything but the production tree)" >&2
+    exit 2
+  fi
+  if [ -z "$commit" ]; then commit=$(git rev-parse HEAD); fi
+fi
 if [ -n "$commit" ] && ! [[ "$commit" =~ ^[0-9a-f]{7,64}$ ]]; then
   echo "production-tree: ACCOUNT_SYNC_COMMIT must be a commit hash, got \"$commit\"" >&2
   exit 2

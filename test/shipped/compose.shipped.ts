@@ -8,17 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPrisma } from '../../src/db/prisma.js';
 import { freePort, startRedisServer } from '../support/daemon.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import {
-  composeConfig,
-  declaredSettingsOf,
-  planServices,
-  rehearse,
-  unreadSettings,
-  volumesDir,
-  type ComposeFile,
-  type ServicePlan,
-  type Surroundings,
-} from './compose.js';
+import { composeConfig, declaredSettingsOf, planServices, unreadSettings, type ComposeFile, type ServicePlan, type Surroundings } from './compose.js';
+import { rehearse, volumesDir } from './rehearsal.js';
 import { build } from './support.js';
 
 const { tree, image, context } = build();

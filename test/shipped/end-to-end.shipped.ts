@@ -94,7 +94,8 @@ describe('the production tree, end to end', () => {
         });
       });
       const worker = spawn(['worker'], { REDIS_URL, QUEUE_PREFIX: prefix, HEALTH_HOST: '127.0.0.1', HEALTH_PORT: '0', SYNC_INTERVAL_MS: '60000' });
-      expect(await scheduled).toMatchObject({ status: 'succeeded' });
+      const outcome = await Promise.race([scheduled, worker.exited.then(({ code }) => ({ workerExited: code }))]);
+      expect(outcome, worker.stderr().slice(-2000)).toMatchObject({ status: 'succeeded' });
       await mirrorIsServed();
       const runs = await prisma.syncRun.findMany({ orderBy: { id: 'asc' } });
       expect(runs[0]).toMatchObject({ status: 'succeeded', mode: 'full', accountsSeen: ACCOUNTS, accountsInserted: ACCOUNTS, release: RELEASE });
