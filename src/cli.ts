@@ -6,6 +6,7 @@ import { setFlagsFromString } from 'node:v8';
 import { loadSections, processEnv } from './config/index.js';
 import { ConfigError, errorMessageOf } from './errors.js';
 import { EXIT } from './exit-codes.js';
+import { currentRelease, describeRelease } from './release.js';
 import { SecretRegistry } from './secrets.js';
 import { COMMANDS } from './commands/index.js';
 
@@ -27,7 +28,8 @@ const USAGE = [
   '  receiver    receive Upvest webhook deliveries, verify them and store their events',
   '  webhooks    register | list | test | delete webhook subscriptions at Upvest',
   '',
-  '`account-sync <command> --help` tells more. Settings come from the environment; see README.md',
+  '`account-sync <command> --help` tells more; `account-sync --version` (or -V) names the release.',
+  'Settings come from the environment; see README.md',
   `or .env.example. Exit codes: ${EXIT.ok} ok, ${EXIT.failed} failed, ${EXIT.usage} usage, ${EXIT.stale} stale (status), ` +
     `${EXIT.locked} locked, ${EXIT.config} bad settings.`,
 ].join('\n');
@@ -36,6 +38,10 @@ async function main(argv: string[], secrets: SecretRegistry): Promise<number> {
   const [name, ...args] = argv;
   if (name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(`${USAGE}\n`);
+    return EXIT.ok;
+  }
+  if (name === '--version' || name === '-V') {
+    process.stdout.write(`account-sync ${describeRelease(currentRelease())}\n`);
     return EXIT.ok;
   }
   const load = name !== undefined && Object.hasOwn(COMMANDS, name) ? COMMANDS[name as keyof typeof COMMANDS] : undefined;

@@ -25,6 +25,8 @@ export type ErrorCode =
   | 'MIGRATION_FAILED'
   /** The database lacks migrations this version needs: `account-sync migrate` first. */
   | 'DB_NOT_MIGRATED'
+  /** The database has migrations this release does not know: a newer release migrated it. */
+  | 'DB_UNKNOWN_MIGRATIONS'
   | 'SYNC_INTERRUPTED'
   | 'SYNC_NOT_RESUMABLE'
   | 'SYNC_PAGE_LIMIT_EXCEEDED'

@@ -7,8 +7,10 @@ import { createPrisma } from '../db/prisma.js';
 import { errorMessageOf } from '../errors.js';
 import { EXIT } from '../exit-codes.js';
 import { loadCredentials } from '../health/credentials.js';
+import { registerBuildInfo } from '../health/metrics.js';
 import { createReadiness } from '../health/readiness.js';
 import { startHealthServer } from '../health/server.js';
+import { currentRelease, releaseTag } from '../release.js';
 import { startApplier, type Applier } from '../webhooks/applier.js';
 import { pendingEventCount } from '../webhooks/event-store.js';
 import { ourSubscriptionsFromConfig, startReceiverFromConfig } from '../webhooks/index.js';
@@ -44,6 +46,7 @@ export const receiverCommand: Command = {
     const prisma = createPrisma(config.database.url, { applicationName: 'account-sync receiver' });
     const stop = abortOnStopSignals();
     const metrics = createReceiverMetrics({ pendingEvents: () => pendingEventCount(prisma) });
+    registerBuildInfo(metrics.registry, currentRelease());
     const readiness = createReadiness({
       checks: { database: () => prisma.$queryRaw`SELECT 1` },
       timeoutMs: READINESS_TIMEOUT_MS,
@@ -98,7 +101,10 @@ export const receiverCommand: Command = {
         .refresh()
         .catch((error: unknown) => logger.warn({ err: error }, `webhook verification keys not loaded yet: ${errorMessageOf(error)}`));
       const stopRefreshing = keys.refreshEvery(config.webhooks.keysRefreshMs);
-      logger.info({ receiverPort: receiver.port, healthPort: health.port, apply: config.webhooks.apply }, 'webhook receiver started');
+      logger.info(
+        { receiverPort: receiver.port, healthPort: health.port, apply: config.webhooks.apply, release: releaseTag(currentRelease()) },
+        'webhook receiver started',
+      );
       await untilAborted(stop.signal);
       logger.info('stopping the webhook receiver');
       stopRefreshing();

@@ -18,6 +18,9 @@ const USAGE = [
   '  --changes-every-ms MS  apply a few random account changes every MS milliseconds',
   '  --http-webhooks        accept webhook subscriptions to plain http URLs on any host (a receiver',
   '                         in a container network); Upvest takes https only',
+  '',
+  'SIGUSR2 applies one round of those random changes at once (with or without --changes-every-ms),',
+  'and logs it: a script can change the tenant exactly when it means to.',
 ].join('\n');
 
 interface Settings {
@@ -75,8 +78,16 @@ function parseSimulatorArgs(args: string[], context: CommandContext): Settings |
 
 const shellQuote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
 
-/** Serves until `stop` aborts; the command wires `stop` to SIGINT and SIGTERM. */
-export async function runSimulator(args: string[], context: CommandContext, stop: AbortSignal): Promise<number> {
+/** Tells `listener` of every request for a round of changes now; returns an unsubscribe. */
+export type ChangeRequests = (listener: () => void) => () => void;
+
+/** Serves until `stop` aborts; the command wires `stop` to SIGINT and SIGTERM, `changeRequests` to SIGUSR2. */
+export async function runSimulator(
+  args: string[],
+  context: CommandContext,
+  stop: AbortSignal,
+  changeRequests: ChangeRequests = () => () => undefined,
+): Promise<number> {
   const settings = parseSimulatorArgs(args, context);
   if (typeof settings === 'number') return settings;
   const { logger } = setUp('simulator', context);
@@ -89,34 +100,35 @@ export async function runSimulator(args: string[], context: CommandContext, stop
   );
 
   let round = 0;
-  const changer =
-    settings.changesEveryMs === undefined
-      ? undefined
-      : setInterval(() => {
-          round++;
-          const log = simulator.dataset.applyRandomChanges({
-            seed: settings.seed * 100_003 + round,
-            statusChanges: 5,
-            renames: 2,
-            additions: 2,
-            removals: 1,
-            userChanges: 1,
-          });
-          logger.info(
-            {
-              round,
-              statusChanges: log.statusChanges.length,
-              renames: log.renames.length,
-              added: log.added.length,
-              removed: log.removed.length,
-              userChanges: log.userChanges.length,
-              accounts: simulator.dataset.count,
-            },
-            'simulator changed accounts',
-          );
-        }, settings.changesEveryMs);
+  const changeAccounts = (cause: string) => {
+    round++;
+    const log = simulator.dataset.applyRandomChanges({
+      seed: settings.seed * 100_003 + round,
+      statusChanges: 5,
+      renames: 2,
+      additions: 2,
+      removals: 1,
+      userChanges: 1,
+    });
+    logger.info(
+      {
+        round,
+        cause,
+        statusChanges: log.statusChanges.length,
+        renames: log.renames.length,
+        added: log.added.length,
+        removed: log.removed.length,
+        userChanges: log.userChanges.length,
+        accounts: simulator.dataset.count,
+      },
+      'simulator changed accounts',
+    );
+  };
+  const changer = settings.changesEveryMs === undefined ? undefined : setInterval(() => changeAccounts('timer'), settings.changesEveryMs);
+  const unsubscribe = changeRequests(() => changeAccounts('request'));
 
   await untilAborted(stop);
+  unsubscribe();
   if (changer) clearInterval(changer);
   await standalone.close();
   return EXIT.ok;
@@ -126,7 +138,10 @@ export const simulatorCommand: Command = {
   async run(args, context) {
     const stop = abortOnStopSignals();
     try {
-      return await runSimulator(args, context, stop.signal);
+      return await runSimulator(args, context, stop.signal, (listener) => {
+        process.on('SIGUSR2', listener);
+        return () => process.off('SIGUSR2', listener);
+      });
     } finally {
       stop.unwire();
     }

@@ -2,14 +2,16 @@
 // dependency is built here and handed down, and shutdown undoes start-up in reverse order.
 import { hostname } from 'node:os';
 import { runOptionsOf, type CommandConfig } from '../config/index.js';
+import { assertMigrated, isSchemaMismatch } from '../db/migration-check.js';
 import { createPrisma } from '../db/prisma.js';
 import { AccountSyncError, errorMessageOf } from '../errors.js';
 import { EXIT } from '../exit-codes.js';
 import { loadCredentials } from '../health/credentials.js';
-import { createMetrics } from '../health/metrics.js';
+import { createMetrics, registerBuildInfo } from '../health/metrics.js';
 import { createReadiness } from '../health/readiness.js';
 import { startHealthServer } from '../health/server.js';
 import type { Logger } from '../logger.js';
+import { currentRelease, releaseTag } from '../release.js';
 import type { SecretRegistry } from '../secrets.js';
 import { runGuarded } from '../runs/guarded.js';
 import { lastSuccessfulRun, unfinishedRuns } from '../runs/sql/runs.js';
@@ -105,6 +107,7 @@ async function startDaemon(config: WorkerConfig, logger: Logger, secrets: Secret
       return queue.getJobCounts('active', 'waiting', 'delayed', 'prioritized', 'completed', 'failed');
     },
   });
+  registerBuildInfo(metrics.registry, currentRelease());
   const readiness = createReadiness({
     checks: {
       redis: async () => {
@@ -112,7 +115,14 @@ async function startDaemon(config: WorkerConfig, logger: Logger, secrets: Secret
         await redis.ping();
       },
       database: () => prisma.$queryRaw`SELECT 1`,
+      // Runs fail before writing while the schema is not this release's (a newer release
+      // migrated it, or nobody has yet): not ready. A database that does not answer is the
+      // check above's to report.
+      schema: () => assertMigrated(prisma).catch((error: unknown) => {
+        if (isSchemaMismatch(error)) throw error;
+      }),
     },
+    wording: { schema: { down: 'does not match this release', up: 'matches this release again' } },
     timeoutMs: READINESS_TIMEOUT_MS,
     everyMs: READINESS_EVERY_MS,
     logger,
@@ -175,6 +185,7 @@ async function startDaemon(config: WorkerConfig, logger: Logger, secrets: Secret
       queuePrefix: config.queue.prefix,
       schedule: describeSchedule(spec),
       healthPort: health.port,
+      release: releaseTag(currentRelease()),
     },
     `worker starting: sync ${describeSchedule(spec)}, queue "${config.queue.prefix}" at ${describeRedisUrl(config.redis.url)}`,
   );

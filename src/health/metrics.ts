@@ -4,6 +4,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { errorCodeOf, type UpvestError } from '../errors.js';
 import type { JobOutcome } from '../queue/job-outcome.js';
+import type { Release } from '../release.js';
 
 export interface MetricsSources {
   /** When the last successful run finished, from the database (shared by every replica). */
@@ -149,4 +150,17 @@ export function createMetrics(sources: MetricsSources): SyncMetrics {
       up.set({ dependency: name }, isUp ? 1 : 0);
     },
   };
+}
+
+/**
+ * account_sync_build_info{version, commit} 1: which release each replica runs, so that a
+ * rolling deploy can be followed on a dashboard (commit "unknown" when the build recorded none).
+ */
+export function registerBuildInfo(registry: Registry, release: Release): void {
+  new Gauge({
+    name: 'account_sync_build_info',
+    help: 'Always 1; the labels say which release of account-sync this process runs.',
+    labelNames: ['version', 'commit'],
+    registers: [registry],
+  }).set({ version: release.version, commit: release.commit ?? 'unknown' }, 1);
 }

@@ -1,5 +1,6 @@
-// Whether the daemon can do its work: Redis and PostgreSQL answer. Checked on every /readyz
-// and on a timer, so that an outage and the recovery from it are logged even when nobody asks.
+// Whether the daemon can do its work: Redis and PostgreSQL answer (for the worker, also: the
+// database's schema is this release's). Checked on every /readyz and on a timer, so that an
+// outage and the recovery from it are logged even when nobody asks.
 import { oneLineMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
 
@@ -21,6 +22,8 @@ export interface Readiness {
 
 export function createReadiness(deps: {
   checks: Record<string, Check>;
+  /** How the log words a check going down and coming back; "unreachable" and "reachable again" unless said here. */
+  wording?: Record<string, { down: string; up: string }>;
   timeoutMs: number;
   everyMs: number;
   logger: Logger;
@@ -44,8 +47,9 @@ export function createReadiness(deps: {
       const before = known.get(result.name);
       known.set(result.name, result.up);
       if (before === result.up || (before === undefined && result.up)) continue;
-      if (result.up) deps.logger.info({ dependency: result.name }, `${result.name} reachable again`);
-      else deps.logger.error({ dependency: result.name, error: result.error }, `${result.name} unreachable: ${result.error}`);
+      const words = deps.wording?.[result.name] ?? { down: 'unreachable', up: 'reachable again' };
+      if (result.up) deps.logger.info({ dependency: result.name }, `${result.name} ${words.up}`);
+      else deps.logger.error({ dependency: result.name, error: result.error }, `${result.name} ${words.down}: ${result.error}`);
     }
     return report;
   };

@@ -15,7 +15,8 @@ import type { StatusPageConfig } from '../config/status-page.js';
 import type { PrismaClient } from '../db/prisma.js';
 import { errorMessageOf } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { loadAssets } from './assets.js';
+import { currentRelease, describeRelease } from '../release.js';
+import { loadAssets, type Asset } from './assets.js';
 import { createVersionedCache } from './cache.js';
 import { computeMirrorFigures, withTrendDays, type MirrorFigures } from './figures.js';
 import { readLiveStatus, type LiveStatus } from './live.js';
@@ -61,6 +62,7 @@ export function createStatusPage(deps: {
 }): StatusPage {
   const now = deps.now ?? (() => new Date());
   const assets = loadAssets();
+  const page = withRelease(assets.get('index.html')!);
   const figures = createVersionedCache<MirrorFigures>({
     compute: () => computeMirrorFigures(deps.prisma, now()),
     minIntervalMs: deps.config.refreshMs,
@@ -84,7 +86,6 @@ export function createStatusPage(deps: {
     if (path !== STATUS_PATH && !path.startsWith(`${STATUS_PATH}/`)) return false;
     const sub = path.slice(STATUS_PATH.length);
     if (sub === '' || sub === '/') {
-      const page = assets.get('index.html')!;
       response.writeHead(200, { 'content-type': page.contentType, 'cache-control': 'no-store', ...SECURITY_HEADERS });
       response.end(page.body);
       return true;
@@ -144,3 +145,8 @@ export function createStatusPage(deps: {
   };
 }
 
+/** The page with the release this worker runs in its footer (the page's one server-side fill-in). */
+function withRelease(page: Asset): Asset {
+  const text = `account-sync ${describeRelease(currentRelease())}`.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
+  return { ...page, body: Buffer.from(page.body.toString('utf8').replace('<!-- release -->', text)) };
+}

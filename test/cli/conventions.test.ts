@@ -1,6 +1,7 @@
 // Every command follows the same command-line conventions, through the real CLI: `--help`
 // prints its usage on standard output and exits 0; an option it does not know prints what is
 // wrong and the same usage on standard error and exits 2. Neither reads a setting.
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { COMMANDS } from '../../src/commands/index.js';
 import { EXIT } from '../../src/exit-codes.js';
@@ -26,5 +27,14 @@ describe('account-sync', () => {
 
     expect(await runCli([], {})).toMatchObject({ code: EXIT.usage, stdout: '', stderr: help.stdout });
     expect(await runCli(['bogus'], {})).toMatchObject({ code: EXIT.usage, stdout: '', stderr: `account-sync: unknown command "bogus"\n\n${help.stdout}` });
+  });
+});
+
+describe('account-sync --version', () => {
+  it('names the package version, and says the commit is unknown when no build recorded it (as from source); -V says the same', async () => {
+    const { version } = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
+    const long = await runCli(['--version'], {});
+    expect(long).toMatchObject({ code: EXIT.ok, stdout: `account-sync ${version} (unknown commit)\n`, stderr: '' });
+    expect(await runCli(['-V'], {})).toMatchObject({ code: EXIT.ok, stdout: long.stdout, stderr: '' });
   });
 });

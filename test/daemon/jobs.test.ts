@@ -1,5 +1,6 @@
 // What a run's outcome does to its job, and what the daemon reports about it: the counters
 // of a finished run, a 429 storm that pauses the queue, credentials that fail the job at once.
+import { readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   completions,
@@ -17,6 +18,7 @@ import {
 import { JOB_NAME } from '../../src/queue/names.js';
 import { expectedMirror, mirroredAccounts, startHarness, type Harness } from '../support/harness.js';
 
+const { version: VERSION } = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
 let h: Harness;
 let prefix: string;
 let q: Awaited<ReturnType<typeof openTestQueue>>;
@@ -52,7 +54,8 @@ describe('a worker', () => {
     await done;
     const [run] = await runRows(h.prisma);
     const row = await h.prisma.syncRun.findUniqueOrThrow({ where: { id: run!.id } });
-    expect(row).toMatchObject({ status: 'succeeded', mode: 'full', accountsSeen: 500, accountsInserted: 500 });
+    // Run from source, no build recorded a commit: the release is the package's version alone.
+    expect(row).toMatchObject({ status: 'succeeded', mode: 'full', accountsSeen: 500, accountsInserted: 500, release: VERSION });
 
     const text = await scrape(worker);
     const value = (sample: string) => metric(text, sample);
@@ -72,11 +75,14 @@ describe('a worker', () => {
     expect(since).toBeGreaterThanOrEqual(0);
     expect(since).toBeLessThan(60);
     expect(value('account_sync_run_in_progress')).toBe(0);
+    expect(value(`account_sync_build_info{version="${VERSION}",commit="unknown"}`)).toBe(1);
+    const page = await httpGet(`http://127.0.0.1:${await worker.healthPort()}/status`);
+    expect(page.body).toContain(`<span id="release">account-sync ${VERSION} (unknown commit)</span>`);
 
     expect(await httpGet(`http://127.0.0.1:${await worker.healthPort()}/healthz`)).toEqual({ status: 200, body: '{"status":"alive"}\n' });
     const ready = await httpGet(`http://127.0.0.1:${await worker.healthPort()}/readyz`);
     expect(ready.status).toBe(200);
-    expect(JSON.parse(ready.body)).toEqual({ status: 'ready', ready: true, checks: { redis: { up: true }, database: { up: true } } });
+    expect(JSON.parse(ready.body)).toEqual({ status: 'ready', ready: true, checks: { redis: { up: true }, database: { up: true }, schema: { up: true } } });
     // One log line per run, with its summary.
     expect(worker.lines.filter((l) => l.msg === 'sync run succeeded')).toEqual([
       expect.objectContaining({ runId: String(run!.id), accountsSeen: 500, inserted: 500, pages: row.pages }),

@@ -69,13 +69,13 @@ describe('outages', () => {
 
     await proxy.cut();
     // Up or down only: the driver's message (host, user) goes to the log, not to whoever asks.
-    expect(await readyz(worker, 503)).toEqual({ status: 'not ready', ready: false, checks: { redis: { up: true }, database: { up: false } } });
+    expect(await readyz(worker, 503)).toEqual({ status: 'not ready', ready: false, checks: { redis: { up: true }, database: { up: false }, schema: { up: true } } });
     const logged = await worker.waitForLog(isMsg('database unreachable'), 'the outage to be logged');
     expect(logged.error).toEqual(expect.any(String));
     expect((await httpGet(`http://127.0.0.1:${await worker.healthPort()}/healthz`)).status).toBe(200);
 
     await proxy.restore();
-    expect(await readyz(worker, 200)).toEqual({ status: 'ready', ready: true, checks: { redis: { up: true }, database: { up: true } } });
+    expect(await readyz(worker, 200)).toEqual({ status: 'ready', ready: true, checks: { redis: { up: true }, database: { up: true }, schema: { up: true } } });
     await worker.waitForLog(isMsg('database reachable again'), 'the recovery to be logged');
 
     const next = completions(q.events, 1);

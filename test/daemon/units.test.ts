@@ -138,6 +138,7 @@ describe('what a run means for its job', () => {
       DB_ERROR: 'retry',
       MIGRATION_FAILED: 'retry',
       DB_NOT_MIGRATED: 'retry',
+      DB_UNKNOWN_MIGRATIONS: 'retry',
       SYNC_INTERRUPTED: 'retry',
       SYNC_NOT_RESUMABLE: 'retry',
       SYNC_PAGE_LIMIT_EXCEEDED: 'retry',

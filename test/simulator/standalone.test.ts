@@ -107,6 +107,41 @@ describe('account-sync simulator', () => {
     expect(stderr.text()).toBe('');
   });
 
+  it('applies one round of changes when asked (SIGUSR2 in the command), logs it, and serves the changed tenant', async () => {
+    const stdout = capture('# Upvest simulator');
+    const stderr = capture('"round":2');
+    const stop = new AbortController();
+    let request: (() => void) | undefined;
+    const running = runSimulator(['--accounts', '30', '--seed', '6'], { env: { LOG_LEVEL: 'info' }, stdout: stdout.stream, stderr: stderr.stream }, stop.signal, (listener) => {
+      request = listener;
+      return () => (request = undefined);
+    });
+    await stdout.arrived;
+    const env = Object.fromEntries([...stdout.text().matchAll(/^export (UPVEST_[A-Z_]+)='([^']*)'$/gm)].map((m) => [m[1]!, m[2]!]));
+    const before = await firstPage(env.UPVEST_BASE_URL!, env);
+    request!();
+    request!();
+    await stderr.arrived;
+    const rounds = stderr
+      .text()
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((line) => line.msg === 'simulator changed accounts');
+    // Each round: 5 status changes, 2 renames, 2 additions, 1 removal, 1 change of users.
+    expect(rounds.map(({ round, cause, added, removed, accounts }) => ({ round, cause, added, removed, accounts }))).toEqual([
+      { round: 1, cause: 'request', added: 2, removed: 1, accounts: 31 },
+      { round: 2, cause: 'request', added: 2, removed: 1, accounts: 32 },
+    ]);
+    const after = await firstPage(env.UPVEST_BASE_URL!, env);
+    expect([before.meta.total_count, after.meta.total_count]).toEqual([30, 32]);
+    expect(after.data).not.toEqual(before.data);
+
+    stop.abort();
+    expect(await running).toBe(0);
+    expect(request).toBeUndefined();
+  });
+
   it('rejects bad arguments with exit code 2 and says why', async () => {
     const cases: Array<[string[], string]> = [
       [['--accounts', 'many'], '--accounts must be a whole number from 0 to 50000000, got "many"'],

@@ -1,5 +1,6 @@
-// The real CLI in a child process, run from source as `account-sync <args>` would be, with
-// exactly the environment given: its JSON log lines parsed as they come, its output kept.
+// The real CLI in a child process, run from source as `account-sync <args>` would be (or from a
+// production tree, as the image runs it), with exactly the environment given: its JSON log
+// lines parsed as they come, its output kept.
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Env } from '../../src/config/index.js';
 
@@ -20,10 +21,21 @@ export interface CliProcess {
   kill(signal: NodeJS.Signals): void;
 }
 
+export interface CliOptions {
+  /**
+   * A production tree (scripts/production-tree.sh): runs its dist/cli.js from there with
+   * NODE_ENV=production, as the image does, instead of the sources through tsx.
+   */
+  tree?: string;
+}
+
 /** Runs the real CLI from source, as `account-sync <args>` would, with exactly `env`. */
-export function spawnCli(args: string[], env: Env): CliProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
-    env: { PATH: process.env.PATH, ...env } as NodeJS.ProcessEnv,
+export function spawnCli(args: string[], env: Env, options: CliOptions = {}): CliProcess {
+  const { tree } = options;
+  const argv = tree === undefined ? ['--import', 'tsx', 'src/cli.ts', ...args] : ['dist/cli.js', ...args];
+  const child = spawn(process.execPath, argv, {
+    cwd: tree,
+    env: { PATH: process.env.PATH, ...(tree === undefined ? {} : { NODE_ENV: 'production' }), ...env } as NodeJS.ProcessEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: LogLine[] = [];
@@ -100,8 +112,12 @@ export function spawnCli(args: string[], env: Env): CliProcess {
 
 
 /** Runs `account-sync <args>` to its end. */
-export async function runCli(args: string[], env: Env): Promise<{ code: number | null; stdout: string; stderr: string; lines: LogLine[] }> {
-  const cli = spawnCli(args, env);
+export async function runCli(
+  args: string[],
+  env: Env,
+  options: CliOptions = {},
+): Promise<{ code: number | null; stdout: string; stderr: string; lines: LogLine[] }> {
+  const cli = spawnCli(args, env, options);
   const { code } = await cli.exited;
   await cli.closed;
   return { code, stdout: cli.stdout(), stderr: cli.stderr(), lines: cli.lines };

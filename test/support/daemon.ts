@@ -237,7 +237,8 @@ export async function startRedisServer() {
   return { url: `redis://127.0.0.1:${port}`, port, stop, restart: start };
 }
 
-async function freePort(): Promise<number> {
+/** A TCP port nothing listens on right now, on 127.0.0.1. */
+export async function freePort(): Promise<number> {
   const s = createServer();
   await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
   const { port } = s.address() as AddressInfo;

@@ -1,6 +1,7 @@
 // Statements on sync_runs, one function each. The run module is the only writer of this table.
 import type { Db } from '../../db/prisma.js';
 import { Prisma } from '../../db/prisma.js';
+import { currentRelease, releaseTag } from '../../release.js';
 import type { RunTotals } from '../outcome.js';
 
 export type RunMode = 'full' | 'incremental';
@@ -17,8 +18,8 @@ export async function insertRun(
 ): Promise<bigint> {
   // The watermark has microseconds, which a Date would drop: it goes in as text.
   const [row] = await db.$queryRaw<Array<{ id: bigint }>>`
-    INSERT INTO sync_runs (mode, page_size, page_overlap, started_at, since)
-    VALUES (${run.mode}, ${run.pageSize}, ${run.pageOverlap}, ${run.startedAt}, ${run.since}::timestamptz)
+    INSERT INTO sync_runs (mode, page_size, page_overlap, started_at, since, release)
+    VALUES (${run.mode}, ${run.pageSize}, ${run.pageOverlap}, ${run.startedAt}, ${run.since}::timestamptz, ${releaseTag(currentRelease())})
     RETURNING id`;
   return row!.id;
 }
