@@ -83,7 +83,7 @@ export function accountRuns(processes: Processes, runs: Map<string, RunRecord>):
       const later = list.some((x) => x.at >= e.at && x.proc !== e.proc && (x.kind === 'resumed' || x.kind === 'abandoned'));
       // Nobody else took it up, yet its row is closed: its own process closed it and was killed
       // before it logged so (the statistics refresh after the closing commit takes a while).
-      if (!later && (run.status === 'succeeded' || run.status === 'failed')) closedUnlogged += 1;
+      if (!later && (run.status === 'succeeded' || run.status === 'failed' || run.status === 'incomplete')) closedUnlogged += 1;
     }
   }
 

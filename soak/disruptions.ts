@@ -89,6 +89,22 @@ async function backendWhere(stage: Stage, condition: string, over: Over): Promis
 }
 
 /**
+ * Between a killed attempt and the one that resumes it: accounts removed among the first few
+ * hundred, which the killed attempt has read, so that every account it had not read moves down
+ * and the resumed walk's next page begins past accounts nobody listed (issue 21), unless it
+ * goes back for them.
+ */
+function removeAhead(stage: Stage): void {
+  const dataset = stage.simulator.dataset;
+  const count = 5 + stage.prng.int(26);
+  for (let i = 0; i < count && dataset.count > 0; i++) {
+    const account = dataset.at(stage.prng.int(Math.min(300, dataset.count)));
+    if (account) dataset.remove(account.id);
+  }
+  stage.figures.removedAhead += count;
+}
+
+/**
  * Applies `disruption` to the run `target` works on (started at or after `since`); returns
  * whether it struck. A run that ends before the moment comes is left alone.
  */
@@ -106,6 +122,7 @@ export async function disrupt(stage: Stage, disruption: Disruption, target: Proc
       if (pid === undefined || !target.alive()) return false;
       target.kill('SIGKILL', disruption);
       f.count(f.kills, `${target.kind} in a page transaction`);
+      removeAhead(stage);
       return true;
     }
     case 'kill between pages': {
@@ -124,6 +141,7 @@ export async function disrupt(stage: Stage, disruption: Disruption, target: Proc
       if (!quiet || !target.alive()) return false;
       target.kill('SIGKILL', disruption);
       f.count(f.kills, `${target.kind} between pages`);
+      removeAhead(stage);
       return true;
     }
     case 'terminate a page transaction': {

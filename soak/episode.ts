@@ -131,7 +131,7 @@ async function ended(stage: Stage, target: Proc, since: number, timeoutMs: numbe
   const deadline = Date.now() + timeoutMs;
   const done = (line: { msg?: string; time?: number }) =>
     (line.time ?? 0) >= since &&
-    /^(sync run (succeeded|failed|interrupted)|sync job (skipped|failed))/.test(line.msg ?? '');
+    /^(sync run (succeeded|failed|interrupted|incomplete)|sync job (skipped|failed))/.test(line.msg ?? '');
   while (Date.now() < deadline && target.alive()) {
     if (target.kind === 'worker' && target.lines.some(done)) return;
     await sleep(50);

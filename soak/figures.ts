@@ -14,6 +14,8 @@ export class Figures {
   readonly webhookDisruptions: Record<string, number> = {};
   readonly webhookArmed: Record<string, number> = {};
   readonly webhookLines: string[] = [];
+  /** Accounts removed after a kill, ahead of the walk that resumes the killed run. */
+  removedAhead = 0;
   runChecks = 0;
   runChecksSkipped: Record<string, number> = {};
   rowsChecked = 0;
@@ -35,6 +37,9 @@ export class Figures {
 
 export interface FinalState {
   runsByOutcome: Record<string, number>;
+  /** Windows fetched to close gaps pages left (sync_runs.heal_requests), and by how many runs. */
+  healRequests: number;
+  healedRuns: number;
   resumedRuns: number;
   resumptions: number;
   stats: SimulatorStats;
@@ -74,7 +79,8 @@ export function report(f: Figures, s: FinalState): string {
     `  requests             ${s.stats.requests} (${table(byRoute(s.stats.byPath))}), ${s.stats.tokensIssued} tokens issued`,
     `  faults injected      ${s.stats.faultsInjected} (${((100 * s.stats.faultsInjected) / Math.max(1, s.stats.requests)).toFixed(1)}% of requests): ${table(s.stats.faultsByKind)}`,
     `  disruptions          ${table(f.disruptions)}`,
-    `  kills (SIGKILL)      ${sum(f.kills)}: ${table(f.kills)}`,
+    `  kills (SIGKILL)      ${sum(f.kills)}: ${table(f.kills)}; ${f.removedAhead} accounts removed after them, ahead of the resumed walks`,
+    `  walks healed         ${s.healRequests} windows fetched to close gaps the list's moves left, in ${s.healedRuns} runs`,
     `  restarts             ${table(f.restarts)}`,
     ...f.webhookLines.map((line) => `  ${line}`),
     `  checks               ${f.runChecks} successful runs checked against upstream (skipped: ${table(f.runChecksSkipped)}), ${f.rowsChecked} mirror rows compared; history: ${f.historyRows} status changes checked, ${f.mustSee} sightings that must show`,

@@ -53,6 +53,10 @@ const figures = new Figures();
 const simulator = await startSimulator({
   accounts: Number(values.accounts),
   seed,
+  // A tenant's shape: accounts created in bulk share a created_at, which the server orders anew
+  // on every request (as PostgreSQL does without a tie-breaker).
+  bulkCreated: true,
+  shuffleTies: seed,
   tokenTtlSeconds: 30,
   // Upvest's webhook clock ten times fast: batches every 0.1 s, retries after 0.1, 0.2, 0.3 … s.
   ...(values.webhooks ? { webhookTimeUnitMs: WEBHOOK_TIME_UNIT_MS, webhookTimeoutMs: 5_000 } : {}),
@@ -193,6 +197,8 @@ try {
     process.stdout.write(
       `${report(figures, {
         runsByOutcome: byOutcome,
+        healRequests: [...runs.values()].reduce((sum, r) => sum + r.healRequests, 0),
+        healedRuns: [...runs.values()].filter((r) => r.healRequests > 0).length,
         resumedRuns: [...runs.values()].filter((r) => r.resumes > 0).length,
         resumptions: [...runs.values()].reduce((sum, r) => sum + r.resumes, 0),
         stats: simulator.stats,

@@ -6,9 +6,10 @@
 //   found by its updated_at, and none newer than what upstream held at Tend;
 // - nothing the run read is lost: each account's row is at least the newest version the run's
 //   final attempt was delivered;
-// - current as of Tc, when the run claims a complete walk (a consistent full walk, or an
-//   incremental walk that reached the watermark, see INCREMENTAL_AFTER_INCOMPLETE_BASE_IS_CURRENT): every account listed throughout [Tc, Tend] is
-//   in the mirror, at least in the version it had at Tc (a full walk also clears deleted_at);
+// - current as of Tc, for every run that succeeded (a run that cannot prove its walk ends
+//   incomplete instead; see INCREMENTAL_AFTER_INCOMPLETE_BASE_IS_CURRENT for incremental runs):
+//   every account listed throughout [Tc, Tend] is in the mirror, at least in the version it had
+//   at Tc (a full walk also clears deleted_at), Tc being the run's first attempt's start;
 //   so an account that did not change during the run is exactly as upstream has it;
 // - deletions: a run that says it could mark them marked every account absent throughout
 //   [Tc, Tend]; and no account is ever marked deleted that was listed during the whole of the
@@ -41,6 +42,7 @@ export interface RunRecord {
   finishedAt: number | null;
   resumedAt: number | null;
   resumes: number;
+  healRequests: number;
   walkComplete: boolean | null;
   walkConsistent: boolean | null;
   deletions: number;
@@ -89,6 +91,7 @@ export async function loadRuns(db: Client): Promise<Map<string, RunRecord>> {
     finished_ms: number | null;
     resumed_ms: number | null;
     resumes: number;
+    heal_requests: number;
     walk_complete: boolean | null;
     walk_consistent: boolean | null;
     deletions: number;
@@ -96,7 +99,7 @@ export async function loadRuns(db: Client): Promise<Map<string, RunRecord>> {
   }>(`
     SELECT id::text, mode, status, (extract(epoch FROM started_at) * 1000)::float8 AS started_ms,
            (extract(epoch FROM finished_at) * 1000)::float8 AS finished_ms,
-           (extract(epoch FROM resumed_at) * 1000)::float8 AS resumed_ms, resumes, walk_complete, walk_consistent,
+           (extract(epoch FROM resumed_at) * 1000)::float8 AS resumed_ms, resumes, heal_requests, walk_complete, walk_consistent,
            deletions, error_code
     FROM sync_runs ORDER BY id`);
   return new Map(
@@ -110,6 +113,7 @@ export async function loadRuns(db: Client): Promise<Map<string, RunRecord>> {
         finishedAt: r.finished_ms,
         resumedAt: r.resumed_ms,
         resumes: r.resumes,
+        healRequests: r.heal_requests,
         walkComplete: r.walk_complete,
         walkConsistent: r.walk_consistent,
         deletions: r.deletions,
@@ -129,9 +133,12 @@ export async function loadRuns(db: Client): Promise<Map<string, RunRecord>> {
  */
 export const INCREMENTAL_AFTER_INCOMPLETE_BASE_IS_CURRENT = true;
 
-/** What a run says of its walk: complete (and, for a full walk, consistent). */
+/**
+ * Whether a run answers for every account listed throughout it: every run that succeeded
+ * (issue 21: a run that cannot prove its walk ends incomplete instead, and exits 4).
+ */
 export function claimsCurrency(run: RunRecord): boolean {
-  return run.walkComplete === true && (run.mode === 'incremental' || run.walkConsistent === true);
+  return run.status === 'succeeded';
 }
 
 /** Whether a run's walk covered the whole list: a consistent full walk, or an incremental one on such a base. */

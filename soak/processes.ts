@@ -19,7 +19,7 @@ export interface LogLine {
 export interface RunEvent {
   proc: number;
   runId: string;
-  kind: 'started' | 'resumed' | 'succeeded' | 'failed' | 'interrupted' | 'abandoned';
+  kind: 'started' | 'resumed' | 'succeeded' | 'failed' | 'interrupted' | 'incomplete' | 'abandoned';
   at: number;
   line: LogLine;
 }
@@ -52,7 +52,7 @@ export function runEventOf(proc: number, line: LogLine): RunEvent | undefined {
   const at = typeof line.time === 'number' ? line.time : Date.now();
   const runId = typeof line.runId === 'string' ? line.runId : undefined;
   if (runId === undefined) return undefined;
-  const finished = /^sync run (started|resumed|succeeded|failed|interrupted)$/.exec(msg);
+  const finished = /^sync run (started|resumed|succeeded|failed|interrupted|incomplete)$/.exec(msg);
   if (finished) return { proc, runId, kind: finished[1] as RunEvent['kind'], at, line };
   if (/^sync run \d+ closed as failed: /.test(msg)) return { proc, runId, kind: 'abandoned', at, line };
   return undefined;
