@@ -36,7 +36,8 @@ export interface ComposeService {
   depends_on?: Record<string, { condition: string }>;
   healthcheck?: Healthcheck;
   volumes?: string[];
-  ports?: Array<{ published: number; target: number }>;
+  /** As `docker-compose config` prints them: objects, or short syntax with a host address ("127.0.0.1:9466:9466/tcp"). */
+  ports?: Array<{ published: number; target: number } | string>;
   restart?: string;
   stop_grace_period?: string;
   profiles?: string[];
@@ -95,15 +96,21 @@ const URL_PATTERN = /\b[a-z][a-z0-9+.-]*:\/\/[^\s'"`]+/g;
  * What a service's strings (environment, entrypoint, command, healthcheck) say about its
  * neighbours, rewritten into where they are here; throws on a URL that would still name a service.
  */
+/** The container port a published port maps to. */
+function portTarget(service: string, port: { published: number; target: number } | string): number {
+  if (typeof port === 'object') return port.target;
+  // [host address:][published:]target[/protocol]
+  const target = Number(/(?:^|:)(\d+)(?:\/\w+)?$/.exec(port)?.[1]);
+  if (!Number.isInteger(target)) throw new Error(`${service}: cannot read the port ${JSON.stringify(port)}`);
+  return target;
+}
+
 function localizer(compose: ComposeFile, apps: Array<[string, ComposeService]>, around: Surroundings) {
   const names = new Set(Object.keys(compose.services));
   const ports = new Map<string, number>();
   const free = [...around.freePorts];
   for (const [name, service] of apps) {
-    for (const port of service.ports ?? []) {
-      if (typeof port !== 'object') throw new Error(`${name}: cannot read the port ${JSON.stringify(port)}`);
-      ports.set(`${name}:${port.target}`, free.shift() ?? Number.NaN);
-    }
+    for (const port of service.ports ?? []) ports.set(`${name}:${portTarget(name, port)}`, free.shift() ?? Number.NaN);
   }
   const rewriteUrl = (href: string): string => {
     const url = new URL(href);

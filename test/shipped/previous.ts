@@ -10,7 +10,12 @@ import { promisify } from 'node:util';
 
 const exec = promisify(execFile);
 
-export const PREVIOUS = { version: '0.1.0', commit: '365576a4f08428e2765be6b0ec3e0bad4e53632d' };
+export const PREVIOUS = {
+  version: '0.1.0',
+  commit: '365576a4f08428e2765be6b0ec3e0bad4e53632d',
+  /** Its newest migration: every later one is this release's. */
+  lastMigration: '20261130060000_fingerprint_listing',
+};
 
 type Packages = Record<string, { version?: string; integrity?: string; link?: boolean }>;
 

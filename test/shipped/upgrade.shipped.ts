@@ -3,7 +3,7 @@
 // kept; the previous one keeps working on the migrated schema while both run; and this one, met
 // by a schema a newer release has migrated, writes nothing, says why, and its worker stays up
 // and reports it on /readyz until it is stopped, cleanly.
-import { cp, mkdtemp, mkdir, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Env } from '../../src/config/index.js';
@@ -45,11 +45,25 @@ afterAll(async () => {
 const mirrorIsServed = async () => expect(await mirrorById(prisma)).toEqual(await servedAccounts(simulator.env));
 const releases = async () =>
   (await prisma.$queryRaw<Array<{ id: number; release: string | null }>>`SELECT id::int, release FROM sync_runs ORDER BY id`).map((r) => r.release);
-/** A snapshot of rows written before `release` existed, read as they were then. */
-const withoutRelease = (snapshot: Awaited<ReturnType<typeof tableSnapshot>>) => ({
-  ...snapshot,
-  sync_runs: snapshot.sync_runs!.map(({ release, ...row }) => (release === null ? row : { ...row, release })),
-});
+type Snapshot = Awaited<ReturnType<typeof tableSnapshot>>;
+/**
+ * A snapshot read as `earlier` saw it: its tables only, each row with the columns it had then
+ * (the migrations since add columns with their defaults, and tables).
+ */
+const asOf = (snapshot: Snapshot, earlier: Snapshot): Snapshot =>
+  Object.fromEntries(
+    Object.entries(earlier).map(([table, rows]) => {
+      const columns = new Set(rows.flatMap((row) => Object.keys(row)));
+      const narrowed = (snapshot[table] ?? []).map((row) => Object.fromEntries(Object.entries(row).filter(([column]) => columns.has(column))));
+      return [table, narrowed.sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1))];
+    }),
+  );
+/** This release's migrations that the previous one did not have, in order. */
+const newMigrations = async () =>
+  (await readdir(join(tree, 'prisma', 'migrations'), { withFileTypes: true }))
+    .filter((entry) => entry.isDirectory() && entry.name > PREVIOUS.lastMigration)
+    .map((entry) => entry.name)
+    .sort();
 
 describe(`an upgrade from ${PREVIOUS.version} (${PREVIOUS.commit.slice(0, 7)})`, () => {
   let before: Awaited<ReturnType<typeof tableSnapshot>>;
@@ -69,10 +83,13 @@ describe(`an upgrade from ${PREVIOUS.version} (${PREVIOUS.commit.slice(0, 7)})`,
     expect(before.sync_runs!.map((r) => r.status)).toEqual(['succeeded', 'succeeded']);
   });
 
-  it(`${VERSION}'s migrate applies its one migration and keeps every row`, async () => {
+  it(`${VERSION}'s migrate applies the migrations 0.1.0 did not have and keeps every row`, async () => {
+    const applied = await newMigrations();
+    expect(applied[0]).toBe('20261207000100_run_release');
     const migrated = await shippedRun(['migrate'], env);
-    expect([migrated.code, migrated.stdout]).toEqual([0, `Applied 1 migration (20261207000100_run_release) to ${db.name}.\n`]);
-    expect(withoutRelease(await tableSnapshot(prisma))).toEqual(before);
+    expect([migrated.code, migrated.stdout]).toEqual([0, `Applied ${applied.length} migrations (${applied.join(', ')}) to ${db.name}.\n`]);
+    const sorted = (s: Snapshot) => asOf(s, s);
+    expect(asOf(await tableSnapshot(prisma), before)).toEqual(sorted(before));
     expect(await releases()).toEqual([null, null]);
   });
 
@@ -92,8 +109,9 @@ describe(`an upgrade from ${PREVIOUS.version} (${PREVIOUS.commit.slice(0, 7)})`,
     expect(await releases()).toEqual([null, null, null, `${VERSION}+${commit}`]);
     const after = await tableSnapshot(prisma);
     // Runs and status changes are never rewritten: every one from before is there as it was.
+    const now = asOf(after, kept);
     for (const table of ['sync_runs', 'account_status_changes']) {
-      expect([table, kept[table]!.filter((row) => !after[table]!.some((r) => JSON.stringify(r) === JSON.stringify(row)))]).toEqual([table, []]);
+      expect([table, kept[table]!.filter((row) => !now[table]!.some((r) => JSON.stringify(r) === JSON.stringify(row)))]).toEqual([table, []]);
     }
     expect(after.account_status_changes!.length).toBeGreaterThan(kept.account_status_changes!.length);
   });

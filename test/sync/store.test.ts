@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPrisma, type PrismaClient } from '../../src/db/prisma.js';
 import { keptAsideJson } from '../../src/runs/kept-aside.js';
-import { recordPagesIfFingerprinted } from '../../src/runs/sql/pages.js';
+import { knownPages, recordPagesIfFingerprinted } from '../../src/runs/sql/pages.js';
 import { writePage, writePages, type AccountRecord, type PageWrite } from '../../src/sync/store.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { pageWrite } from '../support/pages.js';
@@ -191,7 +191,13 @@ describe('writing several pages in one transaction', () => {
 
 describe('pages served exactly as a full run last wrote them', () => {
   const fingerprint = { limit: 1000, digest: 'digest-of-page-at-offset-5000' };
-  const fingerprinted = (accounts: AccountRecord[]): PageWrite => ({ ...page(accounts), offset: 5000, fingerprint });
+  // Its keys as a walk stores them: a fingerprint without keys recognises nothing.
+  const fingerprinted = (accounts: AccountRecord[]): PageWrite => ({
+    ...page(accounts),
+    offset: 5000,
+    fingerprint,
+    keys: { firstKey: accounts[0]!.createdAt, lastKey: accounts.at(-1)!.createdAt, headTies: 1, tailTies: 1 },
+  });
 
   it('are recorded as seen with one statement, without looking at their accounts again', async () => {
     const accounts = [account(21), account(22)];
@@ -229,6 +235,11 @@ describe('pages served exactly as a full run last wrote them', () => {
     expect(await recordPagesIfFingerprinted(prisma, [unchangedPage(fingerprinted(accounts), { ...fingerprint, digest: 'other records' })])).toEqual(
       new Set(),
     );
+    // A fingerprint without keys (an earlier release stored it) proves nothing by key: not recognised.
+    await prisma.syncRunPage.delete({ where: { syncRunId_pageIndex: { syncRunId: runId, pageIndex: again.pageIndex } } });
+    await prisma.$executeRaw`UPDATE sync_page_fingerprints SET first_key = NULL, last_key = NULL`;
+    expect(await recordPagesIfFingerprinted(prisma, [unchangedPage(again)])).toEqual(new Set());
+    expect(await knownPages(prisma, fingerprint.limit, 10)).toEqual(new Map());
   });
 
   it('are written in full when the page differs, and the new fingerprint is kept', async () => {

@@ -25,16 +25,30 @@ ALTER TABLE "sync_run_pages"
     ADD CONSTRAINT "sync_run_pages_kind_check" CHECK ("kind" IN ('walk', 'heal', 'catch_up', 'lookup'));
 
 UPDATE "sync_run_pages" SET "kind" = 'catch_up', "catch_up_pass" = 1 WHERE "catch_up";
-ALTER TABLE "sync_run_pages" DROP COLUMN "catch_up";
 
--- A recognised page is recorded from its fingerprint, keys included.
+-- catch_up stays, for releases before 0.2.0 that run beside this one during a rolling deploy:
+-- they write it and read their walk's pages as NOT catch_up. Kept in step with kind both ways
+-- (a page that is not of the walk's layout is catch_up to them); a later release drops it.
+CREATE FUNCTION "sync_run_pages_kind_compat"() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW."catch_up" AND NEW."kind" = 'walk' THEN
+        NEW."kind" := 'catch_up';
+        NEW."catch_up_pass" := greatest(NEW."catch_up_pass", 1);
+    END IF;
+    NEW."catch_up" := NEW."kind" <> 'walk';
+    RETURN NEW;
+END $$;
+CREATE TRIGGER "sync_run_pages_kind_compat" BEFORE INSERT OR UPDATE ON "sync_run_pages"
+    FOR EACH ROW EXECUTE FUNCTION "sync_run_pages_kind_compat"();
+
+-- A recognised page is recorded from its fingerprint, keys included. Fingerprints stored before
+-- (or by an earlier release during a rolling deploy) know no keys: they recognise nothing, and
+-- the next full run decodes such a page once and stores its fingerprint anew.
 ALTER TABLE "sync_page_fingerprints"
     ADD COLUMN "first_key" TIMESTAMPTZ(6),
     ADD COLUMN "last_key"  TIMESTAMPTZ(6),
     ADD COLUMN "head_ties" INTEGER NOT NULL DEFAULT 0,
     ADD COLUMN "tail_ties" INTEGER NOT NULL DEFAULT 0;
--- Fingerprints stored before knew no keys: forget them (the next full run decodes each page once).
-DELETE FROM "sync_page_fingerprints";
 
 -- How many records consecutive pages of the walk's layout share (page k starts at
 -- k * (page_size - page_overlap)); NULL for runs of earlier releases, whose pages keep no keys

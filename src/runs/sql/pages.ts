@@ -202,6 +202,8 @@ export async function recordPagesIfFingerprinted(db: Db, pages: ReadonlyArray<Fi
          item_count int, total_count int, first_id text, last_id text, account_ids text, unchanged int, retries int,
          ends_list boolean)
     JOIN sync_page_fingerprints f ON f.page_offset = p.page_offset AND f.page_limit = p.page_limit AND f.fingerprint = p.digest
+      -- Keys known: a fingerprint an earlier release stored proves nothing by key.
+      AND (f.first_key IS NOT NULL OR f.item_count = 0)
     RETURNING page_index`;
   return new Set(rows.map((row) => row.page_index));
 }
@@ -247,7 +249,7 @@ export interface KnownPage {
 export async function knownPages(db: Db, limit: number, max: number): Promise<Map<number, KnownPage>> {
   const rows = await db.$queryRaw<Array<{ page_offset: number; fingerprint: string; item_count: number; first_id: string | null; last_id: string | null }>>`
     SELECT page_offset, fingerprint, item_count, first_id, last_id FROM sync_page_fingerprints
-    WHERE page_limit = ${limit} ORDER BY page_offset LIMIT ${max + 1}`;
+    WHERE page_limit = ${limit} AND (first_key IS NOT NULL OR item_count = 0) ORDER BY page_offset LIMIT ${max + 1}`;
   if (rows.length > max) return new Map();
   return new Map(rows.map((r) => [r.page_offset, { digest: r.fingerprint, count: r.item_count, firstId: r.first_id, lastId: r.last_id }]));
 }
