@@ -78,10 +78,10 @@ describe('docker-compose.yml', () => {
     // What the check reads: every variable set, in the environment or exported by an entrypoint.
     expect(Object.fromEntries(plans.map((p) => [p.name, [...p.sets].sort()]))).toEqual({
       migrate: ['DATABASE_URL'],
-      receiver: ['DATABASE_URL', 'UPVEST_ALLOW_INSECURE_HTTP', 'UPVEST_BASE_URL', 'WEBHOOK_RECEIVER_HEALTH_PORT', 'WEBHOOK_RECEIVER_PORT'],
+      receiver: ['DATABASE_URL', 'UPVEST_ALLOW_INSECURE_HTTP', 'UPVEST_BASE_URL', 'WEBHOOK_RECEIVER_HEALTH_HOST', 'WEBHOOK_RECEIVER_HEALTH_PORT', 'WEBHOOK_RECEIVER_PORT'],
       simulator: [],
       subscribe: ['UPVEST_ALLOW_INSECURE_HTTP', 'UPVEST_BASE_URL'],
-      worker: ['DATABASE_URL', 'HEALTH_PORT', 'REDIS_URL', 'SYNC_INTERVAL_MS', 'UPVEST_ALLOW_INSECURE_HTTP', 'UPVEST_BASE_URL'],
+      worker: ['DATABASE_URL', 'HEALTH_PORT', 'REDIS_URL', 'STATUS_PAGE_PUBLIC', 'SYNC_INTERVAL_MS', 'UPVEST_ALLOW_INSECURE_HTTP', 'UPVEST_BASE_URL'],
     });
   });
 
