@@ -38,6 +38,8 @@ export interface CoveragePage {
   tailTies: number;
   /** The page came back short: nothing followed it when it was served. */
   endsList: boolean;
+  /** It proves only what lies above firstKey, even at offset 0 (see coveragePages). */
+  reduced?: boolean;
 }
 
 export interface Gap {
@@ -59,7 +61,7 @@ interface Interval {
 /** The page's open key interval, or undefined when it proves nothing. */
 export function intervalOf(page: CoveragePage): Interval | undefined {
   // A page at offset 0 that came back short is the whole list, keys or not.
-  const low = page.offset === 0 ? BEFORE_ALL : page.firstKey;
+  const low = page.offset === 0 && !page.reduced ? BEFORE_ALL : page.firstKey;
   const high = page.endsList ? AFTER_ALL : page.lastKey;
   if (low === null || high === null) return undefined;
   // An empty page past the start says only that nothing was there: no interval.

@@ -42,6 +42,8 @@ export interface OpenRun {
   pageSize: number;
   /** Records consecutive pages of its walk share (SYNC_PAGE_OVERLAP when it began). */
   pageOverlap: number;
+  /** Windows earlier attempts fetched to close gaps (SYNC_MAX_HEAL_REQUESTS bounds the run's). */
+  healRequests: number;
   /** Incremental runs: the updated_at they walk back to. */
   since: string | null;
   /** The newest updated_at Upvest listed when the run began, once known. */
@@ -74,6 +76,7 @@ export async function openRun(
     startedAt: options.startedAt,
     pageSize: options.pageSize,
     pageOverlap: options.pageOverlap,
+    healRequests: 0,
     since,
     watermark: null,
     donePages: [],

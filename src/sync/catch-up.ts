@@ -55,11 +55,13 @@ export async function catchUp(
       },
     );
     await commit();
+    const windowsBefore = options.heal.budget.used;
     await healGaps(deps, { runId: run.runId, pass, sort: 'updated_at', order: 'DESC', newerThanMicros: newerThan }, options.heal, async (page) => {
       await write(page, pass);
       await commit();
     });
-    if (pages <= 1 || newest === undefined) return;
+    // One response in all (no window either): nothing can have jumped over its cursor.
+    if (pages + options.heal.budget.used - windowsBefore <= 1 || newest === undefined) return;
     // Nothing updated since this pass began: nothing can have jumped over its cursor.
     const now = await newestUpdate(deps.client, deps.signal);
     if (now === null || (toMicros(now) ?? newest) <= newest) return;
@@ -71,9 +73,12 @@ export async function catchUp(
   );
 }
 
-/** The newest updated_at on the first page of a pass: what a later change is newer than. */
+/** The newest updated_at on the first page of a pass (its first readable one): what a later change is newer than. */
 function newestOf(page: FetchedPage): bigint | undefined {
-  const first = page.page.data[0];
-  const value = first !== null && typeof first === 'object' ? (first as Record<string, unknown>).updated_at : undefined;
-  return typeof value === 'string' ? toMicros(value) : undefined;
+  for (const record of page.page.data) {
+    const value = record !== null && typeof record === 'object' ? (record as Record<string, unknown>).updated_at : undefined;
+    const micros = typeof value === 'string' ? toMicros(value) : undefined;
+    if (micros !== undefined) return micros;
+  }
+  return undefined;
 }

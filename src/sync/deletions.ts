@@ -51,7 +51,15 @@ export async function decideDeletions(
   const found: unknown[] = [];
   let lie: string | null = null;
   for (const id of candidates) {
-    const lookup = await deps.client.getAccount(id, deps.signal);
+    let lookup: AccountLookup;
+    try {
+      lookup = await deps.client.getAccount(id, deps.signal);
+    } catch (error) {
+      // A stopped run stops; a lookup that failed after its retries settles nothing by lookup.
+      if (deps.signal?.aborted) throw error;
+      lie = `GET /accounts/${id} failed (${oneLineMessage(error)})`;
+      break;
+    }
     lie = lookupLie(id, lookup);
     if (lie) break;
     if (lookup.found) found.push(lookup.record);

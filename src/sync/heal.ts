@@ -86,6 +86,7 @@ export async function healGaps(
       ? nextWindow(gap, last, pages.find((page) => page.index === last.index), options.maxLimit)
       : { ...windowFor(gap, 0, options.maxLimit, shiftOf(stored)) };
     if (next === 'too-large') throw why(`more than ${options.maxLimit - 2} accounts share one ${scope.sort}, more than a page can prove`);
+    if (next === 'short') throw why('the list ends before the total_count Upvest gives for it, so its end cannot be proven');
     options.budget.remaining -= 1;
     options.budget.used += 1;
     const index = options.nextIndex();
@@ -109,7 +110,7 @@ export function nextWindow(
   last: GapSearch,
   seen: CoveragePage | undefined,
   maxLimit: number,
-): Pick<GapSearch, 'offset' | 'limit' | 'tooEarly' | 'tooLate'> | 'too-large' {
+): Pick<GapSearch, 'offset' | 'limit' | 'tooEarly' | 'tooLate'> | 'too-large' | 'short' {
   const step = Math.max(1, last.limit - 2) * 2 ** last.attempt;
   const between = (tooEarly: number | undefined, tooLate: number | undefined, fallback: number) =>
     tooEarly !== undefined && tooLate !== undefined ? Math.floor((tooEarly + tooLate) / 2) : fallback;
@@ -122,6 +123,9 @@ export function nextWindow(
     const tooEarly = Math.max(last.offset, last.tooEarly ?? -1);
     return { limit: last.limit, tooEarly, tooLate: last.tooLate, offset: between(tooEarly, last.tooLate, last.offset + step) };
   }
+  // The window began below the gap and came back short of its limit, yet not at its total: the
+  // server lists fewer than it says there are.
+  if (seen.count < last.limit && !seen.endsList) return 'short';
   // The window began below the gap and ends in it: a tie at the gap's key longer than the window.
   const groupStart = seen.offset + seen.count - seen.tailTies - 1;
   if (last.limit === maxLimit && groupStart <= last.offset) return 'too-large';
@@ -152,12 +156,14 @@ export function inWalkOrder(page: StoredCoverage, order: 'ASC' | 'DESC'): Covera
 export function windowFor(gap: Gap, attempt: number, maxLimit: number, shift: number): { offset: number; limit: number } {
   const below = gap.below;
   const start = Math.max(0, below ? below.offset + below.count - below.tailTies - 1 : 0);
-  const end = gap.above ? gap.above.offset + gap.above.headTies : start + maxLimit - 1;
+  // A page that proves only above its left-out accounts' key (see coveragePages) says nothing of
+  // where its first account above that key is: a whole page from the gap on.
+  const end = gap.above && !gap.above.reduced ? gap.above.offset + gap.above.headTies : start + maxLimit - 1;
   const need = Math.max(2, end - start + 1);
-  if (need >= maxLimit) return { offset: start, limit: maxLimit };
+  if (need >= maxLimit) return { offset: start, limit: Math.max(2, maxLimit) };
   const slack = Math.min(shift + 2 * 4 ** attempt, Math.floor((maxLimit - need) / 2));
   const offset = Math.max(0, start - slack);
-  return { offset, limit: Math.min(maxLimit, end + slack - offset + 1) };
+  return { offset, limit: Math.max(2, Math.min(maxLimit, end + slack - offset + 1)) };
 }
 
 /** How many accounts the list gained or lost between the first and the latest page: how far offsets may have moved. */

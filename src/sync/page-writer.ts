@@ -9,7 +9,7 @@ import type { Logger } from '../logger.js';
 import type { OpenRun } from '../runs/lifecycle.js';
 import { recordPagesIfFingerprinted, type FingerprintedPage, type PageKind } from '../runs/sql/pages.js';
 import { setPageSize, setWatermark } from '../runs/sql/runs.js';
-import { isUuid, usableIdOf } from '../upvest/schema.js';
+import { isUuid, usableIdOf, type AccountRecord } from '../upvest/schema.js';
 import { bulkLoadPages } from './bulk-load.js';
 import { checkPage, type SortedBy } from './page-check.js';
 import { writePages, type PageWrite } from './store.js';
@@ -207,6 +207,7 @@ async function writeBatch(
   for (const { page, kind, pass } of batch) {
     if (recorded.has(page.index) && kind === 'walk') continue;
     const checked = checkPage(page.page.data, deps.redact, sortedByOf(run, kind));
+    // (the accounts come in page order: the last left out has the largest key in the walk's order)
     for (const record of checked.rejected) {
       deps.logger.warn({ offset: page.offset, accountId: record.accountId, reason: record.reason }, 'account rejected');
     }
@@ -215,8 +216,10 @@ async function writeBatch(
       run.watermark = checked.accounts[0].updatedAt;
       await setWatermark(deps.prisma, run.runId, run.watermark);
     }
+    const sortedBy = sortedByOf(run, kind);
     const left = leaveOut.get(page.index);
     const accounts = left ? checked.accounts.filter((a) => !left.has(a.id)) : checked.accounts;
+    const leftOut = left && sortedBy ? leftOutOf(checked.accounts, left, sortedBy.field) : undefined;
     writes.push({
       ...bookkeeping(run, page),
       pageIndex: page.index,
@@ -228,6 +231,7 @@ async function writeBatch(
       redact: deps.redact,
       kind,
       catchUpPass: pass,
+      leftOut,
     });
   }
   if (writes.length > 0 && (sharesWithAnotherBatch || !(await loadedInBulk(deps, context.bulk, writes)))) {
@@ -240,6 +244,22 @@ async function writeBatch(
     run.pageSize = first.page.limit;
     await setPageSize(deps.prisma, run.runId, run.pageSize);
   }
+}
+
+/**
+ * The accounts the page leaves to the previous page's batch, and the key of the last of them: a
+ * page proves only what lies above that key until the previous page is committed listing them
+ * (see coveragePages), since a process killed between the two commits leaves them to nobody.
+ */
+function leftOutOf(accounts: ReadonlyArray<AccountRecord>, left: ReadonlySet<string>, field: 'createdAt' | 'updatedAt'): PageWrite['leftOut'] {
+  const ids: string[] = [];
+  let key: string | undefined;
+  for (const account of accounts) {
+    if (!left.has(account.id)) continue;
+    ids.push(account.id);
+    key = account[field];
+  }
+  return key === undefined ? undefined : { ids, key };
 }
 
 /** The key a page of this kind is sorted by: a full run's walk oldest first, every other walk newest first. */

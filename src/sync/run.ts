@@ -135,7 +135,8 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Run
   };
   const heal: HealOptions = {
     maxLimit: run.pageSize,
-    budget: { remaining: options.maxHealRequests ?? DEFAULT_MAX_HEAL_REQUESTS, used: 0 },
+    // Per run: what earlier attempts spent counts.
+    budget: { remaining: Math.max(0, (options.maxHealRequests ?? DEFAULT_MAX_HEAL_REQUESTS) - run.healRequests), used: 0 },
     nextIndex: () => nextIndex++,
   };
   const healDeps = { prisma: deps.prisma, client: deps.client, logger, signal: deps.signal };

@@ -34,6 +34,8 @@ export interface PageWrite {
   /** What the page proves by its sort key (see src/runs/coverage.ts); none when absent. */
   keys?: PageKeys | null;
   endsList?: boolean;
+  /** Accounts it leaves to the previous page's batch, and the last one's key (see page-writer.ts). */
+  leftOut?: { ids: string[]; key: string };
   retries: number;
   observedAt: Date;
   /**
@@ -249,6 +251,7 @@ function pageRecordOf(page: PageWrite, outcome: PageOutcome): PageRecord {
     catchUpPass: page.catchUpPass ?? 0,
     keys: page.keys ?? null,
     endsList: page.endsList ?? false,
+    leftOut: page.leftOut ?? null,
   };
 }
 

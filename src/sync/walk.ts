@@ -99,7 +99,7 @@ export async function walkPages(
   let limit = options.limit;
   let maxTotal = Math.max(0, ...[...done.values()].map((meta) => meta.totalCount));
   // The first short page marks the end of the list; nothing past it is fetched.
-  let endIndex = Math.min(Infinity, ...[...done.values()].filter((m) => m.count < limit).map((m) => m.index));
+  let endIndex = Math.min(Infinity, ...[...done.values()].filter((m) => m.count < limit && m.offset + m.count >= m.totalCount).map((m) => m.index));
   const firstDone = done.get(0);
   let firstTotal = firstDone?.totalCount ?? 0;
   const overlap = options.overlap;
@@ -123,7 +123,8 @@ export async function walkPages(
     }
     const fetched = fetchedPage(index, offset, limit, page);
     maxTotal = Math.max(maxTotal, fetched.totalCount);
-    if (fetched.count < limit) endIndex = Math.min(endIndex, index);
+    // Short and at its own total: the end of the list. Short before it proves no end: go on.
+    if (fetched.count < limit && fetched.offset + fetched.count >= fetched.totalCount) endIndex = Math.min(endIndex, index);
     await handle(fetched);
   };
 

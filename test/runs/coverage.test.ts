@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { walkCoverage } from '../../src/runs/assessment.js';
 import { AFTER_ALL, coverageGaps, type CoveragePage } from '../../src/runs/coverage.js';
 import type { StoredCoverage } from '../../src/runs/sql/pages.js';
-import { windowFor } from '../../src/sync/heal.js';
+import { nextWindow, windowFor } from '../../src/sync/heal.js';
 import { pageKeysOf } from '../../src/sync/page-keys.js';
 import { pageOffset, pagesFor } from '../../src/sync/walk.js';
 
@@ -122,6 +122,7 @@ describe('coverage by keys', () => {
       headTies: 1,
       tailTies: 1,
       endsList: false,
+      reduced: false,
     });
     // Every account updated after second 500 is owed.
     const since = BigInt(Date.parse(iso(500))) * 1000n;
@@ -133,5 +134,18 @@ describe('coverage by keys', () => {
       consistent: true,
       reasons: [],
     });
+  });
+
+  it('places windows sanely around pages that prove only part of themselves, and names a list shorter than its total', () => {
+    const keys = distinct(250);
+    const below = pageAt(keys, 0, 100, 0);
+    // It left its first ten (keys 91 to 100) to page 0, which is not committed listing them.
+    const above = { ...pageAt(keys, 90, 100, 1), firstKey: 100n * 1_000_000n, reduced: true };
+    const [gap] = coverageGaps([below, above]);
+    // From the gap on, a whole page: where above's first account past its left-out ones lies is unknown.
+    expect(windowFor(gap!, 0, 100, 0)).toEqual({ offset: 98, limit: 100 });
+    // A window short of its limit, yet not at its own total: the server lists fewer than it says.
+    const seen = { ...pageAt(keys, 98, 100, 2), count: 40, lastKey: 137n * 1_000_000n, endsList: false };
+    expect(nextWindow({ ...gap!, from: 120n * 1_000_000n }, { offset: 98, limit: 100, index: 2, attempt: 0 }, seen, 100)).toBe('short');
   });
 });

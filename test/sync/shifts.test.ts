@@ -235,6 +235,16 @@ describe('deletions by lookup', () => {
     expect(await deletedIds(h)).toEqual([]);
   });
 
+  it('marks nothing deleted, and still succeeds, when a lookup fails after the route was shown to work', async () => {
+    // The probe is answered; the next lookup is refused (403 is not retried).
+    h.simulator.faults.enqueue('/accounts/*', { kind: 'latency', ms: 0 }, { kind: 'status', status: 403 });
+    const { code, run } = await sync(h);
+    expect(code).toBe(0);
+    expect(run).toMatchObject({ status: 'succeeded', deletions: 0, deletions_complete: false });
+    expect(run.deletions_note).toMatch(/failed \(UPVEST_FORBIDDEN|HTTP 403/);
+    expect(await deletedIds(h)).toEqual([]);
+  });
+
   it('trusts the lookup route once it found a listed account, and marks exactly the one gone', async () => {
     const { code, run } = await sync(h);
     expect(code).toBe(0);

@@ -235,11 +235,14 @@ describe('pages served exactly as a full run last wrote them', () => {
     expect(await recordPagesIfFingerprinted(prisma, [unchangedPage(fingerprinted(accounts), { ...fingerprint, digest: 'other records' })])).toEqual(
       new Set(),
     );
-    // A fingerprint without keys (an earlier release stored it) proves nothing by key: not recognised.
+    // A fingerprint an earlier release stored (no keys), or rewrote (keys taken with another one),
+    // proves nothing by key: not recognised.
     await prisma.syncRunPage.delete({ where: { syncRunId_pageIndex: { syncRunId: runId, pageIndex: again.pageIndex } } });
-    await prisma.$executeRaw`UPDATE sync_page_fingerprints SET first_key = NULL, last_key = NULL`;
+    await prisma.$executeRaw`UPDATE sync_page_fingerprints SET keys_for = 'another page'`;
     expect(await recordPagesIfFingerprinted(prisma, [unchangedPage(again)])).toEqual(new Set());
     expect(await knownPages(prisma, fingerprint.limit, 10)).toEqual(new Map());
+    await prisma.$executeRaw`UPDATE sync_page_fingerprints SET keys_for = NULL`;
+    expect(await recordPagesIfFingerprinted(prisma, [unchangedPage(again)])).toEqual(new Set());
   });
 
   it('are written in full when the page differs, and the new fingerprint is kept', async () => {

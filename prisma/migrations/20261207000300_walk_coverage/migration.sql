@@ -20,6 +20,12 @@ ALTER TABLE "sync_run_pages"
     -- walk: a page of the walk's layout (offset from its index); heal: a window fetched to close
     -- a gap between pages; catch_up: the newest-first pass after the walk (catch_up_pass says
     -- which, from 1); lookup: accounts looked up one by one.
+    -- The accounts the page left to the previous page's batch (consecutive pages share some),
+    -- and the key of the last of them: until the previous page is committed listing them, a
+    -- process killed between the two commits leaves them to nobody, so the page proves only
+    -- what lies above that key.
+    ADD COLUMN "left_out"     UUID[],
+    ADD COLUMN "left_out_key" TIMESTAMPTZ(6),
     ADD COLUMN "kind"       TEXT NOT NULL DEFAULT 'walk',
     ADD COLUMN "catch_up_pass" INTEGER NOT NULL DEFAULT 0,
     ADD CONSTRAINT "sync_run_pages_kind_check" CHECK ("kind" IN ('walk', 'heal', 'catch_up', 'lookup'));
@@ -44,11 +50,14 @@ CREATE TRIGGER "sync_run_pages_kind_compat" BEFORE INSERT OR UPDATE ON "sync_run
 -- A recognised page is recorded from its fingerprint, keys included. Fingerprints stored before
 -- (or by an earlier release during a rolling deploy) know no keys: they recognise nothing, and
 -- the next full run decodes such a page once and stores its fingerprint anew.
+-- keys_for: the fingerprint the keys were taken with; an earlier release that rewrites a
+-- fingerprint leaves the keys as they were, and they no longer count.
 ALTER TABLE "sync_page_fingerprints"
     ADD COLUMN "first_key" TIMESTAMPTZ(6),
     ADD COLUMN "last_key"  TIMESTAMPTZ(6),
     ADD COLUMN "head_ties" INTEGER NOT NULL DEFAULT 0,
-    ADD COLUMN "tail_ties" INTEGER NOT NULL DEFAULT 0;
+    ADD COLUMN "tail_ties" INTEGER NOT NULL DEFAULT 0,
+    ADD COLUMN "keys_for"  TEXT;
 
 -- How many records consecutive pages of the walk's layout share (page k starts at
 -- k * (page_size - page_overlap)); NULL for runs of earlier releases, whose pages keep no keys

@@ -38,8 +38,13 @@ export type PageKind = 'walk' | 'heal' | 'catch_up' | 'lookup';
 /** What a page proves of the list by its sort key (see src/runs/coverage.ts). */
 export interface PageCoverage {
   keys: PageKeys | null;
-  /** It came back with fewer records than asked for. */
+  /** It came back with fewer records than asked for, and none beyond by its own total. */
   endsList: boolean;
+  /**
+   * Accounts it left to the previous page's batch, and the last one's key: until that page is
+   * committed listing them, this page proves only what lies above the key.
+   */
+  leftOut?: { ids: string[]; key: string } | null;
 }
 
 export interface PageRecord extends Omit<PageMeta, 'count'>, PageCounts, PageCoverage {
@@ -132,15 +137,16 @@ export async function recordPages(db: RawStatements, pages: ReadonlyArray<PageRe
     )
     INSERT INTO sync_run_pages (sync_run_id, page_index, page_offset, item_count, total_count, first_id, last_id,
                                 account_ids, inserted, updated, unchanged, status_changes, rejected, unidentified, retries, kind,
-                                catch_up_pass, first_key, last_key, head_ties, tail_ties, ends_list)
+                                catch_up_pass, first_key, last_key, head_ties, tail_ties, ends_list, left_out, left_out_key)
     SELECT ${runId}::bigint, p.page_index, p.page_offset, p.item_count, p.total_count, p.first_id, p.last_id,
            p.account_ids::uuid[], p.inserted, p.updated, p.unchanged,
            p.status_changes, p.rejected, p.unidentified, p.retries, p.kind, p.catch_up_pass,
-           p.first_key::timestamptz, p.last_key::timestamptz, p.head_ties, p.tail_ties, p.ends_list
+           p.first_key::timestamptz, p.last_key::timestamptz, p.head_ties, p.tail_ties, p.ends_list,
+           p.left_out::uuid[], p.left_out_key::timestamptz
     FROM json_to_recordset(${pagesJson}::json) AS p(page_index int, page_offset int, item_count int, total_count int,
          first_id text, last_id text, account_ids text, inserted int, updated int, unchanged int, status_changes int,
          rejected int, unidentified int, retries int, kind text, catch_up_pass int, first_key text, last_key text,
-         head_ties int, tail_ties int, ends_list boolean)`;
+         head_ties int, tail_ties int, ends_list boolean, left_out text, left_out_key text)`;
 }
 
 function coverageColumns(page: PageCoverage) {
@@ -150,6 +156,8 @@ function coverageColumns(page: PageCoverage) {
     head_ties: page.keys?.headTies ?? 0,
     tail_ties: page.keys?.tailTies ?? 0,
     ends_list: page.endsList,
+    left_out: page.leftOut ? uuidArrayLiteral(page.leftOut.ids) : null,
+    left_out_key: page.leftOut?.key ?? null,
   };
 }
 
@@ -202,8 +210,8 @@ export async function recordPagesIfFingerprinted(db: Db, pages: ReadonlyArray<Fi
          item_count int, total_count int, first_id text, last_id text, account_ids text, unchanged int, retries int,
          ends_list boolean)
     JOIN sync_page_fingerprints f ON f.page_offset = p.page_offset AND f.page_limit = p.page_limit AND f.fingerprint = p.digest
-      -- Keys known: a fingerprint an earlier release stored proves nothing by key.
-      AND (f.first_key IS NOT NULL OR f.item_count = 0)
+      -- Keys taken with this very fingerprint: one an earlier release stored or rewrote proves nothing by key.
+      AND f.keys_for = f.fingerprint
     RETURNING page_index`;
   return new Set(rows.map((row) => row.page_index));
 }
@@ -223,15 +231,16 @@ export async function rememberFingerprints(
   );
   await db.$executeRaw`
     INSERT INTO sync_page_fingerprints AS f (page_offset, page_limit, fingerprint, sync_run_id, item_count, first_id, last_id, account_ids,
-                                             first_key, last_key, head_ties, tail_ties)
+                                             first_key, last_key, head_ties, tail_ties, keys_for)
     SELECT p.page_offset, p.page_limit, p.fingerprint, r.sync_run_id, r.item_count, r.first_id, r.last_id, r.account_ids,
-           r.first_key, r.last_key, r.head_ties, r.tail_ties
+           r.first_key, r.last_key, r.head_ties, r.tail_ties, p.fingerprint
     FROM json_to_recordset(${json}::json) AS p(page_index int, page_offset int, page_limit int, fingerprint text)
     JOIN sync_run_pages r ON r.sync_run_id = ${runId}::bigint AND r.page_index = p.page_index
     ORDER BY 1, 2
     ON CONFLICT (page_offset, page_limit) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, sync_run_id = EXCLUDED.sync_run_id,
       item_count = EXCLUDED.item_count, first_id = EXCLUDED.first_id, last_id = EXCLUDED.last_id, account_ids = EXCLUDED.account_ids,
-      first_key = EXCLUDED.first_key, last_key = EXCLUDED.last_key, head_ties = EXCLUDED.head_ties, tail_ties = EXCLUDED.tail_ties`;
+      first_key = EXCLUDED.first_key, last_key = EXCLUDED.last_key, head_ties = EXCLUDED.head_ties, tail_ties = EXCLUDED.tail_ties,
+      keys_for = EXCLUDED.keys_for`;
 }
 
 /** What a fingerprinted page listed, for recognising it as served again (see walk.ts). */
@@ -249,7 +258,7 @@ export interface KnownPage {
 export async function knownPages(db: Db, limit: number, max: number): Promise<Map<number, KnownPage>> {
   const rows = await db.$queryRaw<Array<{ page_offset: number; fingerprint: string; item_count: number; first_id: string | null; last_id: string | null }>>`
     SELECT page_offset, fingerprint, item_count, first_id, last_id FROM sync_page_fingerprints
-    WHERE page_limit = ${limit} AND (first_key IS NOT NULL OR item_count = 0) ORDER BY page_offset LIMIT ${max + 1}`;
+    WHERE page_limit = ${limit} AND keys_for = fingerprint ORDER BY page_offset LIMIT ${max + 1}`;
   if (rows.length > max) return new Map();
   return new Map(rows.map((r) => [r.page_offset, { digest: r.fingerprint, count: r.item_count, firstId: r.first_id, lastId: r.last_id }]));
 }
@@ -302,6 +311,8 @@ export interface StoredCoverage {
   headTies: number;
   tailTies: number;
   endsList: boolean;
+  /** It left accounts to a previous page not committed listing them: it proves only above their key (firstKey). */
+  reduced: boolean;
 }
 
 /**
@@ -320,12 +331,23 @@ export async function coveragePages(db: Db, runId: bigint, pass: number): Promis
       head_ties: number;
       tail_ties: number;
       ends_list: boolean;
+      reduced: boolean;
     }>
   >`
-    SELECT page_index, page_offset, item_count, total_count, ${utcText('first_key')} AS first_key, ${utcText('last_key')} AS last_key,
-           head_ties, tail_ties, ends_list
-    FROM sync_run_pages
-    WHERE sync_run_id = ${runId} AND (CASE WHEN ${pass}::int = 0 THEN kind IN ('walk', 'heal') ELSE kind = 'catch_up' AND catch_up_pass = ${pass}::int END)
+    WITH pages AS (
+      SELECT p.*,
+             -- What it left to the previous page counts only if that page is committed listing it.
+             p.left_out IS NOT NULL AND NOT coalesce(p.left_out <@ (
+               SELECT q.account_ids FROM sync_run_pages q
+               WHERE q.sync_run_id = p.sync_run_id AND q.page_index = p.page_index - 1 AND q.kind = 'walk'), false) AS reduced
+      FROM sync_run_pages p
+      WHERE p.sync_run_id = ${runId}
+        AND (CASE WHEN ${pass}::int = 0 THEN p.kind IN ('walk', 'heal') ELSE p.kind = 'catch_up' AND p.catch_up_pass = ${pass}::int END)
+    )
+    SELECT page_index, page_offset, item_count, total_count,
+           ${utcText('CASE WHEN reduced THEN left_out_key ELSE first_key END')} AS first_key, ${utcText('last_key')} AS last_key,
+           head_ties, tail_ties, ends_list, reduced
+    FROM pages
     ORDER BY page_index`;
   return rows.map((r) => ({
     index: r.page_index,
@@ -337,6 +359,7 @@ export async function coveragePages(db: Db, runId: bigint, pass: number): Promis
     headTies: r.head_ties,
     tailTies: r.tail_ties,
     endsList: r.ends_list,
+    reduced: r.reduced,
   }));
 }
 

@@ -49,6 +49,7 @@ export interface ReopenedRun {
   pageSize: number;
   /** null for a run an earlier release began. */
   pageOverlap: number | null;
+  healRequests: number;
   mode: RunMode;
   since: string | null;
   watermark: string | null;
@@ -57,16 +58,17 @@ export interface ReopenedRun {
 /** Sets a `running` or `interrupted` run running again; null when it is neither. */
 export async function reopenRun(db: Db, runId: bigint): Promise<ReopenedRun | null> {
   const [row] = await db.$queryRaw<
-    Array<{ started_at: Date; page_size: number; page_overlap: number | null; mode: RunMode; since: string | null; watermark: string | null }>
+    Array<{ started_at: Date; page_size: number; page_overlap: number | null; heal_requests: number; mode: RunMode; since: string | null; watermark: string | null }>
   >`
     UPDATE sync_runs SET status = 'running', finished_at = NULL
     WHERE id = ${runId} AND status IN ('running', 'interrupted')
-    RETURNING started_at, page_size, page_overlap, mode, ${utcText('since')} AS since, ${utcText('watermark')} AS watermark`;
+    RETURNING started_at, page_size, page_overlap, heal_requests, mode, ${utcText('since')} AS since, ${utcText('watermark')} AS watermark`;
   if (!row) return null;
   return {
     startedAt: row.started_at,
     pageSize: row.page_size,
     pageOverlap: row.page_overlap,
+    healRequests: row.heal_requests,
     mode: row.mode,
     since: row.since,
     watermark: row.watermark,
