@@ -230,7 +230,9 @@ export function checkMirror(
       else if (row.updatedAt < atStart.updatedAt) say(`behind: mirror ${row.updatedAt}, upstream had ${atStart.updatedAt} (${atStart.status}) before the run began`);
       else if (run.mode === 'full' && row.deletedAt !== null) say(`listed throughout a complete full walk, yet marked deleted`);
     }
-    if (marksDeletions && row && row.deletedAt === null && upstream.absentThroughout(id, window.from, window.to) && !webhookLive(row, run, webhooks)) {
+    // Absent from the run's first start: an account an earlier attempt of a resumed run listed
+    // before it went is not this run's to mark (the next full run does).
+    if (marksDeletions && row && row.deletedAt === null && upstream.absentThroughout(id, run.startedAt, window.to) && !webhookLive(row, run, webhooks)) {
       say(`not listed during the whole run, which could mark deletions, yet not marked deleted`);
     }
   }
