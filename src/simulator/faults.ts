@@ -2,6 +2,7 @@
 // API do. Queued faults are consumed in order by the next matching requests, before any
 // authentication, so a test knows exactly which request gets which fault.
 import { Prng } from './hash.js';
+import { Hold, type HoldOptions } from './holds.js';
 
 export type Fault =
   | { kind: 'status'; status: number; retryAfter?: string; body?: string; contentType?: string }
@@ -46,6 +47,24 @@ export class Faults {
   private latencyMs = 0;
   private rate: { rps: number; burst: number; retryAfter: boolean; buckets: Map<string, Bucket> } | null = null;
   private endlessPaging: (EndlessPaging & { requests: number }) | null = null;
+  private holds: Hold[] = [];
+
+  /**
+   * Holds requests on `path` (after letting `after` through) until the test releases them:
+   * `await hold.arrived()`, look at the world, `hold.release()`.
+   */
+  hold(path: FaultPath, options: HoldOptions = {}): Hold {
+    const after = options.after ?? 0;
+    if (!(Number.isInteger(after) && after >= 0)) throw new RangeError('after must be a whole number >= 0');
+    const hold = new Hold(path, after);
+    this.holds.push(hold);
+    return hold;
+  }
+
+  /** Settles once every hold on this path lets the request through. */
+  async passHolds(path: string): Promise<void> {
+    for (const hold of this.holds) if (pathMatches(hold.path, path)) await hold.pass();
+  }
 
   /** Pages that never end (see EndlessPaging); null for honest paging. */
   setEndless(options: EndlessPaging | null): void {
@@ -114,6 +133,7 @@ export class Faults {
     this.latencyMs = 0;
     this.rate = null;
     this.endlessPaging = null;
+    for (const hold of this.holds.splice(0)) hold.release();
   }
 
   /** The fault for this request, if any: queued ones first, then a random draw. */

@@ -15,6 +15,7 @@ export { Dataset } from './dataset.js';
 export type { ChangeLog, DatasetOptions, RandomChangeOptions, SimAccount, SortField, SortOrder, UserRef } from './dataset.js';
 export { Faults } from './faults.js';
 export type { Fault, FaultPath, RandomFaults } from './faults.js';
+export type { Hold, HoldOptions } from './holds.js';
 export { SimulatorStats } from './stats.js';
 export type { StatsEvent } from './stats.js';
 export { SimulatorWebhooks } from './webhooks.js';

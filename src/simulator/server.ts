@@ -108,6 +108,7 @@ function readBody(req: IncomingMessage, res: ServerResponse, done: (body: Buffer
 }
 
 async function handle(ex: Exchange, ctx: SimulatorContext, delay: (ms: number) => Promise<boolean>): Promise<void> {
+  await ctx.faults.passHolds(ex.path);
   if (ctx.faults.latency > 0 && !(await delay(ctx.faults.latency))) return;
 
   const fault = ctx.faults.take(ex.path);

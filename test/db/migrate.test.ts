@@ -21,6 +21,7 @@ import {
 } from '../../src/db/migrate.js';
 import { AccountSyncError, ConfigError } from '../../src/errors.js';
 import { createLogger, silentLogger } from '../../src/logger.js';
+import { BUILT_CLI } from '../support/build.js';
 import { ADMIN_DATABASE_URL, createTestDatabase, type TestDatabase } from '../support/database.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -612,10 +613,10 @@ describe('the test database helper', () => {
   });
 });
 
-/** `account-sync <args>` in a child process, through tsx as in development. */
+/** `account-sync <args>` in a child process: the built CLI users run. */
 function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
+    const child = spawn(process.execPath, [BUILT_CLI, ...args], {
       cwd: REPO_ROOT,
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

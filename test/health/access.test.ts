@@ -132,7 +132,7 @@ describe('a worker listening beyond loopback, with credentials configured', () =
     const [stored] = await q.queue.getJobs(['failed']);
     expect([stored!.failedReason, stored!.stacktrace!.join('\n'), stored!.processedBy]).toEqual([
       expect.stringContaining(`127.0.0.1:${upstreamPort}`),
-      expect.stringContaining('.ts:'),
+      expect.stringContaining('job-outcome.js:'),
       expect.stringContaining(hostname()),
     ]);
     const detail = await record(`${base}/admin/queues/api/queues/${QUEUE_NAME}/${job!.id}`, auth);

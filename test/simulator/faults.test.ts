@@ -90,6 +90,22 @@ describe('queued faults', () => {
     expect(sim.stats.maxConcurrent).toBe(2);
   });
 
+  it('holds matching requests, after letting some through, until the test releases them', async () => {
+    const hold = sim.faults.hold('/accounts', { after: 1 });
+    expect((await list()).status).toBe(200);
+    let answered = 0;
+    const held = [list(), list(), list()].map((p) => p.then((r) => (answered++, r.status)));
+    await hold.arrived(3);
+    // A token request passes: the hold is for its path only.
+    expect([(await client.token()).status, answered, hold.held]).toEqual([200, 0, 3]);
+    hold.releaseSome(1);
+    expect(await Promise.race(held)).toBe(200);
+    expect([answered, hold.held]).toEqual([1, 2]);
+    hold.release();
+    expect(await Promise.all(held)).toEqual([200, 200, 200]);
+    expect((await list()).status).toBe(200);
+  });
+
   it('is consumed by the next matching request, before authentication, in order', async () => {
     sim.faults.enqueue('/auth/token', { kind: 'status', status: 503 });
     sim.faults.enqueue('/accounts', { kind: 'status', status: 500 });

@@ -248,16 +248,20 @@ describe('the status page', () => {
     await page.goto(`${base}/status`);
     await figuresCurrent(page);
     h.simulator.dataset.applyRandomChanges({ seed: 5, statusChanges: 40, removals: 6 });
-    // Slow pages, one at a time, so that the run lasts several polls.
-    h.simulator.faults.setLatency(250);
+    // Pages one at a time, held at the simulator's door: the bar moves only when the test lets
+    // the next page through (a page commits once the one after it has been read).
+    const hold = h.simulator.faults.hold('/accounts', { after: 2 });
     const listed = h.simulator.dataset.list().length;
     const run = h.sync({ env: { SYNC_CONCURRENCY: '1' }, mode: 'full' });
     let summary: Awaited<typeof run>;
     try {
       const bar = page.locator('#progress-bar');
+      await hold.arrived();
       await page.waitForFunction(progressAbove, 0, { polling: 50 });
       const first = Number(await bar.getAttribute('aria-valuenow'));
       expect(Number(await bar.getAttribute('aria-valuemax'))).toBe(listed);
+      hold.releaseSome(1);
+      await hold.arrived();
       await page.waitForFunction(progressAbove, first, { polling: 50 });
       const second = Number(await bar.getAttribute('aria-valuenow'));
       expect(second).toBeLessThan(listed);
@@ -266,7 +270,7 @@ describe('the status page', () => {
       );
       await screenshot(page, 'status-page-run-in-progress');
     } finally {
-      h.simulator.faults.setLatency(0);
+      hold.release();
       summary = await run;
     }
     expect(summary).toMatchObject({ status: 'succeeded', deletions: 6 });

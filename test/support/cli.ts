@@ -1,8 +1,9 @@
-// The real CLI in a child process, run from source as `account-sync <args>` would be (or from a
-// production tree, as the image runs it), with exactly the environment given: its JSON log
+// The real CLI in a child process, the built dist/cli.js that `account-sync <args>` runs (from
+// this checkout, which the global setup builds, or from a production tree, as the image runs it), with exactly the environment given: its JSON log
 // lines parsed as they come, its output kept.
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Env } from '../../src/config/index.js';
+import { BUILT_CLI } from './build.js';
 
 export type LogLine = Record<string, unknown> & { msg?: string; level?: number };
 
@@ -24,15 +25,15 @@ export interface CliProcess {
 export interface CliOptions {
   /**
    * A production tree (scripts/production-tree.sh): runs its dist/cli.js from there with
-   * NODE_ENV=production, as the image does, instead of the sources through tsx.
+   * NODE_ENV=production, as the image does, instead of this checkout's.
    */
   tree?: string;
 }
 
-/** Runs the real CLI from source, as `account-sync <args>` would, with exactly `env`. */
+/** Runs the built CLI, as `account-sync <args>` would, with exactly `env`. */
 export function spawnCli(args: string[], env: Env, options: CliOptions = {}): CliProcess {
   const { tree } = options;
-  const argv = tree === undefined ? ['--import', 'tsx', 'src/cli.ts', ...args] : ['dist/cli.js', ...args];
+  const argv = [tree === undefined ? BUILT_CLI : 'dist/cli.js', ...args];
   const child = spawn(process.execPath, argv, {
     cwd: tree,
     env: { PATH: process.env.PATH, ...(tree === undefined ? {} : { NODE_ENV: 'production' }), ...env } as NodeJS.ProcessEnv,

@@ -4,6 +4,7 @@
 //   afterAll(() => db?.drop());
 import { randomBytes } from 'node:crypto';
 import { escapeIdentifier, type Client } from 'pg';
+import { inject } from 'vitest';
 import { withDatabaseName } from '../../src/db/database-url.js';
 import { migrate } from '../../src/db/migrate.js';
 import { describePgError, openClient } from '../../src/db/pg-client.js';
@@ -23,18 +24,25 @@ const PREFIX = 'as_test_';
 const MAX_IDENTIFIER_LENGTH = 63;
 
 /**
- * Creates `as_test_<label>_<random>` and, unless `migrate: false`, applies the project's
- * migrations to it exactly as `account-sync migrate` would.
+ * Creates `as_test_<label>_<random>` and, unless `migrate: false`, gives it the project's
+ * migrations: as a copy of the run's template database (migrated once by the global setup,
+ * exactly as `account-sync migrate` would), or by migrating it where there is no template.
  */
 export async function createTestDatabase(label: string, options: { migrate?: boolean } = {}): Promise<TestDatabase> {
+  const migrated = options.migrate ?? true;
+  return createDatabase(label, migrated, migrated ? providedTemplate() : undefined);
+}
+
+async function createDatabase(label: string, migrated: boolean, template: string | undefined): Promise<TestDatabase> {
   const name = uniqueDatabaseName(label);
-  await withAdmin((admin) => admin.query(`CREATE DATABASE ${escapeIdentifier(name)}`));
+  const from = template === undefined ? '' : ` TEMPLATE ${escapeIdentifier(template)}`;
+  await withAdmin((admin) => admin.query(`CREATE DATABASE ${escapeIdentifier(name)}${from}`));
   const database: TestDatabase = {
     name,
     url: withDatabaseName(ADMIN_DATABASE_URL, name),
     drop: () => dropDatabase(name),
   };
-  if (options.migrate ?? true) {
+  if (migrated && template === undefined) {
     try {
       await migrate({ databaseUrl: database.url, logger: silentLogger() });
     } catch (error) {
@@ -43,6 +51,28 @@ export async function createTestDatabase(label: string, options: { migrate?: boo
     }
   }
   return database;
+}
+
+/** The global setup's template, where this run has one (`npm test` does; other configs may not). */
+function providedTemplate(): string | undefined {
+  try {
+    return inject('templateDatabase');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Migrates a new database to serve as the template of this run's test databases. Its name is
+ * this run's own, so two runs side by side (two checkouts) never copy each other's template.
+ */
+export async function createTemplateDatabase(): Promise<string> {
+  const database = await createDatabase('template', true, undefined);
+  return database.name;
+}
+
+export async function dropTemplateDatabase(name: string): Promise<void> {
+  await dropDatabase(name);
 }
 
 /** A name no other test run uses, within PostgreSQL's 63-byte limit. */
