@@ -127,11 +127,13 @@ describe('README.md and docs/*.md', () => {
     expect(broken).toEqual([]);
   });
 
+  // docs/pending-<issue>.md are notes waiting to be folded into the pages when a branch merges.
   it('are all reachable from README.md', () => {
     const fromReadme = new Set(
       links.filter((link) => link.page === 'README.md').map((link) => normalize(link.target.split('#')[0]!)),
     );
-    expect(PAGES.filter((page) => page !== 'README.md' && !fromReadme.has(page))).toEqual([]);
+    const pages = PAGES.filter((page) => page !== 'README.md' && !/^docs\/pending-[\w-]+\.md$/.test(page));
+    expect(pages.filter((page) => !fromReadme.has(page))).toEqual([]);
   });
 
   it('keep README.md under 250 lines', () => {
