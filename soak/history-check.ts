@@ -20,7 +20,7 @@
 //
 // With webhooks (`--webhooks`) every change upstream makes is sent, so every version must show
 // (everyUpstreamVersion), save one the mirror had legitimately moved past before its event was
-// applied: README "How events are applied" promises that older never overwrites newer, and an
+// applied: docs/webhooks.md, "How events are applied", promises that older never overwrites newer, and an
 // event whose version is older than the mirror's is marked `duplicate` and records nothing. So
 // a status the account held only in a version overtaken that way (a sync or a later event wrote
 // a newer version first: deliveries reordered, a receiver down while syncs ran) cannot show.

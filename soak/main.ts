@@ -1,5 +1,5 @@
 // `npm run soak -- --minutes N [--seed S] [--accounts A] [--webhooks]`: proves, under faults,
-// upstream changes, kills and restarts, that the mirror loses nothing (see README, "Soak"). Not
+// upstream changes, kills and restarts, that the mirror loses nothing (see docs/soak.md). Not
 // part of `npm test`. Everything runs on this machine: the simulator in this process, a
 // PostgreSQL cluster and a redis-server of the soak's own, and the real CLI (`node dist/cli.js`,
 // built by the npm script) as `sync` processes and a worker. With --webhooks also a receiver

@@ -241,7 +241,7 @@ export function checkMirror(
 
 /**
  * Whether webhooks legitimately keep an account live that a run which could mark deletions did
- * not list at all (both as README "How events are applied" and markUnlistedDeleted say; Upvest
+ * not list at all (both as docs/webhooks.md, "How events are applied", and markUnlistedDeleted say; Upvest
  * sends no deletion event, so the next full run settles them, and the final check demands it):
  * - first seen after the run began: an event (sent before the account was removed, delivered
  *   late) brought it in, and a walk never marks deleted what it could not have listed;

@@ -29,7 +29,7 @@ const USAGE = [
   '  webhooks    register | list | test | delete webhook subscriptions at Upvest',
   '',
   '`account-sync <command> --help` tells more; `account-sync --version` (or -V) names the release.',
-  'Settings come from the environment; see README.md',
+  'Settings come from the environment; see docs/configuration.md',
   `or .env.example. Exit codes: ${EXIT.ok} ok, ${EXIT.failed} failed, ${EXIT.usage} usage, ${EXIT.stale} stale (status), ` +
     `${EXIT.locked} locked, ${EXIT.config} bad settings.`,
 ].join('\n');

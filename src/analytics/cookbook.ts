@@ -1,4 +1,4 @@
-// The README's SQL cookbook, in one place: README.md quotes each query verbatim and the
+// The SQL cookbook, in one place: docs/analysts.md quotes each query verbatim and the
 // tests run each one, exactly as written here, as the read-only role against a fixture history.
 // Day, week and month boundaries are UTC, whatever the session's TimeZone.
 

@@ -27,7 +27,7 @@ const COMMAND_LINE = {
     'Receives Upvest webhook deliveries on WEBHOOK_RECEIVER_HOST:WEBHOOK_RECEIVER_PORT, path',
     'WEBHOOK_RECEIVER_PATH; verifies their signatures, stores their events and applies them to the',
     'mirror (WEBHOOK_APPLY). /healthz, /readyz and /metrics on WEBHOOK_RECEIVER_HEALTH_HOST:WEBHOOK_RECEIVER_HEALTH_PORT. Runs until',
-    'SIGINT or SIGTERM; requests under way are finished first. Settings: see README.md, "Webhooks".',
+    'SIGINT or SIGTERM; requests under way are finished first. Settings: see docs/configuration.md; the receiver: docs/webhooks.md.',
   ].join('\n'),
   options: {},
 };

@@ -89,7 +89,7 @@ export interface DeclaredSetting {
   setting: Setting;
 }
 
-/** Every variable account-sync reads, in declaration order: what README.md and .env.example list. */
+/** Every variable account-sync reads, in declaration order: what docs/configuration.md and .env.example list. */
 export function declaredSettings(): DeclaredSetting[] {
   return Object.entries(SECTIONS).flatMap(([section, { settings }]) =>
     Object.entries(settings).map(([name, setting]) => ({ name, section: section as SectionName, setting: setting as Setting })),

@@ -1,6 +1,6 @@
 // ACCOUNT_SYNC_V8_FLAGS: how the process runs its JavaScript engine, set by the program itself
-// at start, so that a user running `account-sync` as it comes gets the memory figures the
-// README gives, without a flag of their own.
+// at start, so that a user running `account-sync` as it comes gets the memory figures
+// docs/performance.md gives, without a flag of their own.
 import { z } from 'zod';
 import { section, withDefault } from './setting.js';
 

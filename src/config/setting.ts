@@ -1,7 +1,7 @@
 // How a setting is declared, once: the variable's name (the key it is declared under), how its
 // text is read, its default as written in the environment, and one line on what it is for. The
-// declarations are data: the loader reads them, and the tests hold README.md and .env.example
-// to them.
+// declarations are data: the loader reads them, and the tests hold docs/configuration.md and
+// .env.example to them.
 import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import type { Env } from './environment.js';

@@ -1,4 +1,4 @@
-// The change feed's contract with its consumers (see README, "Change feed").
+// The change feed's contract with its consumers (see docs/analysts.md, "Change feed").
 
 /** Channel of the NOTIFY sent by every transaction that adds status changes. */
 export const FEED_CHANNEL = 'account_status_changes';

@@ -84,7 +84,7 @@ export function accessNotes(
   served: ReadonlyArray<{ path: string; audience: Audience }>,
 ): Array<{ level: 'info' | 'warn'; msg: string }> {
   const notes: Array<{ level: 'info' | 'warn'; msg: string }> = [];
-  const HOW = 'set HEALTH_AUTH_TOKEN_FILE (token) or HEALTH_AUTH_USER and HEALTH_AUTH_PASSWORD_FILE (Basic), see README "Security notes"';
+  const HOW = 'set HEALTH_AUTH_TOKEN_FILE (token) or HEALTH_AUTH_USER and HEALTH_AUTH_PASSWORD_FILE (Basic), see docs/operations.md, "Security notes"';
   const people = served.filter((s) => s.audience === 'people').map((s) => s.path);
   const open = served.filter((s) => s.audience === 'public').map((s) => s.path);
   if (open.length > 0 && !policy.loopbackOnly) {

@@ -58,7 +58,7 @@ export async function startHealthServer(deps: {
       return send(401, 'text/plain; charset=utf-8', 'unauthorized\n', { 'www-authenticate': challenges(deps.access.credentials) });
     }
     if (verdict === 'not_served') {
-      return send(404, 'text/plain; charset=utf-8', 'not served on this address without credentials (see HEALTH_AUTH_* in README, "Security notes")\n');
+      return send(404, 'text/plain; charset=utf-8', 'not served on this address without credentials (see HEALTH_AUTH_* in docs/operations.md, "Security notes")\n');
     }
     if (route?.handle(request, response, path)) return;
     switch (path) {

@@ -1,4 +1,4 @@
-// The README's cookbook, run verbatim as a read-only role against a fixture history written by
+// The cookbook of docs/analysts.md, run verbatim as a read-only role against a fixture history written by
 // the sync engine's writer. Events that the questions judge relative to now (the last 24 hours,
 // last month) are placed relative to the database's clock; the others at fixed dates.
 import { randomBytes } from 'node:crypto';
@@ -218,8 +218,8 @@ describe('the cookbook, as the read-only role', () => {
   });
 });
 
-describe('README.md', () => {
-  const docs = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+describe('docs/analysts.md', () => {
+  const docs = readFileSync(new URL('../../docs/analysts.md', import.meta.url), 'utf8');
   it.each(COOKBOOK.map((q) => [q.id, q] as const))('quotes the %s query verbatim, with its question', (_id, query) => {
     expect(docs).toContain(`\`\`\`sql\n${query.sql}\n\`\`\``);
     expect(docs).toContain(query.question);

@@ -1,4 +1,4 @@
--- How the README's timings of the analyst surface were measured (not run by the tests).
+-- How the timings of the analyst surface in docs/ (analysts.md, performance.md) were measured (not run by the tests).
 -- On a scratch database with all migrations applied:
 --   psql "$SCRATCH_URL" -f test/analytics/perf-fixture.sql
 -- then time the cookbook queries and account_status_daily() against it.

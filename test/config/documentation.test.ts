@@ -1,4 +1,4 @@
-// The settings are declared once, in src/config; README.md and .env.example describe them for
+// The settings are declared once, in src/config; docs/configuration.md and .env.example describe them for
 // people. These tests keep the three in step: a setting added, removed or given a new default
 // in code fails here until both documents say the same.
 import { readdirSync, readFileSync } from 'node:fs';
@@ -9,10 +9,13 @@ import { declaredSettings } from '../../src/config/index.js';
 const declared = declaredSettings();
 const names = declared.map((d) => d.name);
 
-/** README.md's settings table: each variable with the first value its default column shows. */
-function readmeTable(): Map<string, string> {
-  const readme = readFileSync('README.md', 'utf8');
-  const section = readme.slice(readme.indexOf('\n## Settings\n'), readme.indexOf('\n## ', readme.indexOf('\n## Settings\n') + 1));
+/** docs/configuration.md's settings table: each variable with the first value its default column shows. */
+function settingsTable(): Map<string, string> {
+  const page = readFileSync('docs/configuration.md', 'utf8');
+  const start = page.indexOf('\n## Settings\n');
+  if (start < 0) throw new Error('docs/configuration.md has no "## Settings" section');
+  const end = page.indexOf('\n## ', start + 1);
+  const section = page.slice(start, end < 0 ? undefined : end);
   const rows = new Map<string, string>();
   for (const match of section.matchAll(/^\| `([A-Z][A-Z0-9_]*)` \| ([^|]*) \|/gm)) {
     const shown = match[2]!.trim();
@@ -32,8 +35,8 @@ function differences(documented: Map<string, string>) {
   return { missing: names.filter((name) => !documented.has(name)), unknown: [...documented.keys()].filter((name) => !names.includes(name)) };
 }
 
-describe('README.md', () => {
-  const table = readmeTable();
+describe('docs/configuration.md', () => {
+  const table = settingsTable();
 
   it('lists every setting in its settings table, and no other', () => {
     expect(differences(table)).toEqual({ missing: [], unknown: [] });

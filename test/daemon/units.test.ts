@@ -113,7 +113,7 @@ describe('what a run means for its job', () => {
   });
 
   it('fails at once on settings and credentials, pauses the queue on a 429 storm, retries the rest', () => {
-    // Every code, with what the README's table promises for it: settings and credentials fail
+    // Every code, with what the table of docs/operations.md promises for it: settings and credentials fail
     // the job at once, everything else is retried. A Record, so a new code must be placed here.
     const expected: Record<ErrorCode, 'fail' | 'retry'> = {
       CONFIG_INVALID: 'fail',

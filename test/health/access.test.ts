@@ -199,7 +199,7 @@ describe('a worker listening beyond loopback without credentials', () => {
       expect([warning.level, warning.msg]).toEqual([
         40,
         `/status and /admin/queues not served on ${address}:${await plain.healthPort()} (not a loopback address) without credentials: ` +
-          'set HEALTH_AUTH_TOKEN_FILE (token) or HEALTH_AUTH_USER and HEALTH_AUTH_PASSWORD_FILE (Basic), see README "Security notes"',
+          'set HEALTH_AUTH_TOKEN_FILE (token) or HEALTH_AUTH_USER and HEALTH_AUTH_PASSWORD_FILE (Basic), see docs/operations.md, "Security notes"',
       ]);
       const publicWarning = await open.waitForLog((line) => line.msg?.includes('STATUS_PAGE_PUBLIC=true') ?? false, 'the public warning');
       expect([publicWarning.level, publicWarning.msg]).toEqual([

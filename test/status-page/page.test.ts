@@ -2,7 +2,7 @@
 // synced mirror: every section shows the mirror's figures as SQL computes them, the charts are
 // drawn, the progress bar moves while a run walks, the webhook lag appears once a real
 // receiver has applied events, the console stays clean. Screenshots at a
-// laptop's and a phone's width go to .tmp/screenshots/ (the README shows copies from docs/).
+// laptop's and a phone's width go to .tmp/screenshots/ (docs/operations.md shows copies).
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QUEUE_NAME } from '../../src/queue/names.js';
