@@ -155,14 +155,17 @@ describe('a delivery bound to this tenant', () => {
 
   it('applies known subscriptions\' events while Upvest cannot be reached, and keeps unknown ones pending until it can', async () => {
     advance(5_000);
-    // GET /webhooks fails, retries included (UPVEST_RETRIES=2: three attempts).
-    for (let i = 0; i < 3; i++) s.sim.faults.enqueue('/webhooks', { kind: 'status', status: 503 });
+    // Every GET /webhooks fails, retries included (UPVEST_RETRIES=2: three attempts a check),
+    // whether the check is the pass the stored event set off or the one the test asks for.
+    s.sim.faults.setRandom({ probability: 1, kinds: [{ kind: 'status', status: 503 }], path: '/webhooks' });
     const ours = await genuineChange();
     const foreign = await forwardedForeignEvent(ours.accountId, randomUUID());
     advance(10_000);
     await applyNow();
     expect([(await eventRow(ours.eventId))!.outcome, (await eventRow(foreign))!.outcome]).toEqual(['applied', null]);
-    expect(s.sim.stats.faultsByKind).toEqual({ '503': 3 });
+    const failed = s.sim.stats.faultsByKind['503']!;
+    expect([Object.keys(s.sim.stats.faultsByKind), failed >= 3 && failed % 3 === 0]).toEqual([['503'], true]);
+    s.sim.faults.setRandom(null);
     advance(5_000);
     await applyNow();
     expect((await eventRow(foreign))!.outcome).toBe('rejected');
