@@ -291,7 +291,8 @@ describe('the queue dashboard (Bull Board), with BULL_BOARD_ENABLED', () => {
     expect(api.status).toBe(200);
     const queues = (JSON.parse(api.body) as { queues: Array<{ name: string; readOnlyMode: boolean }> }).queues;
     expect(queues.map((queue) => [queue.name, queue.readOnlyMode])).toEqual([[QUEUE_NAME, true]]);
-    // Refused by the health server before Bull Board sees it, and by Bull Board's read-only mode.
+    // Refused by the health server before Bull Board sees it (Bull Board's own read-only mode,
+    // with nothing in front of it: test/status-page/queue-dashboard.test.ts).
     for (const method of ['PUT', 'POST', 'DELETE']) {
       expect((await fetch(`${base}/admin/queues/api/queues/${QUEUE_NAME}/pause`, { method })).status).toBe(405);
     }
