@@ -3,6 +3,7 @@
 // smallest counterexample), and the seed in the failure's first line, replayable with
 // FC_SEED=<seed> (and FC_PATH=<path> to go straight to the shrunk counterexample).
 import fc from 'fast-check';
+import { onTestFailed } from 'vitest';
 
 /** The seed of this run: FC_SEED when given (a replay), a fresh one otherwise. */
 export function propertySeed(): number {
@@ -30,9 +31,20 @@ function withReplay(seed: number, error: unknown): Error {
   return new Error(`${replayHint(seed, error)}\n${message}`, { cause: error });
 }
 
+/**
+ * Says the seed however the test fails: also when it times out while shrinking, or when a check
+ * made after the runs fails (fast-check's own message has it only for a failed run).
+ */
+function printSeedOnFailure(seed: number): void {
+  onTestFailed(() => {
+    process.stderr.write(`property test failed: ${replayHint(seed)}\n`);
+  });
+}
+
 /** fc.assert with propertyParameters; returns the seed, for the checks made after the runs. */
 export function assertProperty<Ts>(property: fc.IProperty<Ts>, numRuns: number): number {
   const parameters = propertyParameters<Ts>(numRuns);
+  printSeedOnFailure(parameters.seed);
   try {
     fc.assert(property, parameters);
   } catch (error) {
@@ -44,6 +56,7 @@ export function assertProperty<Ts>(property: fc.IProperty<Ts>, numRuns: number):
 /** fc.assert of an async property with propertyParameters; returns the seed. */
 export async function assertAsyncProperty<Ts>(property: fc.IAsyncProperty<Ts>, numRuns: number): Promise<number> {
   const parameters = propertyParameters<Ts>(numRuns);
+  printSeedOnFailure(parameters.seed);
   try {
     await fc.assert(property, parameters);
   } catch (error) {
