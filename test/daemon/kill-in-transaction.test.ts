@@ -2,7 +2,8 @@
 // the test's database holds the run's fourth page row (written after that page's accounts, in
 // the same transaction) until the test has killed the process. The page in flight must leave
 // nothing; the three committed pages stay; the next worker resumes the run under its id and
-// ends exact, each change recorded once.
+// ends exact and current (upstream changed meanwhile on the committed pages), each change
+// recorded once.
 import { afterEach, describe, expect, it } from 'vitest';
 import { openClient } from '../../src/db/pg-client.js';
 import { daemonEnv, isMsg, pollUntil, runRows, spawnWorker, uniquePrefix, type CliProcess } from '../support/daemon.js';
@@ -72,6 +73,13 @@ describe('a worker killed inside a page transaction', () => {
     expect(history.map((c) => c.accountId).sort()).toEqual([...written].sort());
     expect(await runRows(h.prisma)).toEqual([expect.objectContaining({ id: runId, status: 'running' })]);
 
+    // While no worker runs, accounts on the committed pages change upstream: the resumed run
+    // must end current, not as of the pages it kept.
+    const [locked, renamed] = h.simulator.dataset.list().slice(5, 7);
+    const lockedBefore = locked!.status;
+    h.simulator.dataset.setStatus(locked!.id, 'LOCKED');
+    h.simulator.dataset.rename(renamed!.id, 'Renamed while no worker ran');
+
     await h.prisma.$executeRawUnsafe(`DROP TRIGGER test_page_gate ON sync_run_pages`);
     const next = track(spawnWorker(env));
     await next.waitForLog((l) => l.msg === 'sync run resumed' && l.runId === String(runId), 'the run to be resumed');
@@ -80,6 +88,15 @@ describe('a worker killed inside a page transaction', () => {
     expect(await mirroredAccounts(h.prisma)).toEqual(expectedMirror(h));
     const [changes] = await h.prisma.$queryRaw<Array<{ rows: number; accounts: number }>>`
       SELECT count(*)::int AS rows, count(DISTINCT account_id)::int AS accounts FROM account_status_changes`;
-    expect(changes).toEqual({ rows: 1500, accounts: 1500 });
+    expect(changes).toEqual({ rows: 1501, accounts: 1500 });
+    const lockedHistory = await h.prisma.accountStatusChange.findMany({
+      where: { accountId: locked!.id },
+      orderBy: { id: 'asc' },
+      select: { fromStatus: true, toStatus: true, syncRunId: true },
+    });
+    expect(lockedHistory).toEqual([
+      { fromStatus: null, toStatus: lockedBefore, syncRunId: runId },
+      { fromStatus: lockedBefore, toStatus: 'LOCKED', syncRunId: runId },
+    ]);
   });
 });
