@@ -146,15 +146,17 @@ export async function walkPages(
         await fetchPage(index);
       }
     };
+    // The first failure is the run's: the others may only be the aborts it caused.
+    let firstFailure: { error: unknown } | undefined;
     const workers = Array.from({ length: Math.max(1, options.concurrency) }, () =>
       worker().catch((error: unknown) => {
+        firstFailure ??= { error };
         abort.abort(error);
         throw error;
       }),
     );
-    const results = await Promise.allSettled(workers);
-    const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failure) throw failure.reason;
+    await Promise.allSettled(workers);
+    if (firstFailure) throw firstFailure.error;
     return { limit };
   } finally {
     options.signal?.removeEventListener('abort', onOuterAbort);

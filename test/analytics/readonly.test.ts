@@ -1,6 +1,7 @@
 // `account-sync grant-readonly`: a role that can read the mirror and nothing else, checked by
 // connecting as it (the test server trusts 127.0.0.1, so a LOGIN role needs no password).
-import { randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { escapeIdentifier, type Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPrisma, type PrismaClient } from '../../src/db/prisma.js';
@@ -15,6 +16,37 @@ let prisma: PrismaClient;
 const suffix = randomBytes(4).toString('hex');
 const analyst = `as_test_ro_${suffix}`;
 const roles = [analyst, `as_test_cdb_${suffix}`, `as_test_member_${suffix}`, `as_test_scram_${suffix}`];
+
+/** node-postgres's own SCRAM-SHA-256 client: what an analyst's connection would run. */
+const sasl = createRequire(import.meta.url)('pg/lib/crypto/sasl.js') as {
+  startSession(mechanisms: string[]): { clientNonce: string; response: string };
+  continueSession(session: object, password: string, serverFirst: string): Promise<void>;
+  finalizeSession(session: object, serverFinal: string): void;
+};
+
+/**
+ * Whether a client logging in with `password` would be let in by a server holding `verifier`:
+ * node-postgres's SCRAM client against the server's side of the exchange, as PostgreSQL checks
+ * a client's proof (RFC 5802: the proof, unmasked with the client signature, must hash to the
+ * stored key) and as the client checks the server's signature. The test server trusts every
+ * connection, so it cannot be asked itself.
+ */
+async function scramAccepts(verifier: string, password: string): Promise<boolean> {
+  const [, iterations, salt, storedKey, serverKey] = /^SCRAM-SHA-256\$(\d+):([^$]+)\$([^:]+):(.+)$/.exec(verifier) ?? [];
+  if (!serverKey) throw new Error(`not a SCRAM-SHA-256 verifier: ${verifier}`);
+  const session = sasl.startSession(['SCRAM-SHA-256']);
+  const nonce = session.clientNonce + randomBytes(18).toString('base64');
+  const serverFirst = `r=${nonce},s=${salt},i=${iterations}`;
+  await sasl.continueSession(session, password, serverFirst);
+  const [, channelBinding, proof] = /^c=([^,]+),r=[^,]+,p=(.+)$/.exec(session.response) ?? [];
+  const authMessage = `n=*,r=${session.clientNonce},${serverFirst},c=${channelBinding},r=${nonce}`;
+  const clientSignature = createHmac('sha256', Buffer.from(storedKey!, 'base64')).update(authMessage).digest();
+  const clientKey = Buffer.from(proof!, 'base64').map((byte, i) => byte ^ clientSignature[i]!);
+  if (!createHash('sha256').update(clientKey).digest().equals(Buffer.from(storedKey!, 'base64'))) return false;
+  const serverSignature = createHmac('sha256', Buffer.from(serverKey, 'base64')).update(authMessage).digest('base64');
+  sasl.finalizeSession(session, `v=${serverSignature}`);
+  return true;
+}
 
 async function admin<T>(work: (client: Client) => Promise<T>): Promise<T> {
   const client = await openClient(ADMIN_DATABASE_URL, 'readonly test admin');
@@ -158,9 +190,12 @@ describe('grant-readonly', () => {
       const { rows } = await client.query<{ p: string }>(`SELECT rolpassword AS p FROM pg_authid WHERE rolname = $1`, [analyst]);
       return rows[0]!.p;
     });
-    const salt = /^SCRAM-SHA-256\$4096:([^$]+)\$/.exec(stored)?.[1];
-    expect(salt).toBeDefined();
-    expect(scramSha256Verifier('correct horse battery staple', { salt: Buffer.from(salt!, 'base64') })).toBe(stored);
+    expect(stored).toMatch(/^SCRAM-SHA-256\$4096:[A-Za-z0-9+/]{22}==\$[A-Za-z0-9+/]{43}=:[A-Za-z0-9+/]{43}=$/);
+    // A client with the password gets in, one without it does not: checked by node-postgres's
+    // SCRAM client, not by recomputing the verifier with the code that made it.
+    expect(await scramAccepts(stored, 'correct horse battery staple')).toBe(true);
+    expect(await scramAccepts(stored, 'correct horse battery staple\n')).toBe(false);
+    expect(await scramAccepts(stored, 'Correct horse battery staple')).toBe(false);
   });
 
   it('computes verifiers exactly as PostgreSQL does', async () => {
@@ -171,6 +206,8 @@ describe('grant-readonly', () => {
       const { rows } = await client.query<{ p: string }>(`SELECT rolpassword AS p FROM pg_authid WHERE rolname = $1`, [role]);
       return rows[0]!.p;
     });
+    // The check the previous test relies on accepts what PostgreSQL itself made.
+    expect(await scramAccepts(stored, 'Tr0ub4dor&3 with spaces')).toBe(true);
     const [, iterations, salt] = /^SCRAM-SHA-256\$(\d+):([^$]+)\$/.exec(stored) ?? [];
     expect(
       scramSha256Verifier('Tr0ub4dor&3 with spaces', { salt: Buffer.from(salt!, 'base64'), iterations: Number(iterations) }),

@@ -18,6 +18,7 @@ import {
   type CliProcess,
   type LogLine,
 } from '../support/daemon.js';
+import { openClient } from '../../src/db/pg-client.js';
 import { expectedMirror, mirroredAccounts, startHarness, type Harness } from '../support/harness.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
@@ -41,6 +42,22 @@ async function openPageTransaction(h: Harness): Promise<number> {
       WHERE datname = current_database() AND application_name = 'account-sync' AND backend_xid IS NOT NULL LIMIT 1`;
     return row?.pid;
   }, 'a page transaction under way', { intervalMs: 5 });
+}
+
+/** The first line (already logged or to come) past the first `mark` lines that matches: not an earlier one. */
+function logAfter(process: CliProcess, mark: number, match: (line: LogLine) => boolean, what: string): Promise<LogLine> {
+  return process.waitForLog((line) => process.lines.indexOf(line) >= mark && match(line), what);
+}
+
+const PAGE_GATE = 240_024;
+
+/** Whether a page transaction of the run waits for the gate's advisory lock. */
+async function pageWaitsAtGate(h: Harness): Promise<boolean> {
+  const [row] = await h.prisma.$queryRaw<Array<{ n: number }>>`
+    SELECT count(*)::int AS n FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+    WHERE l.locktype = 'advisory' AND l.objid = ${PAGE_GATE} AND NOT l.granted AND a.application_name LIKE 'account-sync%' AND l.database =
+      (SELECT oid FROM pg_database WHERE datname = current_database())`;
+  return row!.n > 0;
 }
 
 const ended = (line: LogLine) => /^sync run (succeeded|failed|interrupted)$/.test(line.msg ?? '');
@@ -104,32 +121,52 @@ describe('Redis lost during a run', () => {
   it('lets the run finish, and the schedule it puts back runs again, exactly', async () => {
     const h = await startHarness('outage_redis_mid_run', { accounts: 1500, seed: 42 });
     cleanups.push(() => h.close());
-    h.simulator.faults.setLatency(40);
+    // A gate in the test's database: after its first two pages, the run's page rows wait for an
+    // advisory lock the test holds, so the run is certainly under way while Redis is down.
+    await h.prisma.$executeRawUnsafe(`
+      CREATE FUNCTION test_page_gate() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF (SELECT count(*) FROM sync_run_pages WHERE sync_run_id = NEW.sync_run_id) >= 2 THEN
+          PERFORM pg_advisory_xact_lock_shared(${PAGE_GATE});
+        END IF;
+        RETURN NEW;
+      END $$`);
+    await h.prisma.$executeRawUnsafe(`CREATE TRIGGER test_page_gate BEFORE INSERT ON sync_run_pages FOR EACH ROW EXECUTE FUNCTION test_page_gate()`);
+    const gate = await openClient(h.db.url, 'test page gate');
+    cleanups.push(() => gate.end());
+    await gate.query(`SELECT pg_advisory_lock(${PAGE_GATE})`);
+
     const redis = await startRedisServer();
     cleanups.push(() => redis.stop());
     const prefix = uniquePrefix('redis-mid-run');
     const worker = track(spawnWorker(daemonEnv(h, prefix, { REDIS_URL: redis.url, SYNC_CONCURRENCY: '1', SYNC_INTERVAL_MS: '4000' })));
     const started = await worker.waitForLog(isMsg('sync run started'), 'the start-up run');
     const runId = started.runId as string;
-    await pollUntil(async () => (await h.prisma.syncRunPage.count({ where: { syncRunId: BigInt(runId) } })) >= 2, 'two committed pages');
+    const pagesOfRun = () => h.prisma.syncRunPage.count({ where: { syncRunId: BigInt(runId) } });
+    await pollUntil(async () => (await pagesOfRun()) >= 2 && (await pageWaitsAtGate(h)), 'the third page waiting at the gate');
 
+    const beforeOutage = worker.lines.length;
     await redis.stop();
-    await worker.waitForLog(isMsg('redis unreachable'), 'the outage to be noticed');
-    h.simulator.faults.setLatency(0);
+    const noticed = await logAfter(worker, beforeOutage, isMsg('redis unreachable'), 'the outage to be noticed');
+    // Redis is down and known to be, and the run has not ended: two pages, still running.
+    expect(await pagesOfRun()).toBe(2);
+    expect(await runRows(h.prisma)).toEqual([expect.objectContaining({ id: BigInt(runId), status: 'running' })]);
+    await gate.query(`SELECT pg_advisory_unlock(${PAGE_GATE})`);
     // The run lock is in PostgreSQL: the run goes on without Redis and ends.
-    const first = await worker.waitForLog((l) => ended(l) && l.runId === runId, 'the run to end');
+    const first = await logAfter(worker, beforeOutage, (l) => ended(l) && l.runId === runId, 'the run to end');
     expect(first.msg).toBe('sync run succeeded');
+    expect(worker.lines.indexOf(noticed)).toBeLessThan(worker.lines.indexOf(first));
+    expect(worker.lines.slice(beforeOutage, worker.lines.indexOf(first)).filter(isMsg('redis reachable again'))).toEqual([]);
+    // It wrote the rest of its pages with Redis down (a succeeded run's page rows are cleared).
+    expect((await runRows(h.prisma))[0]).toMatchObject({ status: 'succeeded', accounts_seen: 1500 });
+    expect((await runRows(h.prisma))[0]!.pages).toBeGreaterThan(2);
 
+    const beforeRestart = worker.lines.length;
     await redis.restart();
     // No removals: the run after the restart is incremental (a full one succeeded within
     // SYNC_FULL_INTERVAL_MS), and incremental runs never mark deletions.
     h.simulator.dataset.applyRandomChanges({ seed: 4, statusChanges: 15, renames: 3, additions: 2 });
-    const restartedAt = Date.now();
-    const next = await worker.waitForLog(
-      (l) => ended(l) && l.runId !== runId && (l.time as number) > restartedAt,
-      'a run after Redis came back',
-      30_000,
-    );
+    const next = await logAfter(worker, beforeRestart, (l) => ended(l) && l.runId !== runId, 'a run after Redis came back');
     expect(next.msg).toBe('sync run succeeded');
     worker.kill('SIGTERM');
     expect((await worker.exited).code).toBe(0);

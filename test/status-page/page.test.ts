@@ -191,10 +191,60 @@ describe('the status page', () => {
       expect(await page.locator('#progress').getAttribute('data-running')).toBe('false');
       // No webhook event was ever stored: no Webhooks section.
       expect(await page.locator('#webhooks').isHidden()).toBe(true);
+      // It fits the screen: nothing makes the page itself scroll sideways (wide tables scroll in their own box).
+      const widths = await page.evaluate(() => ({
+        scroll: (globalThis as any).document.scrollingElement.scrollWidth as number, // eslint-disable-line @typescript-eslint/no-explicit-any
+        inner: (globalThis as any).innerWidth as number, // eslint-disable-line @typescript-eslint/no-explicit-any
+      }));
+      expect(widths.inner, name).toBe(viewport.width);
+      expect(widths.scroll, name).toBeLessThanOrEqual(widths.inner);
       await screenshot(page, `status-page-${name}`);
       expect(errors).toEqual([]);
       await close();
     }
+  });
+
+  it('is served under its Content-Security-Policy, which the browser enforces: no inline script, nothing from elsewhere', async () => {
+    const { page, close } = await openPage(browser, PHONE);
+    const response = await page.goto(`${base}/status`);
+    expect(response!.headers()['content-security-policy']).toBe(
+      "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+    );
+    await figuresCurrent(page);
+    // What an injection would try, each refused by the policy, not by anything else.
+    const probe = await page.evaluate(async () => {
+      const g = globalThis as any; // eslint-disable-line @typescript-eslint/no-explicit-any
+      const violations: string[] = [];
+      g.document.addEventListener('securitypolicyviolation', (event: { violatedDirective: string }) => violations.push(event.violatedDirective));
+      const inline = g.document.createElement('script');
+      inline.textContent = 'globalThis.injected = true;';
+      g.document.body.append(inline);
+      const handler = g.document.createElement('img');
+      handler.setAttribute('onerror', 'globalThis.injected = true;');
+      handler.src = 'data:,not-an-image';
+      g.document.body.append(handler);
+      let foreign = 'fetched';
+      await g.fetch('http://127.0.0.2:9/elsewhere').catch(() => (foreign = 'refused'));
+      const external = g.document.createElement('script');
+      external.src = 'http://127.0.0.2:9/elsewhere.js';
+      const loaded = await new Promise<string>((resolve) => {
+        external.onload = () => resolve('loaded');
+        external.onerror = () => resolve('refused');
+        g.document.body.append(external);
+      });
+      // Violations are reported as events after the fact: wait for the three kinds, up to a deadline.
+      for (const deadline = Date.now() + 5000; new Set(violations).size < 3 && Date.now() < deadline; ) {
+        await new Promise((resolve) => g.setTimeout(resolve, 10));
+      }
+      return { injected: g.injected === true, foreign, loaded, violations: [...new Set(violations)].sort() };
+    });
+    expect(probe).toEqual({
+      injected: false,
+      foreign: 'refused',
+      loaded: 'refused',
+      violations: ['connect-src', 'script-src-attr', 'script-src-elem'],
+    });
+    await close();
   });
 
   it('shows how long webhook events took to reach the mirror once a receiver applies them, as SQL computes it', async () => {
@@ -295,7 +345,8 @@ describe('the queue dashboard (Bull Board), with BULL_BOARD_ENABLED', () => {
     expect(api.status).toBe(200);
     const queues = (JSON.parse(api.body) as { queues: Array<{ name: string; readOnlyMode: boolean }> }).queues;
     expect(queues.map((queue) => [queue.name, queue.readOnlyMode])).toEqual([[QUEUE_NAME, true]]);
-    // Refused by the health server before Bull Board sees it, and by Bull Board's read-only mode.
+    // Refused by the health server before Bull Board sees it (Bull Board's own read-only mode,
+    // with nothing in front of it: test/status-page/queue-dashboard.test.ts).
     for (const method of ['PUT', 'POST', 'DELETE']) {
       expect((await fetch(`${base}/admin/queues/api/queues/${QUEUE_NAME}/pause`, { method })).status).toBe(405);
     }

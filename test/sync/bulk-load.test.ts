@@ -44,12 +44,14 @@ async function mirrorOf(prisma: PrismaClient) {
 describe('a first sync loaded by COPY', () => {
   let copied: Harness;
   let upserted: Harness;
+  let refused: Harness;
 
   beforeAll(async () => {
     // The same seed serves the same accounts; names with the characters COPY's text format escapes.
     copied = await startHarness('bulk_load_copy', { accounts: 1_250, seed: 5 });
     upserted = await startHarness('bulk_load_upsert', { accounts: 1_250, seed: 5 });
-    for (const harness of [copied, upserted]) {
+    refused = await startHarness('bulk_load_refused_batch', { accounts: 1_250, seed: 5 });
+    for (const harness of [copied, upserted, refused]) {
       const [first, second, third] = harness.simulator.dataset.list();
       harness.simulator.dataset.rename(first!.id, 'Tab\there, new\nline, back\\slash, \\N, cr\r end');
       harness.simulator.dataset.rename(second!.id, '\\.');
@@ -59,6 +61,7 @@ describe('a first sync loaded by COPY', () => {
   afterAll(async () => {
     await copied?.close();
     await upserted?.close();
+    await refused?.close();
   });
 
   it('stores the same accounts, users, links, history and counts as one written as upserts', async () => {
@@ -87,6 +90,52 @@ describe('a first sync loaded by COPY', () => {
     expect(byId.get(first!.id)!.name).toBe('Tab\there, new\nline, back\\slash, \\N, cr\r end');
     expect(byId.get(second!.id)!.name).toBe('\\.');
     expect(byId.get(third!.id)!.users).toEqual([{ id: third!.users[0]!.id, type: 'CO\tOWNER\\' }]);
+  });
+
+  it('gives a batch COPY could not load to the upserts, which store all of it once: nothing lost, nothing twice', async () => {
+    // The run's first COPY of history rows fails, after the batch's accounts, users, links and
+    // pages were written in the same transaction: a test-only statement trigger refuses it
+    // (a sequence counts, outside the transaction, the COPY statements it saw; the upserts'
+    // INSERT passes).
+    await refused.prisma.$executeRawUnsafe(`CREATE SEQUENCE test_history_copies`);
+    await refused.prisma.$executeRawUnsafe(`
+      CREATE FUNCTION test_refuse_copy() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF current_query() LIKE 'COPY %' THEN
+          IF nextval('test_history_copies') = 1 THEN
+            RAISE EXCEPTION 'test: COPY refused' USING ERRCODE = '23514';
+          END IF;
+        END IF;
+        RETURN NULL;
+      END $$`);
+    await refused.prisma.$executeRawUnsafe(
+      `CREATE TRIGGER test_refuse_copy BEFORE INSERT ON account_status_changes FOR EACH STATEMENT EXECUTE FUNCTION test_refuse_copy()`,
+    );
+    const { lines, logger } = recordingLogger();
+    const summary = await refused.sync({ logger });
+
+    // The first batch fell back to the upserts; COPY was tried again for later ones.
+    expect(lines.filter((l) => l.msg === 'pages not loaded by COPY; writing them as updates')).toEqual([
+      expect.objectContaining({ offset: 0, sqlState: '23514', misses: 1 }),
+    ]);
+    const [copies] = await refused.prisma.$queryRaw<Array<{ n: bigint }>>`SELECT last_value AS n FROM test_history_copies`;
+    expect(Number(copies!.n)).toBe(1 + lines.filter((l) => l.msg === 'pages loaded by COPY').length);
+    expect(summary).toMatchObject({ status: 'succeeded', accountsSeen: 1_250, inserted: 1_250, statusChanges: 1_250, updated: 0, rejected: 0 });
+
+    // Everything once: each account with its users and links as served, one history row each,
+    // from no status, at its update; one row per page.
+    const expected = expectedMirror(refused);
+    expect(await mirroredAccounts(refused.prisma)).toEqual(expected);
+    const mirror = await mirrorOf(refused.prisma);
+    expect(mirror.history).toHaveLength(1_250);
+    expect(new Set(mirror.history.map((h) => h.account_id)).size).toBe(1_250);
+    expect(mirror.history.every((h) => h.at_update === true && h.from_status === null && h.sync_run_id === 1)).toBe(true);
+    expect(mirror.accounts.every((a) => a.last_sync_run_id === 1 && a.seen_once === true)).toBe(true);
+    expect(mirror.links).toBe(expected.reduce((n, a) => n + a.users.length, 0));
+    expect(mirror.users).toEqual([...new Set(expected.flatMap((a) => a.users.map((u) => u.id)))].sort());
+    const [pages] = await refused.prisma.$queryRaw<Array<{ pages: number; offsets: number }>>`
+      SELECT count(*)::int AS pages, count(DISTINCT page_offset)::int AS offsets FROM sync_run_pages`;
+    expect(pages!.offsets).toBe(pages!.pages);
   });
 
   it('is not tried by a run after the first: the mirror holds accounts an earlier run wrote', async () => {

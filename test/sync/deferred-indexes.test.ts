@@ -6,6 +6,8 @@ import type { PrismaClient } from '../../src/db/prisma.js';
 import { silentLogger } from '../../src/logger.js';
 import { DEFERRABLE_INDEXES, deferIndexes } from '../../src/sync/deferred-indexes.js';
 import { openClient } from '../../src/db/pg-client.js';
+import { spawnCli } from '../support/cli.js';
+import { pollUntil } from '../support/daemon.js';
 import { expectedMirror, mirroredAccounts, startHarness, type Harness } from '../support/harness.js';
 
 /** Every index of the mirror's tables, with its definition. */
@@ -22,10 +24,11 @@ async function deferredRows(prisma: PrismaClient): Promise<number> {
 }
 
 /** Syncs, noting the indexes present once the first page is committed. */
-async function syncNotingIndexes(h: Harness, deferFrom: number) {
+async function syncNotingIndexes(h: Harness, deferFrom: number, resumeRunId?: bigint) {
   const during: Array<Promise<string[]>> = [];
   const summary = await h.sync({
     env: { SYNC_DEFER_INDEXES_FROM: String(deferFrom) },
+    resumeRunId,
     onProgress: () => {
       if (during.length === 0) during.push(indexesOf(h.prisma).then((list) => list.map((i) => i.name)));
     },
@@ -79,6 +82,65 @@ describe('the secondary indexes of a first sync', () => {
       expect(await indexesOf(k.prisma)).toEqual(migrated);
       expect(await deferredRows(k.prisma)).toBe(0);
     } finally {
+      await k.close();
+    }
+  });
+
+  it('left unbuilt by `account-sync sync` SIGKILLed while loading are built by the next run before it writes', async () => {
+    const k = await startHarness('deferred_indexes_sigkill', { accounts: 450, seed: 15 });
+    // A gate in the test's database: the run's pages after its first wait for an advisory lock
+    // the test holds, so the walk cannot end, nor the indexes be built, before the kill.
+    const GATE = 240_026;
+    await k.prisma.$executeRawUnsafe(`
+      CREATE FUNCTION test_page_gate() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF EXISTS (SELECT 1 FROM sync_run_pages WHERE sync_run_id = NEW.sync_run_id) THEN
+          PERFORM pg_advisory_xact_lock_shared(${GATE});
+        END IF;
+        RETURN NEW;
+      END $$`);
+    await k.prisma.$executeRawUnsafe(`CREATE TRIGGER test_page_gate BEFORE INSERT ON sync_run_pages FOR EACH ROW EXECUTE FUNCTION test_page_gate()`);
+    const gate = await openClient(k.db.url, 'test page gate');
+    const cli = spawnCli(['sync', '--json'], { ...k.env, SYNC_DEFER_INDEXES_FROM: '450', LOG_LEVEL: 'info' });
+    try {
+      await gate.query(`SELECT pg_advisory_lock(${GATE})`);
+      const started = await cli.waitForLog((l) => l.msg === 'sync run started', 'the run to start');
+      await cli.waitForLog((l) => l.msg?.startsWith('secondary indexes dropped') ?? false, 'the indexes to be dropped');
+      const backends = await pollUntil(async () => {
+        const { rows } = await gate.query<{ pid: number; waiting: boolean }>(
+          `SELECT a.pid, EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND l.locktype = 'advisory' AND l.objid = $1 AND NOT l.granted) AS waiting
+           FROM pg_stat_activity a WHERE a.datname = current_database() AND a.application_name LIKE 'account-sync%'`,
+          [GATE],
+        );
+        return rows.some((r) => r.waiting) ? rows.map((r) => r.pid) : undefined;
+      }, 'a page waiting at the gate');
+      cli.kill('SIGKILL');
+      expect(await cli.exited).toEqual({ code: null, signal: 'SIGKILL' });
+      await gate.query(`SELECT pg_advisory_unlock(${GATE})`);
+      await pollUntil(
+        async () => ((await gate.query(`SELECT 1 FROM pg_stat_activity WHERE pid = ANY($1)`, [backends])).rowCount === 0 ? true : undefined),
+        "the killed run's connections to end",
+      );
+      await k.prisma.$executeRawUnsafe(`DROP TRIGGER test_page_gate ON sync_run_pages`);
+
+      // What the kill left: the indexes dropped and noted, the run still `running`, one page.
+      const names = migrated.map((i) => i.name);
+      expect((await indexesOf(k.prisma)).map((i) => i.name)).toEqual(names.filter((n) => !(DEFERRABLE_INDEXES as readonly string[]).includes(n)));
+      expect(await deferredRows(k.prisma)).toBe(DEFERRABLE_INDEXES.length);
+      const [run] = await k.prisma.$queryRaw<Array<{ id: bigint; status: string }>>`SELECT id, status FROM sync_runs`;
+      expect(run).toEqual({ id: BigInt(started.runId as string), status: 'running' });
+
+      // The run resumed (as the next start does) builds them before it writes, and ends exact.
+      const { summary, during } = await syncNotingIndexes(k, 450, run!.id);
+      expect(summary).toMatchObject({ runId: run!.id, status: 'succeeded', accountsSeen: 450 });
+      expect(during).toEqual(names);
+      expect(await indexesOf(k.prisma)).toEqual(migrated);
+      expect(await deferredRows(k.prisma)).toBe(0);
+      expect(await mirroredAccounts(k.prisma)).toEqual(expectedMirror(k));
+    } finally {
+      cli.kill('SIGKILL');
+      await cli.exited;
+      await gate.end();
       await k.close();
     }
   });

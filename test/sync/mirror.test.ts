@@ -182,6 +182,16 @@ describe('a full sync against the simulator', () => {
     ].sort((a, b) => (a.account_id < b.account_id ? -1 : 1));
     expect(recorded).toEqual(expectedChanges);
     expect(summary.statusChanges).toBe(expectedChanges.length);
+    // Over both runs, each account's history is a chain in id order: it starts from no status,
+    // each change comes from the status the previous one went to, strictly later.
+    const [chain] = await h.prisma.$queryRaw<Array<{ accounts: number; longer: number; broken: string[] }>>`
+      SELECT count(DISTINCT account_id)::int AS accounts, count(*) FILTER (WHERE n = 2)::int AS longer,
+             coalesce(array_agg(account_id::text || ' #' || n) FILTER (WHERE
+               (n = 1 AND from_status IS NOT NULL) OR (n > 1 AND (from_status IS DISTINCT FROM previous_to OR changed_at <= previous_at))), '{}') AS broken
+      FROM (SELECT account_id, from_status, changed_at, row_number() OVER w AS n,
+                   lag(to_status) OVER w AS previous_to, lag(changed_at) OVER w AS previous_at
+            FROM account_status_changes WINDOW w AS (PARTITION BY account_id ORDER BY id)) x`;
+    expect(chain).toEqual({ accounts: 3009, longer: changes.statusChanges.filter((c) => !removed.has(c.id)).length, broken: [] });
 
     expect(await mirroredAccounts(h.prisma)).toEqual(expectedMirror(h));
     const gone = await h.prisma.account.findMany({ where: { deletedAt: { not: null } }, select: { id: true } });

@@ -8,7 +8,7 @@
 //     (from its first attempt's start to its end) live in the mirror;
 //   - a run that cannot prove it says so (incomplete) and marks nothing deleted;
 //   - the next run against a server that keeps still leaves the mirror exactly as upstream.
-// A fresh seed each time; FC_SEED=<seed> replays a failure (fast-check prints the seed).
+// A fresh seed each time; FC_SEED=<seed> replays a failure (see test/support/property.ts).
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPrisma, type PrismaClient } from '../../src/db/prisma.js';
@@ -18,6 +18,7 @@ import { runSync } from '../../src/sync/run.js';
 import type { AccountLookup, AccountsPage, ListAccountsQuery, ListOptions, UpvestClient } from '../../src/upvest/client.js';
 import { recordsDigest } from '../../src/upvest/page-digest.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { assertAsyncProperty } from '../support/property.js';
 
 let db: TestDatabase;
 let prisma: PrismaClient;
@@ -214,13 +215,11 @@ function mulberry32(seed: number): () => number {
   };
 }
 
-const FC_SEED = process.env.FC_SEED === undefined ? undefined : Number(process.env.FC_SEED);
-
 describe('a full run against a server that moves, shrinks, repeats and lies, stopped and resumed', () => {
   it('never marks an account deleted that was listed throughout, and never succeeds without every one of them', async () => {
     let iteration = 0;
     const seen = { misbehaved: 0, healed: 0, resumed: 0, incomplete: 0, deletions: 0 };
-    await fc.assert(
+    const seed = await assertAsyncProperty(
       fc.asyncProperty(
         fc.integer({ min: 8, max: 80 }),
         fc.record({
@@ -297,15 +296,15 @@ describe('a full run against a server that moves, shrinks, repeats and lies, sto
           expect(live.size).toBe(list.length);
         },
       ),
-      { seed: FC_SEED, numRuns: 40 },
+      40,
     );
     // The runs exercised what they are about: moves, windows fetched to close gaps, resumptions, deletions.
-    expect(seen.misbehaved).toBeGreaterThan(10);
-    expect(seen.healed).toBeGreaterThan(3);
-    expect(seen.resumed).toBeGreaterThan(3);
-    expect(seen.deletions).toBeGreaterThan(5);
+    expect(seen.misbehaved, `FC_SEED=${seed}`).toBeGreaterThan(10);
+    expect(seen.healed, `FC_SEED=${seed}`).toBeGreaterThan(3);
+    expect(seen.resumed, `FC_SEED=${seed}`).toBeGreaterThan(3);
+    expect(seen.deletions, `FC_SEED=${seed}`).toBeGreaterThan(5);
     // Pages served as the last full run wrote them were recorded without decoding them.
-    expect(recognisedPages).toBeGreaterThan(20);
+    expect(recognisedPages, `FC_SEED=${seed}`).toBeGreaterThan(20);
     expect(decodedRecognised).toBe(0);
   });
 });

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Env } from '../../src/config/index.js';
+import { openClient } from '../../src/db/pg-client.js';
 import { createPrisma, type PrismaClient } from '../../src/db/prisma.js';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { runCli, spawnCli } from '../support/cli.js';
@@ -44,6 +45,11 @@ afterAll(async () => {
 });
 
 const cli = (args: string[]) => runCli(args, env);
+
+async function statusChangesOf(accountId: string) {
+  return prisma.$queryRaw<Array<{ to_status: string; source: string; event: string | null }>>`
+    SELECT to_status, source, webhook_event_id::text AS event FROM account_status_changes WHERE account_id = ${accountId}::uuid ORDER BY id`;
+}
 
 describe('account-sync receiver and webhooks', () => {
   it('registers the receiver, receives a change, lists, tests and deletes the subscription, and stops on SIGTERM', async () => {
@@ -125,6 +131,69 @@ describe('account-sync receiver and webhooks', () => {
     applying.kill('SIGTERM');
     expect(await applying.exited).toEqual({ code: 0, signal: null });
     await cli(['webhooks', 'delete', registered.id]);
+  });
+
+  it('loses nothing when a receiver dies while applying: its transaction leaves nothing, and the next one applies it, once', async () => {
+    // A gate in the test's database: a webhook's status change waits for an advisory lock the
+    // test holds, so the receiver is killed inside its apply transaction, after it wrote the account.
+    const GATE = 240_025;
+    await prisma.$executeRawUnsafe(`
+      CREATE FUNCTION test_apply_gate() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN PERFORM pg_advisory_xact_lock_shared(${GATE}); RETURN NEW; END $$`);
+    await prisma.$executeRawUnsafe(
+      `CREATE TRIGGER test_apply_gate BEFORE INSERT ON account_status_changes FOR EACH ROW WHEN (NEW.source = 'webhook') EXECUTE FUNCTION test_apply_gate()`,
+    );
+    const gate = await openClient(db.url, 'test apply gate');
+    try {
+      await gate.query(`SELECT pg_advisory_lock(${GATE})`);
+      const dying = spawnCli(['receiver'], env);
+      const port = ((await dying.waitForLog((l) => l.msg?.includes('webhook receiver listening on') ?? false, 'the receiver')).port) as number;
+      const registered = JSON.parse((await cli(['webhooks', 'register', '--url', `http://127.0.0.1:${port}/webhooks/upvest`, '--json'])).stdout) as { id: string };
+      const account = sim.dataset.at(5)!;
+      const before = await statusChangesOf(account.id);
+      sim.dataset.setStatus(account.id, 'CLOSED');
+      const attempt = await sim.webhooks.waitFor((a) => a.status === 200 && a.events.some((e) => e.objectId === account.id));
+      const eventId = attempt.events.find((e) => e.objectId === account.id)!.id;
+      // The apply waits at the gate, inside its transaction: the account row is written, its change not yet.
+      const waiting = await pollUntil(async () => {
+        const [row] = await gate.query<{ pid: number }>(
+          `SELECT l.pid FROM pg_locks l WHERE l.locktype = 'advisory' AND l.objid = $1 AND NOT l.granted
+             AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+          [GATE],
+        ).then((r) => r.rows);
+        return row?.pid;
+      }, 'the apply to wait at the gate');
+      dying.kill('SIGKILL');
+      await dying.closed;
+      await gate.query(`SELECT pg_advisory_unlock(${GATE})`);
+      // Its backend notices the client gone and rolls back: nothing of the apply is left.
+      await pollUntil(async () => ((await gate.query(`SELECT 1 FROM pg_stat_activity WHERE pid = $1`, [waiting])).rowCount === 0 ? true : undefined), 'the dead receiver\'s backend to end');
+      const [pending] = await prisma.$queryRaw<Array<{ outcome: string | null }>>`SELECT outcome FROM webhook_events WHERE event_id = ${eventId}::uuid`;
+      expect(pending).toEqual({ outcome: null });
+      expect(await statusChangesOf(account.id)).toEqual(before);
+      const [stale] = await prisma.$queryRaw<Array<{ status: string }>>`SELECT status FROM accounts WHERE id = ${account.id}::uuid`;
+      expect(stale?.status).not.toBe('CLOSED');
+
+      const applying = spawnCli(['receiver'], env);
+      const health = ((await applying.waitForLog((l) => l.msg === 'webhook receiver started', 'the receiver')).healthPort) as number;
+      await pollUntil(async () => {
+        const [r] = await prisma.$queryRaw<Array<{ outcome: string | null }>>`SELECT outcome FROM webhook_events WHERE event_id = ${eventId}::uuid`;
+        return r?.outcome ?? undefined;
+      }, 'the event to be applied');
+      const [row] = await prisma.$queryRaw<Array<{ status: string }>>`SELECT status FROM accounts WHERE id = ${account.id}::uuid`;
+      expect(row).toEqual({ status: 'CLOSED' });
+      expect(await statusChangesOf(account.id)).toEqual([...before, { to_status: 'CLOSED', source: 'webhook', event: eventId }]);
+      const metrics = (await httpGet(`http://127.0.0.1:${health}/metrics`)).body;
+      expect(metric(metrics, 'account_sync_webhook_events_applied_total{outcome="applied"}')).toBe(1);
+      expect(metric(metrics, 'account_sync_webhook_events_pending')).toBe(0);
+      applying.kill('SIGTERM');
+      expect(await applying.exited).toEqual({ code: 0, signal: null });
+      await cli(['webhooks', 'delete', registered.id]);
+    } finally {
+      await gate.end();
+      await prisma.$executeRawUnsafe(`DROP TRIGGER test_apply_gate ON account_status_changes`);
+      await prisma.$executeRawUnsafe(`DROP FUNCTION test_apply_gate()`);
+    }
   });
 
   // --help and --bogus of every command: test/cli/conventions.test.ts.
