@@ -61,7 +61,7 @@ describe('a sync through an unreliable upstream', () => {
       env: { UPVEST_RETRIES: '2' },
       onProgress: (progress) => {
         committed = progress.pagesDone;
-        if (committed !== 3) return;
+        if (committed < 3) return;
         h.simulator.faults.setRandom({ probability: 1, kinds: [{ kind: 'status', status: 503 }], path: '/accounts' });
         down();
       },
