@@ -63,6 +63,7 @@ export interface SyncOptions {
    * With bulkLoad, a first sync into an empty mirror of at least this many accounts (page one's
    * total_count) drops the secondary indexes and builds them after its walk (default 200,000).
    * Smaller, they stay in PostgreSQL's buffer cache and the drop and build would only add time.
+   * The foreign keys are dropped and validated at the end whatever the size (deferred-keys.ts).
    */
   deferIndexesFrom?: number;
   /** Incremental runs reach back this far before the previous watermark (Upvest-side lag). */
@@ -129,10 +130,10 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Run
   const queue = (kind: PageKind, pass = 0) => async (fetched: FetchedPage) => {
     if (deferral.pending && kind === 'walk' && fetched.index === 0) {
       deferral.pending = false;
-      if (fetched.totalCount >= (options.deferIndexesFrom ?? DEFER_INDEXES_FROM)) {
-        deferral.dropped = await deferIndexes(deps.prisma, run.runId, logger);
-        deferral.keys = await deferForeignKeys(deps.prisma, run.runId, logger);
-      }
+      if (fetched.totalCount >= (options.deferIndexesFrom ?? DEFER_INDEXES_FROM)) deferral.dropped = await deferIndexes(deps.prisma, run.runId, logger);
+      // Whatever the size: validating keys in one pass costs less than checking row by row,
+      // and without them no writer waits for another's users (see bulkLoadPages).
+      deferral.keys = await deferForeignKeys(deps.prisma, run.runId, logger);
     }
     nextIndex = Math.max(nextIndex, fetched.index + 1);
     await writer.write(fetched, kind, pass);

@@ -119,7 +119,8 @@ describe('the foreign keys of a first sync', () => {
     try {
       const during: Array<Promise<ForeignKey[]>> = [];
       const summary = await h.sync({
-        env,
+        // Whatever the size: the indexes stay for a mirror this small, the keys do not.
+        env: { ...env, SYNC_DEFER_INDEXES_FROM: '1000000' },
         onProgress: () => {
           if (during.length === 0) during.push(foreignKeysOf(h.prisma));
         },
