@@ -62,13 +62,23 @@ function dataShape(rows: Record<string, number>, accounts: number): string {
     `(${per('account_users')} links and ${per('users')} users per account)`;
 }
 
-function timeTable(spent: TimeSpent, fetchMs: number, wallMs: number): string {
+/** transactionid: another writer's uncommitted row (shared users); advisory: the feed's turn. */
+function byEvent(seconds: Record<string, number>): string {
+  const parts = Object.entries(seconds).sort(([, a], [, b]) => b - a).map(([event, s]) => `${event} ${s.toFixed(2)} s`);
+  return parts.length === 0 ? '' : `: ${parts.join(', ')}`;
+}
+
+const cpu = (s: number | undefined) => (s === undefined ? 'unknown' : `${s.toFixed(2)} s`);
+const ratio = (a: number, b: number | undefined) => (b === undefined || b === 0 ? 'unknown' : `${(a / b).toFixed(2)}x`);
+
+function timeTable(spent: TimeSpent, fetchMs: number, wallMs: number, simulatorCpuS: number): string {
   const pct = (s: number) => `${((100 * s * 1000) / wallMs).toFixed(0)}% of the wall time`;
   return table([
     ['fetch + parse', `${seconds(fetchMs)}  (the dry run: requests, decoding, validation)`],
     ['sync process CPU', `${spent.syncCpuS.toFixed(2)} s  (user + system, ${pct(spent.syncCpuS)})`],
     ['PostgreSQL CPU', `${spent.postgresCpuS.toFixed(2)} s  (the sync's backends, ${pct(spent.postgresCpuS)})`],
-    ['lock waits', `${spent.lockWaitS.toFixed(2)} s  (backend-seconds waiting on another's lock)`],
+    ['simulator CPU', `${simulatorCpuS.toFixed(2)} s  (the bench process: the simulator serving, and the sampling)`],
+    ['lock waits', `${spent.lockWaitS.toFixed(2)} s  (backend-seconds waiting on another's lock${byEvent(spent.lockWaitByEventS)})`],
     ['finish', `${spent.finishS.toFixed(2)} s  (index build, foreign keys added and validated)`],
   ]);
 }
@@ -78,7 +88,9 @@ export async function benchThroughput(ctx: BenchContext, options: ThroughputOpti
   const simulator = await startSimulator({ accounts, seed: 1, tenant: options.data === 'tenant' });
   if (options.latencyMs > 0) simulator.faults.setLatency(options.latencyMs);
   if (options.rateLimit) simulator.faults.setRateLimit(options.rateLimit);
-  const names = { mirror: 'account_sync_bench', copy: 'account_sync_bench_copy', copyNoFk: 'account_sync_bench_copy_nofk' };
+  // Per process: two benches on one server (engineers sharing a machine) must not drop each other's.
+  const base = `account_sync_bench_${process.pid}`;
+  const names = { mirror: base, copy: `${base}_copy`, copyNoFk: `${base}_copy_nofk` };
   const url = await freshDatabase(ctx, names.mirror);
   const env = clientEnv(ctx, simulator, url);
   const db = await openClient(url, 'account-sync bench');
@@ -87,8 +99,12 @@ export async function benchThroughput(ctx: BenchContext, options: ThroughputOpti
 
     let before = await settledRowsWritten(db);
     const sampler = sampleTimeSpent(db, names.mirror, [await backendPid(db)]);
+    // The simulator serves from this process: its CPU, with the sampler's, is this process's.
+    const benchCpu = process.cpuUsage();
     const first = await runCli(['sync', '--json'], env, (pid) => sampler.follow(pid));
     const spent = await sampler.stop();
+    const used = process.cpuUsage(benchCpu);
+    const simulatorCpuS = (used.user + used.system) / 1e6;
     summaryOf(first);
     let after = await settledRowsWritten(db);
     const written1 = rowsBetween(before, after);
@@ -131,14 +147,21 @@ export async function benchThroughput(ctx: BenchContext, options: ThroughputOpti
         ['   bookkeeping rows', perTable(Object.fromEntries(BOOKKEEPING_TABLES.map((t) => [t, written2[t] ?? 0])))],
         ['3. after 1% changed status', `${seconds(third.wallMs)}  (${thirdSummary.status_changes} status changes recorded of ${changes.statusChanges.length} made, peak RSS ${mb(third.peakRssBytes)})`],
         ['   incremental, 500 changed', `${seconds(fourth.wallMs)}  (${incrementalRequests} requests, ${fourthSummary.pages} pages, ${fourthSummary.status_changes} of ${incremental.statusChanges.length} status changes)`],
-        ['4. COPY, foreign keys on', `${seconds(copy.ms)}  (${count(copy.rows)} rows: ${copy.perTable.map((t) => `${t.table} ${seconds(t.ms)}`).join(', ')})`],
-        ['   COPY, no foreign keys', `${seconds(copyNoFk.ms)}`],
+        ['4. COPY, foreign keys on', `${seconds(copy.ms)}  (PostgreSQL CPU ${cpu(copy.postgresCpuS)}; ${count(copy.rows)} rows: ${copy.perTable.map((t) => `${t.table} ${seconds(t.ms)}`).join(', ')})`],
+        ['   COPY, no foreign keys', `${seconds(copyNoFk.ms)}  (PostgreSQL CPU ${cpu(copyNoFk.postgresCpuS)})`],
         ['first sync / COPY with FKs', `${(first.wallMs / copy.ms).toFixed(2)}x`],
         ['first sync / COPY no FKs', `${(first.wallMs / copyNoFk.ms).toFixed(2)}x`],
       ]),
     );
     console.log(`\nwhere the first sync's time goes (${seconds(first.wallMs)} wall, ${spent.samples} samples ${SAMPLE_NOTE}):`);
-    console.log(timeTable(spent, fetchOnly.wallMs, first.wallMs));
+    console.log(timeTable(spent, fetchOnly.wallMs, first.wallMs, simulatorCpuS));
+    // On a machine others share, wall times follow their load; CPU seconds much less so.
+    console.log(
+      table([
+        ['first sync PostgreSQL CPU / COPY with FKs', ratio(spent.postgresCpuS, copy.postgresCpuS)],
+        ['first sync PostgreSQL CPU / COPY no FKs', ratio(spent.postgresCpuS, copyNoFk.postgresCpuS)],
+      ]),
+    );
   } finally {
     await db.end();
     await simulator.close();

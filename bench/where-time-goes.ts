@@ -18,6 +18,8 @@ export interface TimeSpent {
   postgresCpuS: number;
   /** Backend-seconds spent waiting for a lock (wait_event_type = 'Lock'), summed over backends. */
   lockWaitS: number;
+  /** The same by wait_event: transactionid (another's uncommitted row), advisory (the feed's turn), relation... */
+  lockWaitByEventS: Record<string, number>;
   /** Wall seconds during which a backend built an index or added or validated a foreign key. */
   finishS: number;
   samples: number;
@@ -56,9 +58,10 @@ export function sampleTimeSpent(monitor: Client, database: string, excludePids: 
   let lastSample = performance.now();
   let samples = 0;
   let stopped = false;
+  const lockWaitByEventMs: Record<string, number> = {};
   const sampleOnce = async () => {
-    const { rows } = await monitor.query<{ pid: number; wait_event_type: string | null; query: string; state: string | null }>(
-      `SELECT pid, wait_event_type, query, state FROM pg_stat_activity
+    const { rows } = await monitor.query<{ pid: number; wait_event_type: string | null; wait_event: string | null; query: string; state: string | null }>(
+      `SELECT pid, wait_event_type, wait_event, query, state FROM pg_stat_activity
        WHERE datname = $1 AND pid <> pg_backend_pid() AND pid <> ALL($2::int[]) AND backend_type = 'client backend'`,
       [database, excludePids],
     );
@@ -70,7 +73,11 @@ export function sampleTimeSpent(monitor: Client, database: string, excludePids: 
     for (const row of rows) {
       const ticks = cpuTicksOf(row.pid);
       if (ticks !== undefined) backendTicks.set(row.pid, Math.max(backendTicks.get(row.pid) ?? 0, ticks));
-      if (row.state === 'active' && row.wait_event_type === 'Lock') lockWaitMs += interval;
+      if (row.state === 'active' && row.wait_event_type === 'Lock') {
+        lockWaitMs += interval;
+        const event = row.wait_event ?? 'unknown';
+        lockWaitByEventMs[event] = (lockWaitByEventMs[event] ?? 0) + interval;
+      }
     }
     if (rows.some((row) => row.state === 'active' && FINISH.test(row.query))) finishMs += interval;
     if (syncPid !== undefined) syncTicks = Math.max(syncTicks, cpuTicksOf(syncPid) ?? 0);
@@ -93,6 +100,7 @@ export function sampleTimeSpent(monitor: Client, database: string, excludePids: 
         syncCpuS: syncTicks / TICKS_PER_SECOND,
         postgresCpuS: [...backendTicks.values()].reduce((sum, t) => sum + t, 0) / TICKS_PER_SECOND,
         lockWaitS: lockWaitMs / 1000,
+        lockWaitByEventS: Object.fromEntries(Object.entries(lockWaitByEventMs).map(([event, ms]) => [event, ms / 1000])),
         finishS: finishMs / 1000,
         samples,
       };

@@ -25,7 +25,7 @@ import { episode, type EpisodeStage } from './episode.js';
 import { Figures, report } from './figures.js';
 import { finalRuns } from './final.js';
 import { checkHistory, seenBySuccessfulRuns } from './history-check.js';
-import { checkFinal, indexMismatches, loadMirror, loadRuns } from './mirror-check.js';
+import { checkFinal, foreignKeyMismatches, indexMismatches, loadMirror, loadRuns } from './mirror-check.js';
 import { Processes, type Env, type Proc } from './processes.js';
 import { Reads } from './reads.js';
 import { startRedis } from './redis.js';
@@ -182,6 +182,7 @@ try {
     const accounting = accountRuns(procs, runs);
     figures.mismatch('runs', accounting.mismatches);
     figures.mismatch('indexes', await indexMismatches(db));
+    figures.mismatch('foreign keys', await foreignKeyMismatches(db));
     figures.warnings.push(...accounting.warnings);
     for (const proc of procs.all.filter((p) => p.exit?.signal && !p.killedFor)) {
       figures.notes.push(`process ${proc.id} (${proc.kind}) died of ${proc.exit!.signal}, which the soak did not send`);
