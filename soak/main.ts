@@ -56,6 +56,8 @@ const simulator = await startSimulator({
   // A tenant's shape: accounts created in bulk share a created_at, which the server orders anew
   // on every request (as PostgreSQL does without a tie-breaker).
   bulkCreated: true,
+  // Joint accounts and owners of several groups: writers of a first sync share users.
+  tenant: true,
   shuffleTies: seed,
   tokenTtlSeconds: 30,
   // Upvest's webhook clock ten times fast: batches every 0.1 s, retries after 0.1, 0.2, 0.3 … s.
