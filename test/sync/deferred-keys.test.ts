@@ -8,8 +8,12 @@ import type { Client } from 'pg';
 import { openClient } from '../../src/db/pg-client.js';
 import type { PrismaClient } from '../../src/db/prisma.js';
 import { silentLogger } from '../../src/logger.js';
+import { pgPoolOf } from '../../src/db/prisma.js';
 import { pageWritesLockCall } from '../../src/runs/sql/pages.js';
+import { bulkLoadPages } from '../../src/sync/bulk-load.js';
 import { deferForeignKeys } from '../../src/sync/deferred-keys.js';
+import type { AccountRecord } from '../../src/upvest/schema.js';
+import { pageWrite } from '../support/pages.js';
 import { spawnCli, type CliProcess } from '../support/cli.js';
 import { expectedMirror, mirroredAccounts, startHarness, type Harness } from '../support/harness.js';
 
@@ -164,6 +168,36 @@ describe('the foreign keys of a first sync', () => {
         },
       ]);
       await expectCompleteMirror(h, migratedKeys);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('with the keys down, a batch writes its users only once committed: one that fails leaves none behind', async () => {
+    const { h } = await setUp('deferred_keys_failed_batch', 0);
+    try {
+      const [run] = await h.prisma.$queryRaw<Array<{ id: bigint }>>`INSERT INTO sync_runs (page_size) VALUES (10) RETURNING id`;
+      expect(await deferForeignKeys(h.prisma, run!.id, silentLogger())).toBe(5);
+      const account = (n: number): AccountRecord => ({
+        id: `0a000000-0000-4000-8000-00000000000${n}`,
+        accountGroupId: '0b000000-0000-4000-8000-000000000001',
+        type: 'TRADING',
+        name: `Account ${n}`,
+        status: 'ACTIVE',
+        accountNumber: n,
+        createdAt: '2026-01-01T00:00:00.000000Z',
+        updatedAt: `2026-01-0${n}T00:00:00.000000Z`,
+        users: [{ id: `0c000000-0000-4000-8000-00000000000${n}`, type: 'OWNER' }],
+      });
+      const page = (index: number, accounts: AccountRecord[]) =>
+        pageWrite(run!.id, index, accounts, { offset: index * 10, observedAt: new Date('2026-11-30T12:00:00.000Z') });
+      const pool = pgPoolOf(h.prisma)!;
+      expect(await bulkLoadPages(pool, [page(0, [account(1)])], { usersApart: true })).toMatchObject({ loaded: true });
+      // Account 1 again, with a second whose user no one else names: nothing of it is written.
+      expect(await bulkLoadPages(pool, [page(1, [account(1), account(2)])], { usersApart: true })).toEqual({ loaded: false, sqlState: '23505' });
+      const users = await h.prisma.$queryRaw<Array<{ id: string }>>`SELECT id::text FROM users ORDER BY id`;
+      expect(users.map((u) => u.id)).toEqual([account(1).users[0]!.id]);
+      expect(await count(h.prisma, 'SELECT count(*) FROM account_users')).toBe(1);
     } finally {
       await h.close();
     }
