@@ -16,7 +16,11 @@ import { benchWorkerMemory } from './worker-memory.js';
 const USAGE = `usage: npm run bench -- [--accounts N] [--page-size N] [--concurrency N] [--latency MS] [--rate-limit RPS]
                      [--parts throughput,worker,rates,webhooks] [--rates R,R,...] [--webhooks-only]
                      [--worker-accounts N] [--rate-accounts N] [--rate-page-size N] [--node-options "..."] [--keep]
-                     [--database-url URL] [--redis-url URL]`;
+                     [--database-url URL] [--redis-url URL] [--data tenant|simple]
+
+  --data tenant   the simulator's accounts shaped like a real tenant's: joint accounts, owners of
+                  several groups (1.2 links, 0.88 users per account; the default)
+  --data simple   the simulator's original shape (1.06 links, 0.6 users per account)`;
 
 let parsed;
 try {
@@ -46,11 +50,18 @@ function benchOptions() {
     'redis-url': { type: 'string', default: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379' },
     'node-options': { type: 'string' },
     keep: { type: 'boolean', default: false },
+    data: { type: 'string', default: 'tenant' },
     'webhooks-only': { type: 'boolean', default: false },
     parts: { type: 'string', default: 'throughput,worker,rates,webhooks' },
     help: { type: 'boolean', default: false },
   } as const;
 }
+
+if (values.data !== 'tenant' && values.data !== 'simple') {
+  process.stderr.write(`bench: --data must be tenant or simple, got "${values.data}"\n${USAGE}\n`);
+  process.exit(2);
+}
+const data: 'tenant' | 'simple' = values.data;
 
 const ctx = benchContext({
   adminUrl: values['database-url'],
@@ -73,6 +84,7 @@ try {
         latencyMs: Number(values.latency),
         rateLimit: values['rate-limit'] ? Number(values['rate-limit']) : undefined,
         keep: values.keep,
+        data,
       });
     }
     if (parts.has('worker')) await benchWorkerMemory(ctx, { accounts: Number(values['worker-accounts']), redisUrl: values['redis-url'] });

@@ -5,6 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import type { Client } from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+import { cpuTicksOf } from './where-time-goes.js';
 
 interface TableCopy {
   table: string;
@@ -31,6 +32,8 @@ const TABLES: TableCopy[] = [
 
 export interface CopyReference {
   ms: number;
+  /** CPU seconds of the backend that ran the COPY (read from /proc: the bench runs beside the server). */
+  postgresCpuS: number | undefined;
   rows: number;
   perTable: Array<{ table: string; rows: number; ms: number }>;
 }
@@ -64,6 +67,8 @@ export async function copyReference(source: Client, target: Client, options: { f
     [runs.rows.map((r) => r.id)],
   );
   const perTable: CopyReference['perTable'] = [];
+  const { rows: [backend] } = await target.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+  const ticksBefore = cpuTicksOf(backend!.pid);
   const started = performance.now();
   for (const { spec, chunks } of exported) {
     const tableStarted = performance.now();
@@ -72,5 +77,7 @@ export async function copyReference(source: Client, target: Client, options: { f
     perTable.push({ table: spec.table, rows: Number(sink.rowCount), ms: performance.now() - tableStarted });
   }
   const ms = performance.now() - started;
-  return { ms, rows: perTable.reduce((sum, t) => sum + t.rows, 0), perTable };
+  const ticksAfter = cpuTicksOf(backend!.pid);
+  const postgresCpuS = ticksBefore === undefined || ticksAfter === undefined ? undefined : (ticksAfter - ticksBefore) / 100;
+  return { ms, postgresCpuS, rows: perTable.reduce((sum, t) => sum + t.rows, 0), perTable };
 }

@@ -14,13 +14,14 @@ export interface ChildRun {
 }
 
 /** Runs `node dist/cli.js <args>`, sampling /proc/<pid>/status for the peak RSS. */
-export function runCli(args: string[], env: Record<string, string>): Promise<ChildRun> {
+export function runCli(args: string[], env: Record<string, string>, onSpawn?: (pid: number) => void): Promise<ChildRun> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const child = spawn(process.execPath, ['dist/cli.js', ...args], {
       env: { PATH: process.env.PATH ?? '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    if (child.pid !== undefined) onSpawn?.(child.pid);
     let stdout = '';
     let stderr = '';
     let peak = 0;

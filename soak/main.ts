@@ -25,7 +25,7 @@ import { episode, type EpisodeStage } from './episode.js';
 import { Figures, report } from './figures.js';
 import { finalRuns } from './final.js';
 import { checkHistory, seenBySuccessfulRuns } from './history-check.js';
-import { checkFinal, indexMismatches, loadMirror, loadRuns } from './mirror-check.js';
+import { checkFinal, foreignKeyMismatches, indexMismatches, loadMirror, loadRuns } from './mirror-check.js';
 import { Processes, type Env, type Proc } from './processes.js';
 import { Reads } from './reads.js';
 import { startRedis } from './redis.js';
@@ -56,6 +56,8 @@ const simulator = await startSimulator({
   // A tenant's shape: accounts created in bulk share a created_at, which the server orders anew
   // on every request (as PostgreSQL does without a tie-breaker).
   bulkCreated: true,
+  // Joint accounts and owners of several groups: writers of a first sync share users.
+  tenant: true,
   shuffleTies: seed,
   tokenTtlSeconds: 30,
   // Upvest's webhook clock ten times fast: batches every 0.1 s, retries after 0.1, 0.2, 0.3 … s.
@@ -182,6 +184,7 @@ try {
     const accounting = accountRuns(procs, runs);
     figures.mismatch('runs', accounting.mismatches);
     figures.mismatch('indexes', await indexMismatches(db));
+    figures.mismatch('foreign keys', await foreignKeyMismatches(db));
     figures.warnings.push(...accounting.warnings);
     for (const proc of procs.all.filter((p) => p.exit?.signal && !p.killedFor)) {
       figures.notes.push(`process ${proc.id} (${proc.kind}) died of ${proc.exit!.signal}, which the soak did not send`);

@@ -269,6 +269,36 @@ export function checkFinal(mirror: Map<string, MirrorRow>, upstream: Upstream, n
   return { rows: mirror.size, mismatches: found };
 }
 
+/** The foreign keys of the mirror's tables, as migrated: a first sync drops and restores them. */
+const MIRROR_FOREIGN_KEYS = [
+  'account_status_changes_account_id_fkey',
+  'account_status_changes_sync_run_id_fkey',
+  'account_users_account_id_fkey',
+  'account_users_user_id_fkey',
+  'accounts_last_sync_run_id_fkey',
+];
+
+/**
+ * After the last run: every foreign key a first sync defers is back and validated, none is left
+ * stored, and no row was kept aside for failing one (a killed first sync leaves none).
+ */
+export async function foreignKeyMismatches(db: Client): Promise<string[]> {
+  const keys = await db.query<{ name: string; valid: boolean }>(
+    `SELECT conname AS name, convalidated AS valid FROM pg_constraint
+     WHERE contype = 'f' AND connamespace = current_schema()::regnamespace AND conname = ANY($1::text[])`,
+    [MIRROR_FOREIGN_KEYS],
+  );
+  const found = new Map(keys.rows.map((k) => [k.name, k.valid]));
+  const stored = await db.query<{ name: string }>('SELECT constraint_name AS name FROM sync_deferred_foreign_keys ORDER BY constraint_name');
+  const keptAside = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM rejected_records WHERE reason LIKE '%found validating%'`);
+  return [
+    ...MIRROR_FOREIGN_KEYS.filter((name) => !found.has(name)).map((name) => `foreign key ${name} is missing`),
+    ...MIRROR_FOREIGN_KEYS.filter((name) => found.get(name) === false).map((name) => `foreign key ${name} is not validated`),
+    ...stored.rows.map((r) => `foreign key ${r.name} is still stored as deferred`),
+    ...(keptAside.rows[0]!.n > 0 ? [`${keptAside.rows[0]!.n} row(s) kept aside for failing a foreign key`] : []),
+  ];
+}
+
 /** After the last run: every index a first sync defers is built, and none is left stored. */
 export async function indexMismatches(db: Client): Promise<string[]> {
   const missing = await db.query<{ name: string }>(

@@ -8,7 +8,7 @@ import { abortOnStopSignals, untilAborted } from './signals.js';
 
 const USAGE = [
   'usage: account-sync simulator [--accounts N] [--port P] [--host H] [--seed S] [--key-dir DIR] [--changes-every-ms MS]',
-  '                              [--http-webhooks]',
+  '                              [--http-webhooks] [--tenant]',
   '',
   '  --accounts N           accounts to serve (default 10000)',
   '  --port P               port to listen on (default: any free port)',
@@ -16,6 +16,9 @@ const USAGE = [
   '  --seed S               dataset seed; the same seed serves the same accounts (default 1)',
   '  --key-dir DIR          where to write the encrypted signing key (default: a fresh temp dir)',
   '  --changes-every-ms MS  apply a few random account changes every MS milliseconds',
+  '  --tenant               accounts shaped like a real tenant\'s: a fifth held jointly by two owners,',
+  '                         a fifth of the groups owned by someone who owns another (1.2 links, 0.88 users',
+  '                         per account); default: the original shape',
   '  --http-webhooks        accept webhook subscriptions to plain http URLs on any host (a receiver',
   '                         in a container network); Upvest takes https only',
   '',
@@ -31,6 +34,7 @@ interface Settings {
   keyDir: string | undefined;
   changesEveryMs: number | undefined;
   webhookHttpUrls: boolean;
+  tenant: boolean;
 }
 
 function wholeNumber(name: string, raw: string | undefined, min: number, max: number): number | string | undefined {
@@ -51,6 +55,7 @@ const COMMAND_LINE = {
     'key-dir': { type: 'string' },
     'changes-every-ms': { type: 'string' },
     'http-webhooks': { type: 'boolean', default: false },
+    tenant: { type: 'boolean', default: false },
   },
 } as const;
 
@@ -73,6 +78,7 @@ function parseSimulatorArgs(args: string[], context: CommandContext): Settings |
     keyDir: values['key-dir'],
     changesEveryMs: changesEveryMs as number | undefined,
     webhookHttpUrls: values['http-webhooks'],
+    tenant: values.tenant,
   };
 }
 

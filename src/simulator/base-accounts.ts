@@ -17,7 +17,16 @@ const D = {
   name2: 10,
   status: 11,
   batch: 12,
+  joint: 13,
+  coOwner: 14,
 } as const;
+
+/** Tenant shape, in percent: groups owned by an earlier group's owner, joint accounts, joint with someone new. */
+const TENANT_REUSED_OWNERS = 23;
+const TENANT_JOINT = 20;
+const TENANT_NEW_CO_OWNERS = 65;
+/** How far back (in groups) a shared owner comes from. */
+const TENANT_REUSE_WINDOW = 5000;
 
 const EPOCH_US = Date.UTC(2020, 0, 1) * 1000;
 const SPAN_S = 4 * 365 * 86_400;
@@ -57,10 +66,13 @@ export class BaseAccounts {
 
   /** With bulk creation: the first account of each one's creation batch (they share its created_at). */
   private readonly batchStart: Uint32Array | undefined;
+  /** Shaped like a real tenant's accounts (see tenantOwner, coOwner): joint accounts, owners of several groups. */
+  readonly tenant: boolean;
 
-  constructor(seed: number, count: number, options: { bulkCreated?: boolean } = {}) {
+  constructor(seed: number, count: number, options: { bulkCreated?: boolean; tenant?: boolean } = {}) {
     this.seed = seed >>> 0;
     this.count = count;
+    this.tenant = options.tenant === true;
     this.batchStart = options.bulkCreated ? creationBatches(this.seed, count) : undefined;
     const spacingSeconds = 2 * Math.max(2, Math.min(1800, Math.floor(SPAN_S / Math.max(1, count) / 2)));
     this.spacingUs = spacingSeconds * 1_000_000;
@@ -69,8 +81,7 @@ export class BaseAccounts {
     let group = 0;
     let index = 0;
     while (index < count) {
-      const r = hash32(this.seed, D.groupSize, group) % 100;
-      const size = r < 55 ? 1 : r < 80 ? 2 : r < 92 ? 3 : 4;
+      const size = this.tenant ? tenantGroupSize(hash32(this.seed, D.groupSize, group) % 1000) : groupSize(hash32(this.seed, D.groupSize, group) % 100);
       for (let n = 1; n <= size && index < count; n++, index++) {
         this.groupOf[index] = group;
         this.numberInGroup[index] = n;
@@ -108,9 +119,39 @@ export class BaseAccounts {
 
   /** The owner of a group: usually its own user, sometimes one who already owns another group. */
   groupOwner(group: number): number {
+    if (this.tenant) return this.tenantOwner(group);
     const h = hash32(this.seed, D.groupUser, group);
     if (group > 0 && h % 100 < 8) return group - 1 - ((h >>> 8) % Math.min(group, 500));
     return group;
+  }
+
+  /**
+   * A tenant's group owner: about 23% of groups belong to someone who owns an earlier group (an
+   * investor opening a second portfolio), taken from the last few thousand groups, so that
+   * writers loading neighbouring pages at once share them. Followed back to a group of its own.
+   */
+  private tenantOwner(group: number): number {
+    let g = group;
+    for (;;) {
+      const h = hash32(this.seed, D.groupUser, g);
+      if (g === 0 || h % 100 >= TENANT_REUSED_OWNERS) return g;
+      g = g - 1 - ((h >>> 8) % Math.min(g, TENANT_REUSE_WINDOW));
+    }
+  }
+
+  /**
+   * The owners of an account besides its group's. Old shape: 6% of accounts have a second owner
+   * of their own. Tenant shape: 20% are joint; of those, about two thirds share with someone new and
+   * a third with someone who owns another group (a partner with accounts of their own).
+   */
+  private coOwner(index: number, hs: number, group: number): number | undefined {
+    if (!this.tenant) return hs % 100 < 6 ? this.groupCount + index : undefined;
+    const h = hash32(this.seed, D.joint, index);
+    if (h % 100 >= TENANT_JOINT) return undefined;
+    if ((h >>> 8) % 100 < TENANT_NEW_CO_OWNERS || group === 0) return this.groupCount + index;
+    const other = group - 1 - (hash32(this.seed, D.coOwner, index) % Math.min(group, TENANT_REUSE_WINDOW));
+    const owner = this.tenantOwner(other);
+    return owner === this.tenantOwner(group) ? this.groupCount + index : owner;
   }
 
   /** Accounts created in bulk share their batch's first created_at (see creationBatches). */
@@ -151,10 +192,11 @@ export class BaseAccounts {
     }
     const owner: UserRef = { id: this.lastOwnerId, type: 'OWNER' };
     const hs = hash32(s, D.status, index);
-    const joint = hs % 100 < 6;
+    const second = this.coOwner(index, hs, group);
+    const joint = second !== undefined;
     const createdUs = this.createdUs(index);
     const updatedUs = this.updatedUs(index);
-    const users = joint ? [owner, { id: this.userId(this.groupCount + index), type: 'OWNER' }] : [owner];
+    const users = joint ? [owner, { id: this.userId(second), type: 'OWNER' }] : [owner];
     return {
       id: this.accountId(index),
       createdUs,
@@ -184,6 +226,15 @@ function creationBatches(seed: number, count: number): Uint32Array {
     for (let n = 0; n < size && index < count; n++, index++) start[index] = first;
   }
   return start;
+}
+
+function groupSize(r: number): number {
+  return r < 55 ? 1 : r < 80 ? 2 : r < 92 ? 3 : 4;
+}
+
+/** A tenant's groups: about 98% hold one account. */
+function tenantGroupSize(r: number): number {
+  return r < 980 ? 1 : r < 995 ? 2 : 3;
 }
 
 function randomLookingUuid(seed: number, domain: number, n: number): string {

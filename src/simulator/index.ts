@@ -29,6 +29,8 @@ export interface SimulatorOptions {
   seed?: number;
   /** Accounts created in bulk: batches of 3 to 8 share one created_at (a fifth are alone). */
   bulkCreated?: boolean;
+  /** Accounts shaped like a real tenant's: joint accounts, owners of several groups (see Dataset). */
+  tenant?: boolean;
   /** Serve ties of the sort key in a new order on every request, from this seed (see Dataset.shuffleTies). */
   shuffleTies?: number;
   host?: string;
@@ -103,7 +105,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   }
 
   const stats = new SimulatorStats();
-  const dataset = new Dataset({ accounts: options.accounts ?? 1000, seed: options.seed ?? 1, now, bulkCreated: options.bulkCreated });
+  const dataset = new Dataset({ accounts: options.accounts ?? 1000, seed: options.seed ?? 1, now, bulkCreated: options.bulkCreated, tenant: options.tenant });
   if (options.shuffleTies !== undefined) dataset.shuffleTies(options.shuffleTies);
   const webhooks = new SimulatorWebhooks({
     dataset,

@@ -10,6 +10,8 @@ import { startSimulator, type Simulator } from './index.js';
 
 export interface StandaloneOptions {
   accounts: number;
+  /** Accounts shaped like a real tenant's (see Dataset). */
+  tenant?: boolean;
   port?: number;
   seed?: number;
   host?: string;
@@ -46,6 +48,7 @@ export async function startStandaloneSimulator(options: StandaloneOptions): Prom
   try {
     simulator = await startSimulator({
       accounts: options.accounts,
+      tenant: options.tenant,
       seed: options.seed,
       port: options.port,
       host: options.host,

@@ -36,31 +36,54 @@ export async function mirrorWrittenOnlyBy(db: Db, runId: bigint): Promise<boolea
 /**
  * Writes the pages in one transaction by COPY when none of their accounts is stored; otherwise
  * writes nothing and says why (the SQLSTATE), and the caller writes them with writePages.
+ *
+ * `usersApart` (the foreign keys are dropped, see deferred-keys.ts): the batch's users are
+ * written after it commits, in a statement of their own, instead of inside the transaction.
+ * Inside, a writer inserting a user another writer has inserted but not committed waits for
+ * that commit, and with owners shared between pages that was most batches; apart, it waits at
+ * most for the other's single statement. A batch that fails leaves no user behind; a process
+ * killed between the commit and the users leaves links without their users, which restoring
+ * the keys finds and settles.
  */
-export async function bulkLoadPages(pool: Pool, pages: PageWrite[]): Promise<BulkLoadResult> {
+export async function bulkLoadPages(pool: Pool, pages: PageWrite[], options: { usersApart?: boolean } = {}): Promise<BulkLoadResult> {
   const accounts = accountsOfBatch(pages);
   const runId = pages[0]!.runId;
   const observedAt = pages[0]!.observedAt.toISOString();
   const client = await pool.connect();
   let broken = false;
   try {
-    try {
-      // Statements without parameters go in one round trip with the next: every round trip
-      // waits for this process's event loop, busy with the pages it parses meanwhile.
-      await client.query(`BEGIN; SELECT ${pageWritesLockCall(runId)}`);
-      const { outcomes, changes } = await load(client, pages, accounts, runId, observedAt);
-      await client.query(changes === 0 ? 'COMMIT' : `SELECT ${feedNotification(runId, changes)}; COMMIT`);
-      return { loaded: true, outcomes };
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => {
-        broken = true;
-      });
-      const sqlState = sqlStateOf(error);
-      if (sqlState !== undefined && WRITE_PAGES_INSTEAD.has(sqlState.slice(0, 2))) return { loaded: false, sqlState };
-      throw error;
-    }
+    const result = await loadInOneTransaction(client, pages, accounts, runId, observedAt, options.usersApart === true, () => (broken = true));
+    // Past the commit: a failure here fails the run (the batch is stored), and restoring the
+    // foreign keys writes the users its links name.
+    if (result.loaded && options.usersApart === true) await insertUsers(client, accounts, observedAt);
+    return result;
   } finally {
     client.release(broken);
+  }
+}
+
+/** The batch by COPY in one transaction, or nothing and why (see WRITE_PAGES_INSTEAD). */
+async function loadInOneTransaction(
+  client: PoolClient,
+  pages: PageWrite[],
+  accounts: AccountRecord[],
+  runId: bigint,
+  observedAt: string,
+  usersApart: boolean,
+  broken: () => void,
+): Promise<BulkLoadResult> {
+  try {
+    // Statements without parameters go in one round trip with the next: every round trip
+    // waits for this process's event loop, busy with the pages it parses meanwhile.
+    await client.query(`BEGIN; SELECT ${pageWritesLockCall(runId)}`);
+    const { outcomes, changes } = await load(client, pages, accounts, runId, observedAt, usersApart);
+    await client.query(changes === 0 ? 'COMMIT' : `SELECT ${feedNotification(runId, changes)}; COMMIT`);
+    return { loaded: true, outcomes };
+  } catch (error) {
+    await client.query('ROLLBACK').catch(broken);
+    const sqlState = sqlStateOf(error);
+    if (sqlState !== undefined && WRITE_PAGES_INSTEAD.has(sqlState.slice(0, 2))) return { loaded: false, sqlState };
+    throw error;
   }
 }
 
@@ -82,21 +105,14 @@ async function load(
   accounts: AccountRecord[],
   runId: bigint,
   observedAt: string,
+  usersApart: boolean,
 ): Promise<{ outcomes: PageOutcome[]; changes: number }> {
   const run = String(runId);
   // Locks in writePages' order: accounts, then users and links, each sorted, then the feed lock.
   if (accounts.length > 0) {
     await copy(client, 'accounts (id, account_group_id, type, name, status, account_number, created_at, updated_at, first_seen_at, last_seen_at, last_sync_run_id)', accountRows(accounts, observedAt, run));
-    const userIds = [...new Set(accounts.flatMap((a) => a.users.map((u) => u.id)))].sort();
-    if (userIds.length > 0) {
-      await client.query(
-        `INSERT INTO users (id, first_seen_at, last_seen_at)
-         SELECT id, $2::timestamptz, $2::timestamptz FROM unnest($1::uuid[]) AS u(id) ORDER BY 1
-         ON CONFLICT (id) DO NOTHING`,
-        [userIds, observedAt],
-      );
-      await copy(client, 'account_users (account_id, user_id, type)', linkRows(accounts));
-    }
+    if (!usersApart) await insertUsers(client, accounts, observedAt);
+    if (accounts.some((a) => a.users.length > 0)) await copy(client, 'account_users (account_id, user_id, type)', linkRows(accounts));
   }
   const written = writtenRows(accounts);
   const inserted = new Set(written.map((w) => w.id));
@@ -112,6 +128,18 @@ async function load(
     await copy(client, 'account_status_changes (account_id, to_status, changed_at, observed_at, sync_run_id)', statusRows(written, observedAt, run));
   }
   return { outcomes, changes: written.length };
+}
+
+/** The accounts' users not stored yet, in id order: two writers inserting them cannot deadlock. */
+async function insertUsers(client: PoolClient, accounts: AccountRecord[], observedAt: string): Promise<void> {
+  const userIds = [...new Set(accounts.flatMap((a) => a.users.map((u) => u.id)))].sort();
+  if (userIds.length === 0) return;
+  await client.query(
+    `INSERT INTO users (id, first_seen_at, last_seen_at)
+     SELECT id, $2::timestamptz, $2::timestamptz FROM unnest($1::uuid[]) AS u(id) ORDER BY 1
+     ON CONFLICT (id) DO NOTHING`,
+    [userIds, observedAt],
+  );
 }
 
 async function copy(client: PoolClient, target: string, rows: string): Promise<void> {

@@ -38,6 +38,11 @@ export interface PageWriterOptions {
    * until it has had to give a batch to writePages BULK_LOAD_MISSES times.
    */
   bulkLoad: boolean;
+  /**
+   * Whether the mirror's foreign keys are dropped for now (a first sync into an empty mirror):
+   * COPY batches then write their users after committing, in statements of their own.
+   */
+  usersApart?: () => boolean;
   /** Pages just committed, in the order they were queued. */
   onCommitted: (pages: FetchedPage[]) => void;
   /** The ids earlier attempts' walk pages ended with, where this attempt's next page follows. */
@@ -87,7 +92,7 @@ export function createPageWriter(deps: PageWriterDeps, run: OpenRun, options: Pa
     keptHeadIds: new Map(),
   };
   const idleWaiters: Array<() => void> = [];
-  const bulk = { pool: options.bulkLoad ? deps.pool : undefined, misses: 0 };
+  const bulk = { pool: options.bulkLoad ? deps.pool : undefined, misses: 0, usersApart: options.usersApart ?? (() => false) };
 
   const wake = (waiters: Array<() => void>) => {
     for (const resolve of waiters.splice(0)) resolve();
@@ -271,6 +276,7 @@ function sortedByOf(run: OpenRun, kind: PageKind): SortedBy | undefined {
 interface BulkState {
   pool: Pool | undefined;
   misses: number;
+  usersApart: () => boolean;
 }
 
 /** After this many batches had a stored account or a refused record, a run stops trying COPY. */
@@ -278,7 +284,7 @@ const BULK_LOAD_MISSES = 3;
 
 async function loadedInBulk(deps: PageWriterDeps, bulk: BulkState, writes: PageWrite[]): Promise<boolean> {
   if (!bulk.pool || bulk.misses >= BULK_LOAD_MISSES || writes.some((w) => w.kind !== 'walk')) return false;
-  const result = await bulkLoadPages(bulk.pool, writes);
+  const result = await bulkLoadPages(bulk.pool, writes, { usersApart: bulk.usersApart() });
   if (result.loaded) {
     deps.logger.debug({ offset: writes[0]!.offset, pages: writes.length }, 'pages loaded by COPY');
     return true;

@@ -20,6 +20,7 @@ import { usableIdOf } from '../upvest/schema.js';
 import { mirrorWrittenOnlyBy } from './bulk-load.js';
 import { catchUp } from './catch-up.js';
 import { buildDeferredIndexes, deferIndexes } from './deferred-indexes.js';
+import { deferForeignKeys, restoreForeignKeys } from './deferred-keys.js';
 import { decideDeletions } from './deletions.js';
 import { healGaps, type CoverageScope, type HealOptions } from './heal.js';
 import { createPageWriter, type PageWriter } from './page-writer.js';
@@ -62,6 +63,7 @@ export interface SyncOptions {
    * With bulkLoad, a first sync into an empty mirror of at least this many accounts (page one's
    * total_count) drops the secondary indexes and builds them after its walk (default 200,000).
    * Smaller, they stay in PostgreSQL's buffer cache and the drop and build would only add time.
+   * The foreign keys are dropped and validated at the end whatever the size (deferred-keys.ts).
    */
   deferIndexesFrom?: number;
   /** Incremental runs reach back this far before the previous watermark (Upvest-side lag). */
@@ -100,11 +102,13 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Run
 
   const progress = progressOf(run, deps.onProgress);
   const pool = pgPoolOf(deps.prisma);
-  // What a first sync killed while loading left unbuilt is built before anything else.
+  // What a first sync killed while loading left unbuilt is built before anything else, and the
+  // foreign keys it dropped are restored and validated.
   await buildDeferredIndexes(deps.prisma, logger);
+  await restoreForeignKeys(deps.prisma, run.runId, logger);
   const bulkLoad = pool !== undefined && run.mode === 'full' && options.bulkLoad !== false && (await mirrorWrittenOnlyBy(deps.prisma, run.runId));
   // Decided on page one's total_count, before anything of it is written.
-  const deferral = { pending: bulkLoad && options.resumeRunId === undefined, dropped: 0 };
+  const deferral = { pending: bulkLoad && options.resumeRunId === undefined, dropped: 0, keys: 0 };
   const fingerprinting = run.mode === 'full' && options.skipUnchangedPages !== false;
   const knownLimit = run.pageSize;
   const known = fingerprinting ? await knownPages(deps.prisma, knownLimit, MAX_KNOWN_PAGES) : new Map<number, KnownPage>();
@@ -114,6 +118,8 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Run
     {
       fingerprinting,
       bulkLoad,
+      // Without the keys, a batch's users need not precede its links: see bulkLoadPages.
+      usersApart: () => deferral.keys > 0,
       writers: Math.min(WRITERS, options.concurrency),
       ...batchBounds(run.pageSize, options.concurrency),
       onCommitted: (pages) => pages.forEach((page) => progress.pageDone(page)),
@@ -125,6 +131,9 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Run
     if (deferral.pending && kind === 'walk' && fetched.index === 0) {
       deferral.pending = false;
       if (fetched.totalCount >= (options.deferIndexesFrom ?? DEFER_INDEXES_FROM)) deferral.dropped = await deferIndexes(deps.prisma, run.runId, logger);
+      // Whatever the size: validating keys in one pass costs less than checking row by row,
+      // and without them no writer waits for another's users (see bulkLoadPages).
+      deferral.keys = await deferForeignKeys(deps.prisma, run.runId, logger);
     }
     nextIndex = Math.max(nextIndex, fetched.index + 1);
     await writer.write(fetched, kind, pass);
@@ -152,10 +161,13 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Run
     heal.maxLimit = run.pageSize;
     failure = await failureOf(healGaps(healDeps, walkScope(run, lagMs(options)), heal, committed('heal')));
   }
-  if (deferral.dropped > 0) {
+  if (deferral.dropped > 0 || deferral.keys > 0) {
     // Once the walk is over: the catch-up pass and the deletions write as upserts, and read.
+    // Whatever stopped the walk, the pages it committed are checked now: the keys are back
+    // before the run ends, or the next run puts them back first.
     try {
       await buildDeferredIndexes(deps.prisma, logger);
+      await restoreForeignKeys(deps.prisma, run.runId, logger);
     } catch (error) {
       failure ??= error;
     }

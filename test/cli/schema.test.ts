@@ -39,6 +39,7 @@ describe('DATABASE_URL with ?schema=mirror', () => {
       'mirror.account_users',
       'mirror.accounts',
       'mirror.rejected_records',
+      'mirror.sync_deferred_foreign_keys',
       'mirror.sync_deferred_indexes',
       'mirror.sync_page_fingerprints',
       'mirror.sync_run_pages',
