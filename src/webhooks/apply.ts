@@ -15,8 +15,7 @@
 import type { PrismaClient } from '../db/prisma.js';
 import { withTransactionRetry } from '../db/transactions.js';
 import { keptAsideJson } from '../runs/kept-aside.js';
-import { recordStatusChanges } from '../sync/mirror-writes.js';
-import { writeAccounts } from '../sync/store.js';
+import { recordChanges, writeAccounts } from '../sync/store.js';
 import { checkAccount, type AccountRecord } from '../upvest/schema.js';
 import { claimPendingEvents, keepAsideEventObjects, markEvents, pendingSubscriptions, type EventOutcome, type PendingEvent } from './event-store.js';
 import { NOT_OURS_REASON, type SubscriptionCheck } from './our-subscriptions.js';
@@ -90,8 +89,9 @@ export async function applyPendingEvents(prisma: PrismaClient, deps: ApplyDeps, 
           const eventIds = new Map(round.map((e) => [e.account.id, e.event.eventId]));
           const at = { observedAt: now, runId: null, eventIds };
           const accounts = round.map((e) => e.account).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-          const { written, changedIds } = await writeAccounts(tx, at, accounts);
-          await recordStatusChanges(tx, at, written);
+          const written = await writeAccounts(tx, at, accounts);
+          const { changedIds } = written;
+          await recordChanges(tx, at, written);
           for (const { event, account } of round) {
             const applied = changedIds.has(account.id);
             marks.push({
