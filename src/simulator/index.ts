@@ -28,6 +28,8 @@ export interface SimulatorOptions {
   seed?: number;
   /** Accounts created in bulk: batches of 3 to 8 share one created_at (a fifth are alone). */
   bulkCreated?: boolean;
+  /** Keep every version of every account, for tests (see Dataset.history). */
+  history?: boolean;
   /** Serve ties of the sort key in a new order on every request, from this seed (see Dataset.shuffleTies). */
   shuffleTies?: number;
   host?: string;
@@ -102,7 +104,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   }
 
   const stats = new SimulatorStats();
-  const dataset = new Dataset({ accounts: options.accounts ?? 1000, seed: options.seed ?? 1, now, bulkCreated: options.bulkCreated });
+  const dataset = new Dataset({ accounts: options.accounts ?? 1000, seed: options.seed ?? 1, now, bulkCreated: options.bulkCreated, history: options.history });
   if (options.shuffleTies !== undefined) dataset.shuffleTies(options.shuffleTies);
   const webhooks = new SimulatorWebhooks({
     dataset,

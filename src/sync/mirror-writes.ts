@@ -123,6 +123,8 @@ export interface WrittenRow {
   to_status: string;
   changed_at: string;
   inserted: boolean;
+  /** Written over an older updated_at (or inserted): a new version, not the same one served differently. */
+  newVersion?: boolean;
 }
 
 /**
@@ -140,7 +142,7 @@ export async function upsertAccounts(db: Db, at: WriteContext, accounts: Readonl
   // The pairing of written rows with their previous status is done here rather than by a join
   // whose plan would depend on the row estimates (see the note on lookups).
   const rows = await db.$queryRaw<
-    Array<{ kind: 'written' | 'previous'; id: string; status: string | null; changed_at: string | null; inserted: boolean | null }>
+    Array<{ kind: 'written' | 'previous'; id: string; status: string | null; changed_at: string | null; inserted: boolean | null; newer: boolean | null }>
   >`
     WITH input AS (
       SELECT ${RECORDSET_NAMES} FROM json_to_recordset(${accountsJsonOf(accounts, at.eventIds)}::json) AS t(${RECORDSET_TYPE}),
@@ -149,7 +151,7 @@ export async function upsertAccounts(db: Db, at: WriteContext, accounts: Readonl
       (SELECT set_config('account_sync.change_source', ${sourceOf(at)}, true)) AS source
     ),
     compared AS (
-      SELECT i.*, a.id IS NOT NULL AS known, a.status AS previous_status,
+      SELECT i.*, a.id IS NOT NULL AS known, a.status AS previous_status, i.updated_at > a.updated_at AS newer,
              (a.id IS NULL OR (i.updated_at >= a.updated_at AND ${STORED_DIFFERS_FROM_INPUT})) AS differs
       FROM input i LEFT JOIN LATERAL (SELECT * FROM accounts a WHERE a.id = i.id LIMIT 1) a ON true
     ),
@@ -179,19 +181,20 @@ export async function upsertAccounts(db: Db, at: WriteContext, accounts: Readonl
       SELECT account_id, user_id, type, extra FROM wanted ORDER BY 1, 2
       ON CONFLICT (account_id, user_id) DO NOTHING
     )
-    SELECT 'written' AS kind, id::text AS id, status, updated_at::text AS changed_at, inserted FROM written
+    SELECT 'written' AS kind, id::text AS id, status, updated_at::text AS changed_at, inserted, NULL::boolean AS newer FROM written
     UNION ALL
-    SELECT 'previous', id::text, previous_status, NULL, NULL FROM compared WHERE differs AND known`;
-  const previous = new Map<string, string | null>();
-  for (const row of rows) if (row.kind === 'previous') previous.set(row.id, row.status);
+    SELECT 'previous', id::text, previous_status, NULL, NULL, newer FROM compared WHERE differs AND known`;
+  const previous = new Map<string, { status: string | null; newer: boolean }>();
+  for (const row of rows) if (row.kind === 'previous') previous.set(row.id, { status: row.status, newer: row.newer === true });
   return rows
     .filter((row) => row.kind === 'written')
     .map((row) => ({
       id: row.id,
-      from_status: previous.get(row.id) ?? null,
+      from_status: previous.get(row.id)?.status ?? null,
       to_status: row.status!,
       changed_at: row.changed_at!,
       inserted: row.inserted!,
+      newVersion: row.inserted! || previous.get(row.id)?.newer === true,
     }));
 }
 
@@ -208,7 +211,7 @@ export interface OwnerChange {
   userId: string;
   oldValue: string | null;
   newValue: string | null;
-  /** The account's updated_at: the version that changed its owners. */
+  /** The account's updated_at when a new version changed its owners; when seen otherwise. */
   changedAt: string;
 }
 
@@ -220,12 +223,21 @@ export interface OwnerChange {
  * Only accounts whose stored version is the one on the page are touched. Returns the owners
  * that changed (recordOwnerChanges records them, last, under the feed lock).
  */
-export async function syncLinks(db: Db, at: WriteContext, accounts: ReadonlyArray<AccountRecord>): Promise<OwnerChange[]> {
-  const accountsJson = JSON.stringify(accounts.map((a) => ({ id: a.id, updated_at: a.updatedAt })));
+export async function syncLinks(
+  db: Db,
+  at: WriteContext,
+  accounts: ReadonlyArray<AccountRecord>,
+  newVersions: ReadonlySet<string> = new Set(),
+): Promise<OwnerChange[]> {
+  // A change of owners is dated by the version that made it; one of a version already stored
+  // (a field the API added to users) by when it was seen, as the accounts' trigger does.
+  const accountsJson = JSON.stringify(
+    accounts.map((a) => ({ id: a.id, updated_at: a.updatedAt, changed_at: newVersions.has(a.id) ? a.updatedAt : at.observedAt.toISOString() })),
+  );
   const linksJson = linksJsonOf(accounts);
   return db.$queryRaw<OwnerChange[]>`
     WITH current AS (
-      SELECT a.id, a.updated_at FROM json_to_recordset(${accountsJson}::json) AS i(id uuid, updated_at timestamptz)
+      SELECT a.id, i.changed_at FROM json_to_recordset(${accountsJson}::json) AS i(id uuid, updated_at timestamptz, changed_at timestamptz)
       JOIN LATERAL (SELECT a.id, a.updated_at FROM accounts a WHERE a.id = i.id AND a.updated_at = i.updated_at LIMIT 1) a ON true
     ),
     wanted AS (
@@ -264,7 +276,7 @@ export async function syncLinks(db: Db, at: WriteContext, accounts: ReadonlyArra
     SELECT ch.account_id::text AS "accountId", ch.user_id::text AS "userId",
            CASE WHEN ch.type IS NULL THEN NULL ELSE jsonb_build_object('type', ch.type, 'extra', ch.extra)::text END AS "oldValue",
            CASE WHEN ch.owner THEN jsonb_build_object('type', ch.new_type, 'extra', ch.new_extra)::text END AS "newValue",
-           to_char(c.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS "changedAt"
+           to_char(c.changed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS "changedAt"
     FROM changed ch JOIN current c ON c.id = ch.account_id
     ORDER BY 1, 2`;
 }

@@ -136,7 +136,8 @@ export async function writeAccounts(db: Db, at: WriteContext, accounts: AccountR
   const written = await upsertAccounts(db, at, accounts);
   const inserted = new Set(written.filter((row) => row.inserted).map((row) => row.id));
   const known = accounts.filter((a) => !inserted.has(a.id));
-  const ownerChanges = known.length === 0 ? [] : await syncLinks(db, at, known);
+  const newVersions = new Set(written.filter((row) => row.newVersion).map((row) => row.id));
+  const ownerChanges = known.length === 0 ? [] : await syncLinks(db, at, known, newVersions);
   const updated = new Set([...ownerChanges.map((c) => c.accountId), ...written.filter((row) => !row.inserted).map((row) => row.id)]);
   return {
     inserted,

@@ -8,7 +8,8 @@ ALTER TABLE "account_users" ADD COLUMN "extra" JSONB;
 
 -- One row per change of one mirrored field of an account: from what (old_value), to what
 -- (new_value), when (changed_at: the version's updated_at; for deleted_at, when the mirror
--- marked the deletion or saw the account again) and from where. Values are JSON (to_jsonb of
+-- marked the deletion or saw the account again; for the same version served with a field the
+-- API added, when the mirror saw it) and from where. Values are JSON (to_jsonb of
 -- the column), SQL NULL when the column was NULL. An owner's change has field 'user' and the
 -- user's id in user_id; its values are {"type": ..., "extra": ...}, NULL when not an owner.
 -- An account's first version makes no row: first_seen_at says when the mirror met it.
@@ -63,7 +64,10 @@ BEGIN
     INSERT INTO account_changes (account_id, field, old_value, new_value, changed_at, observed_at, source,
                                  sync_run_id, webhook_event_id)
     SELECT NEW.id, f.field, f.o, f.n,
-           CASE WHEN f.field <> 'deleted_at' THEN NEW.updated_at ELSE coalesce(NEW.deleted_at, NEW.last_seen_at) END,
+           CASE WHEN f.field = 'deleted_at' THEN coalesce(NEW.deleted_at, NEW.last_seen_at)
+                WHEN NEW.updated_at > OLD.updated_at THEN NEW.updated_at
+                -- The same version served differently (a field the API added): when it was seen.
+                ELSE greatest(NEW.last_seen_at, NEW.updated_at) END,
            now(), src,
            CASE WHEN src = 'sync' THEN NEW.last_sync_run_id END,
            CASE WHEN src = 'webhook' THEN NEW.last_webhook_event_id END
