@@ -16,7 +16,7 @@ import type { PrismaClient } from '../db/prisma.js';
 import { withTransactionRetry } from '../db/transactions.js';
 import { keptAsideJson } from '../runs/kept-aside.js';
 import { recordChanges, writeAccounts } from '../sync/store.js';
-import { checkAccount, type AccountRecord } from '../upvest/schema.js';
+import { checkAccount, type AccountRecord, type ExtraLimits } from '../upvest/schema.js';
 import { claimPendingEvents, keepAsideEventObjects, markEvents, pendingSubscriptions, type EventOutcome, type PendingEvent } from './event-store.js';
 import { NOT_OURS_REASON, type SubscriptionCheck } from './our-subscriptions.js';
 
@@ -53,6 +53,8 @@ export interface ApplyDeps {
   now: () => Date;
   /** Scrubs secrets from what is kept of a rejected object. */
   redact: (text: string) => string;
+  /** Bounds on the fields the schema does not know (default DEFAULT_EXTRA_LIMITS). */
+  extraLimits?: ExtraLimits;
 }
 
 /** Applies up to `batchSize` pending events, oldest created_at first. */
@@ -117,7 +119,7 @@ interface AccountEvent {
 }
 
 /** Account events with a valid object; marks for the others, and what to keep aside of them. */
-function sortOut(events: PendingEvent[], deps: Pick<ApplyDeps, 'subscriptions' | 'redact'>) {
+function sortOut(events: PendingEvent[], deps: Pick<ApplyDeps, 'subscriptions' | 'redact' | 'extraLimits'>) {
   const accountEvents: AccountEvent[] = [];
   const marks: Array<{ seq: bigint; outcome: EventOutcome; reason: string | null }> = [];
   const rejects: Array<{ eventId: string; accountId: string | null; rawJson: string; rawTruncated: boolean; reason: string }> = [];
@@ -133,7 +135,7 @@ function sortOut(events: PendingEvent[], deps: Pick<ApplyDeps, 'subscriptions' |
       continue;
     }
     const object = event.raw !== null && typeof event.raw === 'object' ? (event.raw as { object?: unknown }).object : undefined;
-    const checked = checkAccount(object);
+    const checked = checkAccount(object, deps.extraLimits);
     if (checked.ok) {
       accountEvents.push({ event, account: checked.account });
       continue;

@@ -167,4 +167,16 @@ describe('fields Upvest adds', () => {
       ORDER BY id DESC LIMIT 1`;
     expect(change).toEqual({ old_value: { tax_residency: 'DE' }, new_value: { tax_residency: 'FR' }, source: 'sync' });
   });
+
+  it('keeps aside, with the reason, an account whose unknown fields are past SYNC_EXTRA_MAX_BYTES, and stores the rest', async () => {
+    const account = h.simulator.dataset.list().find((a) => !changed.has(a.id))!;
+    // {"tax_residency":"DE","notes":"n..."}: the field every account has now, and 100 n.
+    h.simulator.dataset.setExtra(account.id, { notes: 'n'.repeat(100) });
+    const summary = await h.sync({ env: { SYNC_EXTRA_MAX_BYTES: '100' } });
+    // (The catch-up pass lists the newest account again, and keeps it aside again.)
+    expect(summary).toMatchObject({ status: 'succeeded', updated: 0 });
+    const rejected = await h.prisma.$queryRaw<Array<{ account_id: string; reason: string }>>`
+      SELECT DISTINCT account_id, reason FROM rejected_records WHERE sync_run_id = ${summary.runId}::bigint`;
+    expect(rejected).toEqual([{ account_id: account.id, reason: 'record has unknown fields of 133 bytes as JSON, more than 100' }]);
+  });
 });
