@@ -25,6 +25,7 @@ const USAGE = [
   '  worker      the daemon: scheduled syncs through a Redis queue, one at a time across replicas,',
   '              with /healthz, /readyz and /metrics on HEALTH_PORT',
   '  trigger     ask the daemon for a run now (--wait to wait for its end, --json)',
+  '  refresh <id>...  fetch these accounts now and write them to the mirror (--json)',
   '  receiver    receive Upvest webhook deliveries, verify them and store their events',
   '  webhooks    register | list | test | delete webhook subscriptions at Upvest',
   '',

@@ -14,8 +14,8 @@ export interface FeedChange {
   /** RFC 3339, UTC, microseconds. */
   changedAt: string;
   observedAt: string;
-  /** sync: seen by the run syncRunId; webhook: applied from the event webhookEventId. */
-  source: 'sync' | 'webhook';
+  /** sync: seen by the run syncRunId; webhook: applied from the event webhookEventId; lookup: fetched by `refresh`. */
+  source: 'sync' | 'webhook' | 'lookup';
   syncRunId: string | null;
   webhookEventId: string | null;
 }
@@ -59,7 +59,7 @@ export function changeJsonLine(change: FeedChange): string {
 /** One line for a person: id, when, which account, from -> to, which run or webhook event. */
 export function changeTextLine(change: FeedChange): string {
   const from = change.fromStatus ?? '(new)';
-  const by = change.source === 'webhook' ? `webhook ${change.webhookEventId}` : `run ${change.syncRunId}`;
+  const by = change.source === 'webhook' ? `webhook ${change.webhookEventId}` : change.source === 'lookup' ? 'lookup' : `run ${change.syncRunId}`;
   return `${change.id}\t${change.changedAt}\t${change.accountId}\t${from} -> ${change.toStatus}\t${by}`;
 }
 

@@ -300,6 +300,21 @@ export async function recordOwnerChanges(db: Db, at: WriteContext, changes: Read
     ORDER BY c, a, u`;
 }
 
+/**
+ * Marks deleted these accounts (those live), for a lookup answered 404 from a route shown to
+ * work; the accounts' trigger records each deletion with source 'lookup'. Returns the ids marked.
+ */
+export async function markDeletedByLookup(db: Db, ids: readonly string[], at: Date): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const rows = await db.$queryRaw<Array<{ id: string }>>`
+    WITH source AS MATERIALIZED (SELECT set_config('account_sync.change_source', 'lookup', true))
+    UPDATE accounts a SET deleted_at = ${at}
+    FROM source
+    WHERE a.id = ANY(${ids as string[]}::uuid[]) AND a.deleted_at IS NULL
+    RETURNING a.id::text AS id`;
+  return new Set(rows.map((row) => row.id));
+}
+
 /** The CTE that stores the users of the links in `wanted` not seen before. */
 function newUsersOf(at: WriteContext): Prisma.Sql {
   return Prisma.sql`new_users AS (
@@ -331,7 +346,7 @@ export async function recordStatusChanges(db: Db, at: WriteContext, written: Rea
       return `{"i":"${c.id}","n":${c.inserted},"t":${jsonStringLiteral(c.to_status)},"c":"${c.changed_at}","e":${eventId === undefined ? 'null' : `"${eventId}"`}}`;
     })
     .join(',')}]`;
-  const source = at.runId === null ? 'webhook' : 'sync';
+  const source = sourceOf(at);
   // The lock (see FEED_LOCK_KEY) is joined in, so it is held before the first id is drawn,
   // and until commit: ids become visible in the order they were handed out.
   const [inserted] = await db.$queryRaw<Array<{ count: number }>>`

@@ -1,5 +1,14 @@
 -- Keep what Upvest adds, remember every change (issue 25).
 
+-- A status change may come from a lookup (`account-sync refresh`): neither a run nor an event.
+ALTER TABLE "account_status_changes" DROP CONSTRAINT "account_status_changes_source_check";
+ALTER TABLE "account_status_changes" ADD CONSTRAINT "account_status_changes_source_check" CHECK (
+    ("source" = 'sync' AND "sync_run_id" IS NOT NULL AND "webhook_event_id" IS NULL)
+    OR ("source" = 'webhook' AND "webhook_event_id" IS NOT NULL AND "sync_run_id" IS NULL)
+    OR ("source" = 'lookup' AND "sync_run_id" IS NULL AND "webhook_event_id" IS NULL));
+COMMENT ON COLUMN "account_status_changes"."source" IS
+    'sync: seen by the sync run sync_run_id; webhook: applied from the webhook event webhook_event_id; lookup: fetched by account-sync refresh.';
+
 -- Every top-level field of an account the schema does not know, and every unknown field of a
 -- user as the account lists it, as Upvest sent them; NULL when there is none. Compared like the
 -- other columns: an unchanged value writes nothing.
