@@ -143,7 +143,8 @@ describe('the history of every change', () => {
 describe('fields Upvest adds', () => {
   it('appear on the next run without a release, each a change with its history, and a change to one is an update', async () => {
     const dataset = h.simulator.dataset;
-    const [{ before }] = await h.prisma.$queryRaw<Array<{ before: bigint }>>`SELECT coalesce(max(id), 0) AS before FROM account_changes`;
+    const [last] = await h.prisma.$queryRaw<Array<{ id: bigint }>>`SELECT coalesce(max(id), 0) AS id FROM account_changes`;
+    const before = last!.id;
     dataset.setUnknownFields({ account: { tax_residency: 'DE' }, user: { kyc_level: 2 } });
     const seen = nowUs();
     expect(await h.sync()).toMatchObject({ status: 'succeeded', inserted: 0, updated: 400, unchanged: 0 });
