@@ -6,6 +6,7 @@ import { Prng } from '../../src/simulator/hash.js';
 import { toMicros } from '../../src/sync/timestamps.js';
 import { startHarness, type Harness } from '../support/harness.js';
 import { installWriteCounter, type WriteCounter } from '../support/write-counter.js';
+import { spawnCli } from '../support/cli.js';
 
 let h: Harness;
 let writes: WriteCounter;
@@ -179,5 +180,24 @@ describe('fields Upvest adds', () => {
     const rejected = await h.prisma.$queryRaw<Array<{ account_id: string; reason: string }>>`
       SELECT DISTINCT account_id, reason FROM rejected_records WHERE sync_run_id = ${summary.runId}::bigint`;
     expect(rejected).toEqual([{ account_id: account.id, reason: 'record has unknown fields of 133 bytes as JSON, more than 100' }]);
+  });
+});
+
+describe('the change feed of every field', () => {
+  it('carries the changes, typed, from a cursor of their own, leaving the status feed as it was', async () => {
+    const rows = await h.prisma.$queryRaw<Array<{ id: string; account_id: string; field: string; user_id: string | null; old: unknown; new: unknown; source: string }>>`
+      SELECT id::text, account_id::text, field, user_id::text, old_value AS old, new_value AS new, source
+      FROM account_changes c ORDER BY c.id LIMIT 6`;
+    const since = BigInt(rows[0]!.id) - 1n;
+    const cli = spawnCli(['changes', '--fields', '--json', '--since', String(since), '--limit', '5'], h.env);
+    expect((await cli.exited).code).toBe(0);
+    await cli.closed;
+    const lines = cli.stdout().trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines.map(({ id, account_id, field, user_id, old, new: now, source }) => ({ id: String(id), account_id, field, user_id, old, new: now, source }))).toEqual(rows.slice(0, 5));
+    // The status feed is read as before: its own ids, its own lines.
+    const status = spawnCli(['changes', '--json', '--limit', '1'], h.env);
+    expect((await status.exited).code).toBe(0);
+    await status.closed;
+    expect(Object.keys(JSON.parse(status.stdout()) as object)).toEqual(['id', 'account_id', 'from_status', 'to_status', 'changed_at', 'observed_at', 'source', 'sync_run_id', 'webhook_event_id']);
   });
 });

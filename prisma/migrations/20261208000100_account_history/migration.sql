@@ -55,6 +55,19 @@ CREATE TRIGGER "account_changes_feed_lock"
     BEFORE INSERT ON "account_changes"
     FOR EACH STATEMENT EXECUTE FUNCTION "account_status_changes_feed_lock"();
 
+-- Followers of the field feed (`account-sync changes --fields --follow`) are woken by a NOTIFY
+-- on a channel of its own; the status feed's consumers hear nothing new.
+CREATE FUNCTION "account_changes_notify"() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('account_changes', '');
+    RETURN NULL;
+END;
+$$;
+CREATE TRIGGER "account_changes_notify"
+    AFTER INSERT ON "account_changes"
+    FOR EACH STATEMENT EXECUTE FUNCTION "account_changes_notify"();
+
 -- The changes of an account's own columns, recorded by the database for whichever writer
 -- updates the row (upserts of a sync, a webhook or a lookup; deletion marks), from the row
 -- version it replaced: exactly once, and from what the row really held. Deferred to commit, so
