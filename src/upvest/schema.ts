@@ -60,8 +60,13 @@ export const DEFAULT_EXTRA_LIMITS: ExtraLimits = { bytes: 16_384, depth: 8 };
 const ACCOUNT_FIELDS: ReadonlySet<string> = new Set(['id', 'created_at', 'updated_at', 'account_group_id', 'type', 'users', 'name', 'status', 'account_number']);
 const USER_FIELDS: ReadonlySet<string> = new Set(['id', 'type']);
 
-/** The fields of `raw` not in `known`, or null when there are none. */
+/**
+ * The fields of `raw` not in `known`, or null when there are none. Only called on records that
+ * hold every known field (they are all required), so as many keys as known fields means none
+ * other: the common case costs one count.
+ */
 function unknownFieldsOf(raw: Record<string, unknown>, known: ReadonlySet<string>): Record<string, unknown> | null {
+  if (Object.keys(raw).length === known.size) return null;
   let extra: Record<string, unknown> | null = null;
   for (const key of Object.keys(raw)) {
     if (known.has(key)) continue;
@@ -234,8 +239,11 @@ type ValidAccount = z.infer<typeof accountSchema>;
 /** `a` holds every field of the record, unknown ones included. */
 function recordOf(a: ValidAccount): AccountRecord {
   // One link per user: a repeated user would break the (account_id, user_id) key.
-  const byUser = new Map<string, { type: string; extra: string | null }>();
-  for (const user of a.users) byUser.set(user.id.toLowerCase(), { type: user.type, extra: extraJsonOf(unknownFieldsOf(user, USER_FIELDS)) });
+  const byUser = new Map<string, { id: string; type: string; extra: string | null }>();
+  for (const user of a.users) {
+    const id = user.id.toLowerCase();
+    byUser.set(id, { id, type: user.type, extra: extraJsonOf(unknownFieldsOf(user, USER_FIELDS)) });
+  }
   return {
     id: a.id.toLowerCase(),
     accountGroupId: a.account_group_id.toLowerCase(),
@@ -246,7 +254,7 @@ function recordOf(a: ValidAccount): AccountRecord {
     createdAt: a.created_at,
     updatedAt: a.updated_at,
     extra: extraJsonOf(unknownFieldsOf(a, ACCOUNT_FIELDS)),
-    users: [...byUser].map(([id, user]) => ({ id, ...user })),
+    users: [...byUser.values()],
   };
 }
 
