@@ -9,7 +9,8 @@ import { oneLineMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { AccountLookup, UpvestClient } from '../upvest/client.js';
 import { checkAccount, DEFAULT_EXTRA_LIMITS, usableIdOf, type AccountRecord, type ExtraLimits } from '../upvest/schema.js';
-import { markDeletedByLookup, type WriteContext } from './mirror-writes.js';
+import { markDeletedByLookup } from './change-log.js';
+import type { WriteContext } from './mirror-writes.js';
 import { byId, recordChanges, writeAccounts } from './store.js';
 
 export type RefreshOutcomeKind =

@@ -9,7 +9,8 @@ import { keptAsideJson } from '../runs/kept-aside.js';
 import type { PageKeys } from '../runs/coverage.js';
 import { enterPageWrites, recordPages, rememberFingerprints, type KeptAside, type PageKind, type PageRecord, type PageRejection } from '../runs/sql/pages.js';
 import type { AccountRecord } from '../upvest/schema.js';
-import { recordOwnerChanges, recordStatusChanges, syncLinks, upsertAccounts, upvestShapeOf, type OwnerChange, type WriteContext, type WrittenRow } from './mirror-writes.js';
+import { recordOwnerChanges, type OwnerChange } from './change-log.js';
+import { recordStatusChanges, syncLinks, upsertAccounts, upvestShapeOf, type WriteContext, type WrittenRow } from './mirror-writes.js';
 import { toMicros } from './timestamps.js';
 
 export type { AccountRecord, KeptAside };
