@@ -8,6 +8,8 @@
   const fmt = (n) => number.format(n);
   const compact = new Intl.NumberFormat('en-US', { notation: 'compact', maximumFractionDigits: 1 });
   const countAxis = (extra = {}) => ({ size: 52, values: (u, ticks) => ticks.map((t) => compact.format(t)), ...extra });
+  /** A bar's length is its value: a bar chart's value axis starts at zero, whatever the smallest bar. */
+  const fromZero = { range: (u, min, max) => [0, max > 0 ? max * 1.05 : 1] };
   const COLORS = { ACTIVE: '#1a7f37', PENDING_APPROVAL: '#bf8700', LOCKED: '#cf222e', CLOSING: '#8250df', CLOSED: '#6e7781' };
   const PALETTE = ['#2f6fdb', '#e16f24', '#0a7b83', '#a475f9', '#c93c37', '#4d8f00'];
   const colorOf = (status) => COLORS[status] ?? PALETTE[[...status].reduce((h, c) => (h * 31 + c.charCodeAt(0)) >>> 0, 7) % PALETTE.length];
@@ -134,7 +136,8 @@
       chronological.map((r) => r.accountsWritten),
       chronological.map((r) => r.statusChanges),
     ], () => ({
-      scales: { x: { time: false }, s: {}, n: {} },
+      valueScale: 's',
+      scales: { x: { time: false }, s: fromZero, n: {} },
       axes: [
         { values: (u, ticks) => ticks.map((t) => (Number.isInteger(t) ? `#${t}` : '')) },
         { scale: 's', label: 'seconds', size: 52 },
@@ -176,11 +179,33 @@
     $('trend-today').textContent = series.length
       ? `${lastDay}: ${series.map((s) => `${s.status} ${fmt(s.accounts[s.accounts.length - 1])}`).join(' · ')}`
       : '';
+    const began = figures.trend.began;
+    const before = began === null ? 0 : figures.trend.days.filter((d) => d < began).length;
+    $('trend-began').textContent = began === null ? '' : before > 0 ? `Before ${began} the mirror had not begun: those days are not known.` : '';
+    $('trend-chart').dataset.began = began ?? '';
     plot('trend', [days, ...series.map((s) => s.accounts)], () => ({
       tzDate: utcDate,
       series: [{}, ...series.map((s) => ({ label: s.status, stroke: colorOf(s.status), width: 2 }))],
       axes: [{}, countAxis()],
-    }), series.length === 0 ? 'No accounts yet.' : null, series.map((s) => s.status).join());
+      drawBefore: (u) => shadeBefore(u, began === null ? null : Date.parse(`${began}T00:00:00Z`) / 1000),
+    }), began === null ? 'No successful run yet: nothing is known.' : series.length === 0 ? 'No accounts yet.' : null, series.map((s) => s.status).join());
+  }
+
+  /** Greys the days before the mirror began, and says so. */
+  function shadeBefore(u, beganAt) {
+    if (beganAt === null || beganAt <= u.scales.x.min) return;
+    const ratio = devicePixelRatio;
+    const left = u.bbox.left;
+    const right = Math.min(u.bbox.left + u.bbox.width, u.valToPos(beganAt, 'x', true));
+    const ctx = u.ctx;
+    ctx.save();
+    ctx.fillStyle = '#8884';
+    ctx.fillRect(left, u.bbox.top, right - left, u.bbox.height);
+    ctx.fillStyle = '#666';
+    ctx.font = `${12 * ratio}px sans-serif`;
+    ctx.textBaseline = 'top';
+    if (right - left > 140 * ratio) ctx.fillText('before the mirror began', left + 8 * ratio, u.bbox.top + 8 * ratio);
+    ctx.restore();
   }
 
   function renderChanges(figures) {
@@ -192,6 +217,7 @@
     $('changes-chart').dataset.total = String(total);
     plot('changes', [hours.map((h) => Date.parse(h) / 1000), changes], () => ({
       tzDate: utcDate,
+      scales: { y: fromZero },
       series: [{}, { label: 'changes', stroke: '#0a7b83', fill: '#0a7b8366', paths: uPlot.paths.bars({ size: [0.9, 20] }) }],
       axes: [{}, countAxis()],
     }), null);
@@ -211,7 +237,14 @@
     existing?.chart.destroy();
     box.replaceChildren();
     const size = () => ({ width: Math.max(200, box.clientWidth), height: box.clientWidth < 500 ? 200 : 260 });
-    const chart = new uPlot({ ...size(), ...options(), hooks: { draw: [() => (box.dataset.drawn = String(Number(box.dataset.drawn) + 1))] } }, data, box);
+    const { valueScale = 'y', drawBefore, ...uplotOptions } = options();
+    const drawn = (u) => {
+      // Where the value axis starts, for whoever checks the drawing (the browser tests).
+      box.dataset.valueMin = String(u.scales[valueScale].min);
+      box.dataset.drawn = String(Number(box.dataset.drawn) + 1);
+    };
+    const hooks = { draw: [drawn], ...(drawBefore ? { drawClear: [drawBefore] } : {}) };
+    const chart = new uPlot({ ...size(), ...uplotOptions, hooks }, data, box);
     state.charts[name] = { chart, shape, size };
   }
   new ResizeObserver(() => Object.values(state.charts).forEach((c) => c.chart.setSize(c.size()))).observe(document.querySelector('main'));

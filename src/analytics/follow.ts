@@ -9,16 +9,18 @@ import { FEED_CHANNEL } from '../db/feed.js';
 import type { PrismaClient } from '../db/prisma.js';
 import { describePgError } from '../db/pg-client.js';
 import type { Logger } from '../logger.js';
-import { drainChanges, type FeedChange } from './feed.js';
+import { drainChanges, type FeedChange, type FeedReader } from './feed.js';
 
 export const DEFAULT_SAFETY_INTERVAL_MS = 30_000;
 
-export interface FollowDeps {
+export interface FollowDeps<T extends { id: string } = FeedChange> {
   prisma: PrismaClient;
   /** Opens a dedicated connection for LISTEN; it is ended when following stops. */
   connect: () => Promise<Client>;
   logger: Logger;
-  emit: (change: FeedChange) => void | Promise<void>;
+  emit: (change: T) => void | Promise<void>;
+  /** Another feed than the status changes: how to read it, and the channel that announces it. */
+  feed?: { read: FeedReader<T>; channel: string };
 }
 
 export interface FollowOptions {
@@ -39,7 +41,7 @@ export interface FollowResult {
 }
 
 /** Prints (emits) every change after `since`, then each new one as it commits, until stopped. */
-export async function followChanges(deps: FollowDeps, options: FollowOptions): Promise<FollowResult> {
+export async function followChanges<T extends { id: string } = FeedChange>(deps: FollowDeps<T>, options: FollowOptions): Promise<FollowResult> {
   const { signal } = options;
   const safetyIntervalMs = options.safetyIntervalMs ?? DEFAULT_SAFETY_INTERVAL_MS;
   const wake = new Wakeup();
@@ -62,6 +64,7 @@ export async function followChanges(deps: FollowDeps, options: FollowOptions): P
         batchSize: options.batchSize,
         signal,
         emit: deps.emit,
+        read: deps.feed?.read,
       });
       cursor = round.cursor;
       emitted += round.emitted;
@@ -82,7 +85,8 @@ interface Listener {
 }
 
 /** A LISTENing connection, or null when none could be opened (we then poll until one can). */
-async function openListener(deps: FollowDeps, wake: Wakeup): Promise<Listener | null> {
+async function openListener<T extends { id: string }>(deps: FollowDeps<T>, wake: Wakeup): Promise<Listener | null> {
+  const channel = deps.feed?.channel ?? FEED_CHANNEL;
   let client: Client | undefined;
   let alive = false;
   const lost = (error?: unknown) => {
@@ -98,11 +102,11 @@ async function openListener(deps: FollowDeps, wake: Wakeup): Promise<Listener | 
     client = await deps.connect();
     // Handlers go on before LISTEN so that nothing said right after it goes unheard.
     client.on('notification', (message) => {
-      if (message.channel === FEED_CHANNEL) wake.notify();
+      if (message.channel === channel) wake.notify();
     });
     client.on('error', lost);
     client.on('end', () => lost());
-    await client.query(`LISTEN ${escapeIdentifier(FEED_CHANNEL)}`);
+    await client.query(`LISTEN ${escapeIdentifier(channel)}`);
     alive = true;
   } catch (error) {
     deps.logger.warn(

@@ -75,6 +75,7 @@ export async function grantReadonly(prisma: PrismaClient, options: GrantReadonly
       // Tables and views alike.
       `GRANT SELECT ON ALL TABLES IN SCHEMA ${schema} TO ${role}`,
       `GRANT EXECUTE ON FUNCTION ${schema}."account_status_daily"(date, date, text) TO ${role}`,
+      `GRANT EXECUTE ON FUNCTION ${schema}."accounts_as_of"(timestamptz) TO ${role}`,
       // Tables and views that later migrations create (as the mirror's owner) are readable too.
       `ALTER DEFAULT PRIVILEGES FOR ROLE ${escapeIdentifier(target.owner)} IN SCHEMA ${schema} GRANT SELECT ON TABLES TO ${role}`,
     ];

@@ -1,16 +1,30 @@
-// `account-sync changes [--since <id>] [--json] [--follow] [--limit N]`: the status change feed,
-// from a cursor the consumer keeps (the id of the last change it handled). Composition root.
+// `account-sync changes [--since <id>] [--json] [--follow] [--limit N] [--fields]`: the status
+// change feed (or, with --fields, the feed of every field change), from a cursor the consumer
+// keeps (the id of the last change it handled). Composition root.
 import { openClient } from '../db/pg-client.js';
 import { createPrisma } from '../db/prisma.js';
 import { EXIT } from '../exit-codes.js';
-import { changeJsonLine, changeTextLine, drainChanges, type FeedChange } from '../analytics/feed.js';
+import {
+  changeJsonLine,
+  changeTextLine,
+  drainChanges,
+  fieldChangeJsonLine,
+  fieldChangeTextLine,
+  readFieldChanges,
+  type FeedChange,
+  type FieldChange,
+} from '../analytics/feed.js';
+import { FIELD_FEED_CHANNEL } from '../db/feed.js';
 import { followChanges } from '../analytics/follow.js';
 import { createLineWriter, isBrokenPipe } from '../analytics/line-writer.js';
 import { parseCommandLine, usageError } from './arguments.js';
 import { setUp, type Command, type CommandContext } from './command.js';
 import { abortOnStopSignals } from './signals.js';
 
-export const CHANGES_USAGE = 'usage: account-sync changes [--since <id>] [--json] [--follow] [--limit N]';
+// --fields: the feed of every change of every mirrored field (account_changes: name, type,
+// account group, owners, extra, status, deletion, ...) instead of the status changes; its ids
+// are its own cursor.
+export const CHANGES_USAGE = 'usage: account-sync changes [--since <id>] [--json] [--follow] [--limit N] [--fields]';
 
 const COMMAND_LINE = {
   name: 'changes',
@@ -20,6 +34,7 @@ const COMMAND_LINE = {
     json: { type: 'boolean', default: false },
     follow: { type: 'boolean', short: 'f', default: false },
     limit: { type: 'string' },
+    fields: { type: 'boolean', default: false },
   },
 } as const;
 
@@ -39,6 +54,8 @@ export interface ChangesOptions {
   json: boolean;
   follow: boolean;
   limit: number | undefined;
+  /** The field feed (account_changes) instead of the status changes. */
+  fields: boolean;
 }
 
 /** The options, or the exit code when there is nothing more to do (help, or a usage error). */
@@ -56,7 +73,7 @@ function parseChangesArgs(args: string[], context: CommandContext): ChangesOptio
     }
     limit = Number(values.limit);
   }
-  return { since: BigInt(values.since), json: values.json, follow: values.follow, limit };
+  return { since: BigInt(values.since), json: values.json, follow: values.follow, limit, fields: values.fields };
 }
 
 /**
@@ -76,9 +93,14 @@ export async function runChanges(
   const stopped = new AbortController();
   const signal = AbortSignal.any([deps.signal, stopped.signal]);
   const out = createLineWriter(context.stdout, signal);
-  const emit = async (change: FeedChange) => {
+  const lineOf = (change: FeedChange | FieldChange) =>
+    options.fields
+      ? options.json ? fieldChangeJsonLine(change as FieldChange) : fieldChangeTextLine(change as FieldChange)
+      : options.json ? changeJsonLine(change as FeedChange) : changeTextLine(change as FeedChange);
+  const read = options.fields ? readFieldChanges : undefined;
+  const emit = async (change: FeedChange | FieldChange) => {
     try {
-      await out.write(options.json ? changeJsonLine(change) : changeTextLine(change));
+      await out.write(lineOf(change));
     } catch (error) {
       if (!isBrokenPipe(error)) throw error;
       stopped.abort();
@@ -86,7 +108,7 @@ export async function runChanges(
   };
   try {
     if (!options.follow) {
-      const result = await drainChanges(prisma, { since: options.since, limit: options.limit, signal, emit });
+      const result = await drainChanges<FeedChange | FieldChange>(prisma, { since: options.since, limit: options.limit, signal, emit, read });
       if (!options.json && !stopped.signal.aborted) {
         context.stderr.write(`-- ${result.emitted} change(s); continue with --since ${result.cursor}\n`);
       }
@@ -98,6 +120,7 @@ export async function runChanges(
         connect: () => openClient(config.database.url, 'account-sync changes --follow'),
         logger,
         emit,
+        feed: read && { read, channel: FIELD_FEED_CHANNEL },
       },
       { since: options.since, limit: options.limit, signal, safetyIntervalMs: deps.safetyIntervalMs },
     );

@@ -11,6 +11,7 @@ export const COMMANDS = {
   'grant-readonly': async () => (await import('./grant-readonly.js')).grantReadonlyCommand,
   worker: async () => (await import('./worker.js')).workerCommand,
   trigger: async () => (await import('./trigger.js')).triggerCommand,
+  refresh: async () => (await import('./refresh.js')).refreshCommand,
   receiver: async () => (await import('./receiver.js')).receiverCommand,
   webhooks: async () => (await import('./webhooks.js')).webhooksCommand,
 } satisfies Record<string, () => Promise<Command>>;

@@ -42,6 +42,7 @@ export const COMMAND_SECTIONS = {
   demo: ['database', 'upvest', 'sync', 'webhooks', 'log'],
   worker: ['database', 'upvest', 'sync', 'schedule', 'redis', 'queue', 'health', 'healthAuth', 'shutdown', 'statusPage', 'log'],
   trigger: ['redis', 'queue', 'log'],
+  refresh: ['database', 'upvest', 'sync', 'log'],
   status: ['database', 'schedule', 'log'],
   changes: ['database', 'log'],
   'grant-readonly': ['database', 'log'],

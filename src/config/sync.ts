@@ -2,6 +2,7 @@
 // Both `sync` and the daemon run with what runOptionsOf builds from it.
 import { section, withDefault } from './setting.js';
 import { trueOrFalse, wholeNumber } from './values.js';
+import type { ExtraLimits } from '../upvest/schema.js';
 
 export interface SyncConfig {
   pageSize: number;
@@ -28,6 +29,8 @@ export interface SyncConfig {
   resumeWithinMs: number;
   /** How long a queued run waits for another process's run to end before it is skipped. */
   lockWaitMs: number;
+  /** Bounds on the fields the schema does not know, kept as JSON (see src/upvest/schema.ts). */
+  extraLimits: ExtraLimits;
 }
 
 export const sync = section(
@@ -61,6 +64,16 @@ export const sync = section(
     ),
     SYNC_RESUME_WITHIN_MS: withDefault(wholeNumber(0, 30 * 86_400_000), '21600000', 'a left-behind run active within this long is resumed'),
     SYNC_LOCK_WAIT_MS: withDefault(wholeNumber(0, 3_600_000), '10000', "how long a queued run waits for another process's run"),
+    SYNC_EXTRA_MAX_BYTES: withDefault(
+      wholeNumber(2, 1_000_000),
+      '16384',
+      "bytes of JSON the fields Upvest sends that account-sync does not know may take, per account and per user (kept in extra); a record past it is kept aside with the reason",
+    ),
+    SYNC_EXTRA_MAX_DEPTH: withDefault(
+      wholeNumber(1, 100),
+      '8',
+      'how deeply those fields may nest (their object is depth 1); a record past it is kept aside with the reason',
+    ),
   },
   (v): SyncConfig => ({
     pageSize: v.SYNC_PAGE_SIZE,
@@ -76,6 +89,7 @@ export const sync = section(
     fullIntervalMs: v.SYNC_FULL_INTERVAL_MS,
     resumeWithinMs: v.SYNC_RESUME_WITHIN_MS,
     lockWaitMs: v.SYNC_LOCK_WAIT_MS,
+    extraLimits: { bytes: v.SYNC_EXTRA_MAX_BYTES, depth: v.SYNC_EXTRA_MAX_DEPTH },
   }),
 );
 

@@ -1,6 +1,7 @@
 // One sync run under the run lock: take the lock, settle the runs that dead or stopped
 // processes left behind (resuming the newest where it can), run, let go. Shared by the daemon's
 // job processor and `account-sync sync`, so both follow the same rules.
+import type { ExtraLimits } from '../upvest/schema.js';
 import { assertMigrated } from '../db/migration-check.js';
 import type { PrismaClient } from '../db/prisma.js';
 import type { Logger } from '../logger.js';
@@ -42,6 +43,7 @@ export interface GuardedRunOptions {
   skipUnchangedPages?: boolean;
   bulkLoad?: boolean;
   deferIndexesFrom?: number;
+  extraLimits?: ExtraLimits;
   /** 0: give up at once when another run holds the lock; Infinity: wait for it. */
   lockWaitMs: number;
   resumeWithinMs: number;
@@ -105,6 +107,7 @@ export async function runGuarded(deps: GuardedRunDeps, options: GuardedRunOption
         skipUnchangedPages: options.skipUnchangedPages,
         bulkLoad: options.bulkLoad,
         deferIndexesFrom: options.deferIndexesFrom,
+        extraLimits: options.extraLimits,
         resumeRunId: resume?.runId,
       },
     );

@@ -34,6 +34,8 @@ const SPAN_S = 4 * 365 * 86_400;
 export interface UserRef {
   id: string;
   type: string;
+  /** Fields a newer API version adds to the user, served beside id and type. */
+  extra?: Readonly<Record<string, unknown>>;
 }
 
 /** The immutable facts of one account; `updatedUs` and friends may be overridden later. */
@@ -49,6 +51,8 @@ export interface AccountFields {
   name: string;
   status: string;
   accountNumber: number;
+  /** Fields a newer API version adds to the account, served beside the others. */
+  extra?: Readonly<Record<string, unknown>>;
 }
 
 export class BaseAccounts {

@@ -13,7 +13,7 @@ export type SortField = 'created_at' | 'updated_at';
 
 /** A change the dataset made, for listeners such as the webhook sender. */
 export interface DatasetChange {
-  kind: 'status' | 'rename' | 'users' | 'added' | 'removed' | 'restored';
+  kind: 'status' | 'rename' | 'users' | 'extra' | 'added' | 'removed' | 'restored';
   /** The account after the change. */
   account: SimAccount;
   /** Its status before, for status changes. */
@@ -33,12 +33,27 @@ export interface DatasetOptions {
    * several groups, about 1.2 links and 0.88 users per account, 22% of users in more than one group. Default: the original shape.
    */
   tenant?: boolean;
+  /** Keep every version of every account (see history()): for tests, a few thousand accounts. */
+  history?: boolean;
+}
+
+/** Fields a newer API version adds to every account and every user, served without a new version. */
+export interface UnknownFields {
+  account?: Readonly<Record<string, unknown>>;
+  user?: Readonly<Record<string, unknown>>;
+}
+
+/** One version of an account as served from `atUs` (microseconds since the epoch) on; null: not listed. */
+export interface AccountVersion {
+  atUs: number;
+  account: SimAccount | null;
 }
 
 interface Override {
   status?: string;
   name?: string;
   users?: readonly UserRef[];
+  extra?: Readonly<Record<string, unknown>>;
   updatedUs: number;
 }
 
@@ -59,6 +74,9 @@ export class Dataset {
   private readonly removed: number[] = [];
   private readonly listeners = new Set<(change: DatasetChange) => void>();
   private lastChangeUs: number;
+  private unknownFields: UnknownFields | null = null;
+  /** By index: every version since the first change (the one before it included); null when not kept. */
+  private readonly versions: Map<number, AccountVersion[]> | null;
   private clockTicks = 0;
   private newUsers = 0;
   private addedGroups = 0;
@@ -78,6 +96,60 @@ export class Dataset {
     this.now = options.now ?? Date.now;
     this.base = new BaseAccounts(this.seed, count, { bulkCreated: options.bulkCreated, tenant: options.tenant });
     this.lastChangeUs = this.base.maxUpdatedUs;
+    this.versions = options.history ? new Map() : null;
+  }
+
+  /**
+   * Every version of the account the dataset served, oldest first, each from the instant it was
+   * served (its updated_at for a change; the clock for a removal, a restoration or fields added
+   * to every account). Needs the history option.
+   */
+  history(id: string): AccountVersion[] {
+    if (!this.versions) throw new Error('simulator dataset: history was not kept (DatasetOptions.history)');
+    const index = this.requireIndex(id);
+    return this.versions.get(index) ?? [{ atUs: this.initialAtUs(index), account: accountObject(this.fields(index)) }];
+  }
+
+  /** The account as served at `atUs`; null when not listed then (or not created yet). */
+  asOf(id: string, atUs: number): SimAccount | null {
+    let found: SimAccount | null = null;
+    for (const version of this.history(id)) if (version.atUs <= atUs) found = version.account;
+    return found;
+  }
+
+  /**
+   * Serves these fields on every account and user from now on (null: none), as when Upvest
+   * ships a minor version that adds fields: no account gets a new updated_at.
+   */
+  setUnknownFields(fields: UnknownFields | null): void {
+    const touched = this.versions ? this.ids().map((id) => this.requireIndex(id)) : [];
+    touched.forEach((index) => this.keepVersion(index, 'before'));
+    this.unknownFields = fields;
+    const atUs = Math.max(Math.floor(this.now()) * 1000, this.lastChangeUs + 1);
+    this.lastChangeUs = atUs;
+    touched.forEach((index) => this.keepVersion(index, atUs));
+  }
+
+  /** Sets the account's own unknown fields (undefined: none): a change, with a new updated_at. */
+  setExtra(id: string, extra: Readonly<Record<string, unknown>> | undefined): SimAccount {
+    return this.change(id, 'extra', (o) => (o.extra = extra ?? {}));
+  }
+
+  private initialAtUs(index: number): number {
+    return index < this.base.count ? this.base.createdUs(index) : this.added[index - this.base.count]!.createdUs;
+  }
+
+  /** Keeps the version served now, from atUs; 'before': the one served before a first change. */
+  private keepVersion(index: number, atUs: number | 'before'): void {
+    if (!this.versions) return;
+    const kept = this.versions.get(index);
+    if (atUs === 'before') {
+      if (!kept) this.versions.set(index, [{ atUs: this.initialAtUs(index), account: this.isRemoved(index) ? null : accountObject(this.fields(index)) }]);
+      return;
+    }
+    const version = { atUs, account: this.isRemoved(index) ? null : accountObject(this.fields(index)) };
+    if (kept) kept.push(version);
+    else this.versions.set(index, [version]);
   }
 
   /** Calls `listener` after every change, addition, removal and restoration; returns an unsubscribe. */
@@ -237,8 +309,10 @@ export class Dataset {
     return ids.map((id) => this.change(id, 'status', (o) => (o.status = status), updatedUs));
   }
 
-  setUsers(id: string, users: ReadonlyArray<string | { id: string; type?: string }>): SimAccount {
-    const refs = users.map((u) => (typeof u === 'string' ? { id: u, type: 'OWNER' } : { id: u.id, type: u.type ?? 'OWNER' }));
+  setUsers(id: string, users: ReadonlyArray<string | { id: string; type?: string; extra?: Record<string, unknown> }>): SimAccount {
+    const refs = users.map((u) =>
+      typeof u === 'string' ? { id: u, type: 'OWNER' } : { id: u.id, type: u.type ?? 'OWNER', ...(u.extra ? { extra: u.extra } : {}) },
+    );
     return this.change(id, 'users', (o) => (o.users = refs));
   }
 
@@ -276,7 +350,8 @@ export class Dataset {
         accountNumber: this.lastAddedGroupSize,
       };
       this.added.push(fields);
-      out.push(accountObject(fields));
+      this.keepVersion(index, createdUs);
+      out.push(accountObject(this.fields(index)));
       this.emit('added', index);
     }
     this.orderDirty = true;
@@ -286,8 +361,10 @@ export class Dataset {
   /** Stops listing the account; returns false when it was not listed. */
   remove(id: string): boolean {
     const index = this.requireIndex(id);
+    this.keepVersion(index, 'before');
     const inserted = sortedInsert(this.removed, index);
     if (inserted) {
+      this.keepVersion(index, this.tick());
       this.orderDirty = true;
       this.emit('removed', index);
     }
@@ -297,8 +374,10 @@ export class Dataset {
   /** Lists a removed account again, with the data it had. */
   restore(id: string): boolean {
     const index = this.requireIndex(id);
+    this.keepVersion(index, 'before');
     const deleted = sortedRemove(this.removed, index);
     if (deleted) {
+      this.keepVersion(index, this.tick());
       this.orderDirty = true;
       this.emit('restored', index);
     }
@@ -360,17 +439,27 @@ export class Dataset {
         f.users = o.users;
         f.usersJson = undefined;
       }
+      if (o.extra !== undefined) f.extra = o.extra;
     }
+    const added = this.unknownFields;
+    if (added?.account) f.extra = { ...added.account, ...f.extra };
+    if (added?.user) {
+      f.users = f.users.map((u) => ({ ...u, extra: { ...added.user, ...u.extra } }));
+      f.usersJson = undefined;
+    }
+    if (f.extra && Object.keys(f.extra).length === 0) delete f.extra;
     return f;
   }
 
   private change(id: string, kind: DatasetChange['kind'], apply: (o: Override) => void, updatedUs?: number): SimAccount {
     const index = this.requireIndex(id);
     const fromStatus = kind === 'status' && this.listeners.size > 0 ? this.fields(index).status : undefined;
+    this.keepVersion(index, 'before');
     const o = this.overrides.get(index) ?? { updatedUs: 0 };
     apply(o);
     o.updatedUs = updatedUs ?? this.tick();
     this.overrides.set(index, o);
+    this.keepVersion(index, o.updatedUs);
     this.orderDirty = true;
     this.emit(kind, index, fromStatus);
     return accountObject(this.fields(index));

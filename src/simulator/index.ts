@@ -31,6 +31,8 @@ export interface SimulatorOptions {
   bulkCreated?: boolean;
   /** Accounts shaped like a real tenant's: joint accounts, owners of several groups (see Dataset). */
   tenant?: boolean;
+  /** Keep every version of every account, for tests (see Dataset.history). */
+  history?: boolean;
   /** Serve ties of the sort key in a new order on every request, from this seed (see Dataset.shuffleTies). */
   shuffleTies?: number;
   host?: string;
@@ -105,7 +107,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   }
 
   const stats = new SimulatorStats();
-  const dataset = new Dataset({ accounts: options.accounts ?? 1000, seed: options.seed ?? 1, now, bulkCreated: options.bulkCreated, tenant: options.tenant });
+  const dataset = new Dataset({ accounts: options.accounts ?? 1000, seed: options.seed ?? 1, now, bulkCreated: options.bulkCreated, tenant: options.tenant, history: options.history });
   if (options.shuffleTies !== undefined) dataset.shuffleTies(options.shuffleTies);
   const webhooks = new SimulatorWebhooks({
     dataset,

@@ -18,12 +18,13 @@ export interface SimAccount {
 
 export function accountObject(f: AccountFields): SimAccount {
   return {
+    ...f.extra,
     id: f.id,
     created_at: formatMicros(f.createdUs),
     updated_at: formatMicros(f.updatedUs),
     account_group_id: f.groupId,
     type: f.type,
-    users: f.users.map((u) => ({ id: u.id, type: u.type })),
+    users: f.users.map((u) => ({ ...u.extra, id: u.id, type: u.type })),
     name: f.name,
     status: f.status,
     account_number: f.accountNumber,
@@ -45,6 +46,7 @@ export function usersJson(users: readonly UserRef[]): string {
 
 export function accountJson(f: AccountFields, corruption?: Record<string, unknown>): string {
   if (corruption) return JSON.stringify(Object.assign(accountObject(f), corruption));
+  if (f.extra || f.users.some((u) => u.extra)) return JSON.stringify(accountObject(f));
   return (
     `{"id":"${f.id}","created_at":"${formatMicros(f.createdUs)}","updated_at":"${formatMicros(f.updatedUs)}",` +
     `"account_group_id":"${f.groupId}","type":${quote(f.type)},"users":${f.usersJson ?? usersJson(f.users)},` +

@@ -45,6 +45,7 @@ export function accountEventType(change: DatasetChange): string | undefined {
       return (change.fromStatus !== change.account.status && STATUS_EVENTS[change.account.status]) || 'ACCOUNT.UPDATED';
     case 'rename':
     case 'users':
+    case 'extra':
       return 'ACCOUNT.UPDATED';
     default:
       return undefined;

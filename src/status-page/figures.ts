@@ -13,8 +13,11 @@ export interface MirrorFigures {
   /** UTC, the day the trend ends on (today when computed). */
   today: string;
   accounts: { live: number; deleted: number; byStatus: Array<{ status: string; accounts: number }> };
-  /** Accounts in each status at the end of each UTC day, oldest day first. */
-  trend: { days: string[]; series: Array<{ status: string; accounts: number[] }> };
+  /**
+   * Accounts in each status at the end of each UTC day, oldest day first; null for the days
+   * before the mirror began (the UTC day its first successful run finished): nobody saw them.
+   */
+  trend: { days: string[]; began: string | null; series: Array<{ status: string; accounts: Array<number | null> }> };
   /** Status changes by the hour they happened (changed_at), oldest hour first, the current hour last. */
   changesPerHour: { hours: string[]; changes: number[] };
 }
@@ -23,7 +26,7 @@ export async function computeMirrorFigures(prisma: PrismaClient, now: Date): Pro
   const today = now.toISOString().slice(0, 10);
   const currentHour = new Date(Math.floor(now.getTime() / 3_600_000) * 3_600_000);
   const firstHour = new Date(currentHour.getTime() - (CHANGE_HOURS - 1) * 3_600_000);
-  const [byStatus, deleted, daily, hourly] = await Promise.all([
+  const [byStatus, deleted, daily, hourly, firstRun] = await Promise.all([
     prisma.$queryRaw<Array<{ status: string; accounts: number }>>`
       SELECT status, accounts::int AS accounts FROM account_status_counts ORDER BY accounts DESC, status`,
     prisma.$queryRaw<Array<{ n: number }>>`SELECT count(*)::int AS n FROM accounts WHERE deleted_at IS NOT NULL`,
@@ -37,14 +40,20 @@ export async function computeMirrorFigures(prisma: PrismaClient, now: Date): Pro
       FROM account_status_changes
       WHERE changed_at >= ${firstHour}::timestamptz
       GROUP BY 1`,
+    prisma.$queryRaw<Array<{ began: string | null }>>`
+      SELECT (min(finished_at) AT TIME ZONE 'UTC')::date::text AS began FROM sync_runs WHERE status = 'succeeded'`,
   ]);
+  const began = firstRun[0]?.began ?? null;
 
   const days = dayRange(today, TREND_DAYS);
   const dayIndex = new Map(days.map((day, i) => [day, i]));
-  const series = new Map<string, number[]>();
+  // Days are YYYY-MM-DD: compared as text, they compare as dates.
+  const known = days.map((day) => began !== null && day >= began);
+  const series = new Map<string, Array<number | null>>();
   for (const row of daily) {
+    if (began === null || row.day < began) continue;
     let values = series.get(row.status);
-    if (!values) series.set(row.status, (values = new Array<number>(days.length).fill(0)));
+    if (!values) series.set(row.status, (values = known.map((k) => (k ? 0 : null))));
     const i = dayIndex.get(row.day);
     if (i !== undefined) values[i] = row.accounts;
   }
@@ -59,7 +68,7 @@ export async function computeMirrorFigures(prisma: PrismaClient, now: Date): Pro
       deleted: deleted[0]?.n ?? 0,
       byStatus,
     },
-    trend: { days, series: [...series].map(([status, accounts]) => ({ status, accounts })).sort((a, b) => a.status.localeCompare(b.status)) },
+    trend: { days, began, series: [...series].map(([status, accounts]) => ({ status, accounts })).sort((a, b) => a.status.localeCompare(b.status)) },
     changesPerHour: { hours, changes: hours.map((hour) => perHour.get(hour) ?? 0) },
   };
 }
@@ -76,6 +85,7 @@ export function withTrendDays(figures: MirrorFigures, days: number): MirrorFigur
   return {
     ...figures,
     trend: {
+      ...figures.trend,
       days: figures.trend.days.slice(from),
       series: figures.trend.series.map((s) => ({ status: s.status, accounts: s.accounts.slice(from) })),
     },

@@ -110,16 +110,16 @@ async function load(
   const run = String(runId);
   // Locks in writePages' order: accounts, then users and links, each sorted, then the feed lock.
   if (accounts.length > 0) {
-    await copy(client, 'accounts (id, account_group_id, type, name, status, account_number, created_at, updated_at, first_seen_at, last_seen_at, last_sync_run_id)', accountRows(accounts, observedAt, run));
+    await copy(client, 'accounts (id, account_group_id, type, name, status, account_number, created_at, updated_at, first_seen_at, last_seen_at, last_sync_run_id, extra)', accountRows(accounts, observedAt, run));
     if (!usersApart) await insertUsers(client, accounts, observedAt);
-    if (accounts.some((a) => a.users.length > 0)) await copy(client, 'account_users (account_id, user_id, type)', linkRows(accounts));
+    if (accounts.some((a) => a.users.length > 0)) await copy(client, 'account_users (account_id, user_id, type, extra)', linkRows(accounts));
   }
   const written = writtenRows(accounts);
   const inserted = new Set(written.map((w) => w.id));
   const outcomes = await recordOutcomes(
     pgStatements(client),
     pages,
-    { inserted, updated: new Set(), changes: written, written, changedIds: inserted },
+    { inserted, updated: new Set(), changes: written, written, changedIds: inserted, ownerChanges: [] },
     new Map(),
   );
   if (written.length > 0) {
@@ -150,7 +150,7 @@ function accountRows(accounts: AccountRecord[], observedAt: string, run: string)
   let out = '';
   for (const a of accounts) {
     out += `${a.id}\t${a.accountGroupId}\t${copyText(a.type)}\t${copyText(a.name)}\t${copyText(a.status)}\t${a.accountNumber}\t`;
-    out += `${a.createdAt}\t${a.updatedAt}\t${observedAt}\t${observedAt}\t${run}\n`;
+    out += `${a.createdAt}\t${a.updatedAt}\t${observedAt}\t${observedAt}\t${run}\t${copyJson(a.extra)}\n`;
   }
   return out;
 }
@@ -160,7 +160,7 @@ function linkRows(accounts: AccountRecord[]): string {
   let out = '';
   for (const a of accounts) {
     const users = [...a.users].sort(byId);
-    for (const u of users) out += `${a.id}\t${u.id}\t${copyText(u.type)}\n`;
+    for (const u of users) out += `${a.id}\t${u.id}\t${copyText(u.type)}\t${copyJson(u.extra)}\n`;
   }
   return out;
 }
@@ -183,6 +183,8 @@ function statusRows(written: WrittenRow[], observedAt: string, run: string): str
 function copyText(value: string): string {
   return COPY_SPECIAL.test(value) ? value.replace(COPY_SPECIAL_ALL, (c) => COPY_ESCAPES[c]!) : value;
 }
+/** Unknown fields' JSON text, or \N for none. */
+const copyJson = (json: string | null | undefined): string => (json == null ? '\\N' : copyText(json));
 const COPY_SPECIAL = /[\\\n\r\t]/;
 const COPY_SPECIAL_ALL = /[\\\n\r\t]/g;
 const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' };

@@ -11,6 +11,7 @@
 import { FEED_CHANNEL, FEED_LOCK_KEY } from '../db/feed.js';
 import { Prisma, type Db } from '../db/prisma.js';
 import type { AccountRecord } from '../upvest/schema.js';
+import type { OwnerChange } from './change-log.js';
 
 /** Who writes, and when: stamped on what is written. */
 export interface WriteContext {
@@ -19,7 +20,13 @@ export interface WriteContext {
   runId: bigint | null;
   /** For webhook events: the event each account's version comes from, by account id. */
   eventIds?: ReadonlyMap<string, string>;
+  /** Whose version is written, for the history (account_changes): by default a sync's when runId is set, a webhook's otherwise. */
+  source?: ChangeSource;
 }
+
+export type ChangeSource = 'sync' | 'webhook' | 'lookup';
+
+export const sourceOf = (at: WriteContext): ChangeSource => at.source ?? (at.runId === null ? 'webhook' : 'sync');
 
 /**
  * The account's columns as Upvest's record fills them, in one list: the JSON parameter, the
@@ -36,6 +43,7 @@ const ACCOUNT_COLUMNS = [
   { column: 'account_number', key: 'a', type: 'bigint', json: 'number', of: (a: AccountRecord) => a.accountNumber },
   { column: 'created_at', key: 'c', type: 'timestamptz', json: 'plain', of: (a: AccountRecord) => a.createdAt },
   { column: 'updated_at', key: 'u', type: 'timestamptz', json: 'plain', of: (a: AccountRecord) => a.updatedAt },
+  { column: 'extra', key: 'x', type: 'jsonb', json: 'raw', of: (a: AccountRecord) => a.extra ?? null },
 ] as const;
 
 const DATA_COLUMNS = ACCOUNT_COLUMNS.filter((c) => c.column !== 'id').map((c) => c.column);
@@ -65,6 +73,16 @@ const BEYOND_LATIN1_ALL = /[\u0100-\uffff]/g;
 const escapeCodeUnit = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
 
 /**
+ * JSON text (unknown fields, as JSON.stringify wrote them) in one byte per character, as
+ * jsonStringLiteral: beyond Latin-1, characters can only be inside strings, where \u escapes
+ * mean the same. null for none.
+ */
+export function jsonText(text: string | null): string {
+  if (text === null) return 'null';
+  return BEYOND_LATIN1.test(text) ? text.replace(BEYOND_LATIN1_ALL, escapeCodeUnit) : text;
+}
+
+/**
  * One JSON parameter for the whole set, users included: PostgreSQL parses it faster than the
  * driver serialises arrays. Written by hand rather than through objects and JSON.stringify,
  * which allocated a copy of every account per page.
@@ -75,7 +93,7 @@ function accountsJsonOf(accounts: ReadonlyArray<AccountRecord>, eventIds: Readon
     parts.push(n === 0 ? '{' : ',{');
     ACCOUNT_COLUMNS.forEach((c, i) => {
       const v = c.of(a);
-      parts.push(KEYS[i]!, c.json === 'plain' ? `"${v}"` : c.json === 'number' ? String(v) : jsonStringLiteral(v as string));
+      parts.push(KEYS[i]!, c.json === 'plain' ? `"${v}"` : c.json === 'number' ? String(v) : c.json === 'raw' ? jsonText(v as string | null) : jsonStringLiteral(v as string));
     });
     parts.push(',"l":', usersJsonOf(a));
     const eventId = eventIds?.get(a.id);
@@ -87,12 +105,17 @@ function accountsJsonOf(accounts: ReadonlyArray<AccountRecord>, eventIds: Readon
 
 function usersJsonOf(a: AccountRecord): string {
   let out = '[';
-  for (const [i, u] of a.users.entries()) out += `${i === 0 ? '' : ','}{"id":"${u.id}","type":${jsonStringLiteral(u.type)}}`;
+  for (const [i, u] of a.users.entries()) {
+    out += `${i === 0 ? '' : ','}{"id":"${u.id}","type":${jsonStringLiteral(u.type)}${u.extra == null ? '' : `,"extra":${jsonText(u.extra)}`}}`;
+  }
   return `${out}]`;
 }
 
 function linksJsonOf(accounts: ReadonlyArray<AccountRecord>): string {
-  return JSON.stringify(accounts.flatMap((a) => a.users.map((u) => ({ account_id: a.id, user_id: u.id, type: u.type }))));
+  // extra is JSON text already: parsed back so as to be written as the value it is.
+  return JSON.stringify(
+    accounts.flatMap((a) => a.users.map((u) => ({ account_id: a.id, user_id: u.id, type: u.type, extra: u.extra == null ? null : JSON.parse(u.extra) }))),
+  );
 }
 
 export interface WrittenRow {
@@ -101,6 +124,8 @@ export interface WrittenRow {
   to_status: string;
   changed_at: string;
   inserted: boolean;
+  /** Written over an older updated_at (or inserted): a new version, not the same one served differently. */
+  newVersion?: boolean;
 }
 
 /**
@@ -118,13 +143,16 @@ export async function upsertAccounts(db: Db, at: WriteContext, accounts: Readonl
   // The pairing of written rows with their previous status is done here rather than by a join
   // whose plan would depend on the row estimates (see the note on lookups).
   const rows = await db.$queryRaw<
-    Array<{ kind: 'written' | 'previous'; id: string; status: string | null; changed_at: string | null; inserted: boolean | null }>
+    Array<{ kind: 'written' | 'previous'; id: string; status: string | null; changed_at: string | null; inserted: boolean | null; newer: boolean | null }>
   >`
     WITH input AS (
-      SELECT ${RECORDSET_NAMES} FROM json_to_recordset(${accountsJsonOf(accounts, at.eventIds)}::json) AS t(${RECORDSET_TYPE})
+      SELECT ${RECORDSET_NAMES} FROM json_to_recordset(${accountsJsonOf(accounts, at.eventIds)}::json) AS t(${RECORDSET_TYPE}),
+      -- Whose version this is, for the history the accounts' trigger records at commit (see
+      -- the account_history migration): for the rest of the transaction.
+      (SELECT set_config('account_sync.change_source', ${sourceOf(at)}, true)) AS source
     ),
     compared AS (
-      SELECT i.*, a.id IS NOT NULL AS known, a.status AS previous_status,
+      SELECT i.*, a.id IS NOT NULL AS known, a.status AS previous_status, i.updated_at > a.updated_at AS newer,
              (a.id IS NULL OR (i.updated_at >= a.updated_at AND ${STORED_DIFFERS_FROM_INPUT})) AS differs
       FROM input i LEFT JOIN LATERAL (SELECT * FROM accounts a WHERE a.id = i.id LIMIT 1) a ON true
     ),
@@ -144,35 +172,38 @@ export async function upsertAccounts(db: Db, at: WriteContext, accounts: Readonl
       RETURNING a.id, a.status, a.updated_at, (a.xmax = 0) AS inserted
     ),
     wanted AS (
-      SELECT w.id AS account_id, u.id AS user_id, u.type
-      FROM written w JOIN input i ON i.id = w.id, json_to_recordset(i.users) AS u(id uuid, type text)
+      SELECT w.id AS account_id, u.id AS user_id, u.type, u.extra
+      FROM written w JOIN input i ON i.id = w.id, json_to_recordset(i.users) AS u(id uuid, type text, extra jsonb)
       WHERE w.inserted
     ),
     ${newUsersOf(at)},
     new_links AS (
-      INSERT INTO account_users (account_id, user_id, type)
-      SELECT account_id, user_id, type FROM wanted ORDER BY 1, 2
+      INSERT INTO account_users (account_id, user_id, type, extra)
+      SELECT account_id, user_id, type, extra FROM wanted ORDER BY 1, 2
       ON CONFLICT (account_id, user_id) DO NOTHING
     )
-    SELECT 'written' AS kind, id::text AS id, status, updated_at::text AS changed_at, inserted FROM written
+    SELECT 'written' AS kind, id::text AS id, status, updated_at::text AS changed_at, inserted, NULL::boolean AS newer FROM written
     UNION ALL
-    SELECT 'previous', id::text, previous_status, NULL, NULL FROM compared WHERE differs AND known`;
-  const previous = new Map<string, string | null>();
-  for (const row of rows) if (row.kind === 'previous') previous.set(row.id, row.status);
+    SELECT 'previous', id::text, previous_status, NULL, NULL, newer FROM compared WHERE differs AND known`;
+  const previous = new Map<string, { status: string | null; newer: boolean }>();
+  for (const row of rows) if (row.kind === 'previous') previous.set(row.id, { status: row.status, newer: row.newer === true });
   return rows
     .filter((row) => row.kind === 'written')
     .map((row) => ({
       id: row.id,
-      from_status: previous.get(row.id) ?? null,
+      from_status: previous.get(row.id)?.status ?? null,
       to_status: row.status!,
       changed_at: row.changed_at!,
       inserted: row.inserted!,
+      newVersion: row.inserted! || previous.get(row.id)?.newer === true,
     }));
 }
 
 /** An account record back in the shape Upvest serves it, for keeping it aside. */
 export function upvestShapeOf(a: AccountRecord): Record<string, unknown> {
-  return { ...Object.fromEntries(ACCOUNT_COLUMNS.map((c) => [c.column, c.of(a)])), users: a.users };
+  const known = Object.fromEntries(ACCOUNT_COLUMNS.filter((c) => c.column !== 'extra').map((c) => [c.column, c.of(a)]));
+  const users = a.users.map((u) => ({ ...(u.extra == null ? {} : JSON.parse(u.extra)), id: u.id, type: u.type }));
+  return { ...(a.extra == null ? {} : JSON.parse(a.extra)), ...known, users };
 }
 
 /**
@@ -180,19 +211,28 @@ export function upvestShapeOf(a: AccountRecord): Record<string, unknown> {
  * its own, after the accounts: every page transaction takes its locks in the same order
  * (accounts, then users and links, each sorted), so parallel pages cannot deadlock, and a page
  * that waited for a parallel one to commit an account sees that page's links too.
- * Only accounts whose stored version is the one on the page are touched. Returns the accounts
- * whose links changed.
+ * Only accounts whose stored version is the one on the page are touched. Returns the owners
+ * that changed (recordOwnerChanges records them, last, under the feed lock).
  */
-export async function syncLinks(db: Db, at: WriteContext, accounts: ReadonlyArray<AccountRecord>): Promise<string[]> {
-  const accountsJson = JSON.stringify(accounts.map((a) => ({ id: a.id, updated_at: a.updatedAt })));
+export async function syncLinks(
+  db: Db,
+  at: WriteContext,
+  accounts: ReadonlyArray<AccountRecord>,
+  newVersions: ReadonlySet<string> = new Set(),
+): Promise<OwnerChange[]> {
+  // A change of owners is dated by the version that made it; one of a version already stored
+  // (a field the API added to users) by when it was seen, as the accounts' trigger does.
+  const accountsJson = JSON.stringify(
+    accounts.map((a) => ({ id: a.id, updated_at: a.updatedAt, changed_at: newVersions.has(a.id) ? a.updatedAt : at.observedAt.toISOString() })),
+  );
   const linksJson = linksJsonOf(accounts);
-  const rows = await db.$queryRaw<Array<{ account_id: string }>>`
+  return db.$queryRaw<OwnerChange[]>`
     WITH current AS (
-      SELECT a.id FROM json_to_recordset(${accountsJson}::json) AS i(id uuid, updated_at timestamptz)
-      JOIN LATERAL (SELECT a.id FROM accounts a WHERE a.id = i.id AND a.updated_at = i.updated_at LIMIT 1) a ON true
+      SELECT a.id, i.changed_at FROM json_to_recordset(${accountsJson}::json) AS i(id uuid, updated_at timestamptz, changed_at timestamptz)
+      JOIN LATERAL (SELECT a.id, a.updated_at FROM accounts a WHERE a.id = i.id AND a.updated_at = i.updated_at LIMIT 1) a ON true
     ),
     wanted AS (
-      SELECT l.* FROM json_to_recordset(${linksJson}::json) AS l(account_id uuid, user_id uuid, type text)
+      SELECT l.* FROM json_to_recordset(${linksJson}::json) AS l(account_id uuid, user_id uuid, type text, extra jsonb)
       JOIN current c ON c.id = l.account_id
     ),
     existing AS (
@@ -205,19 +245,31 @@ export async function syncLinks(db: Db, at: WriteContext, accounts: ReadonlyArra
       DELETE FROM account_users au
       USING (SELECT account_id, user_id FROM existing EXCEPT SELECT account_id, user_id FROM wanted) gone
       WHERE au.account_id = gone.account_id AND au.user_id = gone.user_id
-      RETURNING au.account_id
+      RETURNING au.account_id, au.user_id, au.type, au.extra
+    ),
+    fresh AS (
+      SELECT account_id, user_id, type, extra FROM wanted EXCEPT SELECT account_id, user_id, type, extra FROM existing
     ),
     added AS (
-      INSERT INTO account_users AS au (account_id, user_id, type)
-      SELECT account_id, user_id, type
-      FROM (SELECT account_id, user_id, type FROM wanted EXCEPT SELECT account_id, user_id, type FROM existing) fresh
+      INSERT INTO account_users AS au (account_id, user_id, type, extra)
+      SELECT account_id, user_id, type, extra FROM fresh
       ORDER BY 1, 2
-      ON CONFLICT (account_id, user_id) DO UPDATE SET type = EXCLUDED.type
-      WHERE au.type IS DISTINCT FROM EXCLUDED.type
-      RETURNING au.account_id
+      ON CONFLICT (account_id, user_id) DO UPDATE SET type = EXCLUDED.type, extra = EXCLUDED.extra
+      WHERE (au.type, au.extra) IS DISTINCT FROM (EXCLUDED.type, EXCLUDED.extra)
+      RETURNING au.account_id, au.user_id, au.type, au.extra
+    ),
+    changed AS (
+      SELECT account_id, user_id, type, extra, NULL::text AS new_type, NULL::jsonb AS new_extra, false AS owner FROM removed
+      UNION ALL
+      SELECT ad.account_id, ad.user_id, e.type, e.extra, ad.type, ad.extra, true
+      FROM added ad LEFT JOIN existing e ON e.account_id = ad.account_id AND e.user_id = ad.user_id
     )
-    SELECT account_id::text AS account_id FROM removed UNION SELECT account_id::text FROM added`;
-  return rows.map((row) => row.account_id);
+    SELECT ch.account_id::text AS "accountId", ch.user_id::text AS "userId",
+           CASE WHEN ch.type IS NULL THEN NULL ELSE jsonb_build_object('type', ch.type, 'extra', ch.extra)::text END AS "oldValue",
+           CASE WHEN ch.owner THEN jsonb_build_object('type', ch.new_type, 'extra', ch.new_extra)::text END AS "newValue",
+           to_char(c.changed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS "changedAt"
+    FROM changed ch JOIN current c ON c.id = ch.account_id
+    ORDER BY 1, 2`;
 }
 
 /** The CTE that stores the users of the links in `wanted` not seen before. */
@@ -251,7 +303,7 @@ export async function recordStatusChanges(db: Db, at: WriteContext, written: Rea
       return `{"i":"${c.id}","n":${c.inserted},"t":${jsonStringLiteral(c.to_status)},"c":"${c.changed_at}","e":${eventId === undefined ? 'null' : `"${eventId}"`}}`;
     })
     .join(',')}]`;
-  const source = at.runId === null ? 'webhook' : 'sync';
+  const source = sourceOf(at);
   // The lock (see FEED_LOCK_KEY) is joined in, so it is held before the first id is drawn,
   // and until commit: ids become visible in the order they were handed out.
   const [inserted] = await db.$queryRaw<Array<{ count: number }>>`

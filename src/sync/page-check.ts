@@ -1,6 +1,6 @@
 // One page's records sorted into accounts to store and records to keep aside. The real run and
 // the dry run both decide every record here, so they count the same.
-import { checkAccount, type AccountRecord } from '../upvest/schema.js';
+import { checkAccount, DEFAULT_EXTRA_LIMITS, type AccountRecord, type ExtraLimits } from '../upvest/schema.js';
 import { keptAsideJson } from '../runs/kept-aside.js';
 import type { KeptAside } from './store.js';
 import { pageKeysOf, type PageKeys } from './page-keys.js';
@@ -22,12 +22,17 @@ export type SortedBy = { field: 'createdAt' | 'updatedAt'; ascending: boolean };
 const asIs = (text: string) => text;
 
 /** `redact` scrubs secrets (an echoed token, say) from what is kept of a rejected record. */
-export function checkPage(records: ReadonlyArray<unknown>, redact: (text: string) => string = asIs, sortedBy?: SortedBy): CheckedPage {
+export function checkPage(
+  records: ReadonlyArray<unknown>,
+  redact: (text: string) => string = asIs,
+  sortedBy?: SortedBy,
+  limits: ExtraLimits = DEFAULT_EXTRA_LIMITS,
+): CheckedPage {
   const checked: CheckedPage = { accounts: [], rejected: [], listedIds: [], unidentified: 0, keys: null };
   const keyed: Array<{ position: number; key: string }> = [];
   for (let position = 0; position < records.length; position++) {
     const raw = records[position];
-    const result = checkAccount(raw);
+    const result = checkAccount(raw, limits);
     if (result.ok) {
       checked.accounts.push(result.account);
       checked.listedIds.push(result.account.id);

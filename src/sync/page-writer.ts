@@ -9,7 +9,7 @@ import type { Logger } from '../logger.js';
 import type { OpenRun } from '../runs/lifecycle.js';
 import { recordPagesIfFingerprinted, type FingerprintedPage, type PageKind } from '../runs/sql/pages.js';
 import { setPageSize, setWatermark } from '../runs/sql/runs.js';
-import { isUuid, usableIdOf, type AccountRecord } from '../upvest/schema.js';
+import { isUuid, usableIdOf, type AccountRecord, type ExtraLimits } from '../upvest/schema.js';
 import { bulkLoadPages } from './bulk-load.js';
 import { checkPage, type SortedBy } from './page-check.js';
 import { writePages, type PageWrite } from './store.js';
@@ -43,6 +43,8 @@ export interface PageWriterOptions {
    * COPY batches then write their users after committing, in statements of their own.
    */
   usersApart?: () => boolean;
+  /** Bounds on the fields the schema does not know (default DEFAULT_EXTRA_LIMITS). */
+  extraLimits?: ExtraLimits;
   /** Pages just committed, in the order they were queued. */
   onCommitted: (pages: FetchedPage[]) => void;
   /** The ids earlier attempts' walk pages ended with, where this attempt's next page follows. */
@@ -116,7 +118,7 @@ export function createPageWriter(deps: PageWriterDeps, run: OpenRun, options: Pa
       while (!failure && queue.length > 0) {
         const batch = takeBatch();
         try {
-          await writeBatch(deps, run, batch, { fingerprinting: options.fingerprinting, overlaps, bulk });
+          await writeBatch(deps, run, batch, { fingerprinting: options.fingerprinting, overlaps, bulk, extraLimits: options.extraLimits });
         } catch (error) {
           failure ??= { error };
         } finally {
@@ -190,7 +192,7 @@ async function writeBatch(
   deps: PageWriterDeps,
   run: OpenRun,
   batch: Queued[],
-  context: { fingerprinting: boolean; overlaps: Overlaps; bulk: BulkState },
+  context: { fingerprinting: boolean; overlaps: Overlaps; bulk: BulkState; extraLimits?: ExtraLimits },
 ): Promise<void> {
   const { leaveOut, sharesWithAnotherBatch } = planOverlaps(batch, context.overlaps);
   const fingerprinting = context.fingerprinting;
@@ -211,7 +213,7 @@ async function writeBatch(
   const writes: PageWrite[] = [];
   for (const { page, kind, pass } of batch) {
     if (recorded.has(page.index) && kind === 'walk') continue;
-    const checked = checkPage(page.page.data, deps.redact, sortedByOf(run, kind));
+    const checked = checkPage(page.page.data, deps.redact, sortedByOf(run, kind), context.extraLimits);
     // (the accounts come in page order: the last left out has the largest key in the walk's order)
     for (const record of checked.rejected) {
       deps.logger.warn({ offset: page.offset, accountId: record.accountId, reason: record.reason }, 'account rejected');

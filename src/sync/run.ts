@@ -16,7 +16,7 @@ import type { RunSummary } from '../runs/outcome.js';
 import { knownPages, lastCatchUpPass, walkTailIds, type KnownPage, type PageKind } from '../runs/sql/pages.js';
 import { setWatermark, type RunMode } from '../runs/sql/runs.js';
 import type { UpvestClient } from '../upvest/client.js';
-import { usableIdOf } from '../upvest/schema.js';
+import { usableIdOf, type ExtraLimits } from '../upvest/schema.js';
 import { mirrorWrittenOnlyBy } from './bulk-load.js';
 import { catchUp } from './catch-up.js';
 import { buildDeferredIndexes, deferIndexes } from './deferred-indexes.js';
@@ -66,6 +66,8 @@ export interface SyncOptions {
    * The foreign keys are dropped and validated at the end whatever the size (deferred-keys.ts).
    */
   deferIndexesFrom?: number;
+  /** Bounds on the fields the schema does not know (default DEFAULT_EXTRA_LIMITS). */
+  extraLimits?: ExtraLimits;
   /** Incremental runs reach back this far before the previous watermark (Upvest-side lag). */
   incrementalLagMs?: number;
   /**
@@ -120,6 +122,7 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Run
       bulkLoad,
       // Without the keys, a batch's users need not precede its links: see bulkLoadPages.
       usersApart: () => deferral.keys > 0,
+      extraLimits: options.extraLimits,
       writers: Math.min(WRITERS, options.concurrency),
       ...batchBounds(run.pageSize, options.concurrency),
       onCommitted: (pages) => pages.forEach((page) => progress.pageDone(page)),

@@ -9,6 +9,7 @@ import { keptAsideJson } from '../runs/kept-aside.js';
 import type { PageKeys } from '../runs/coverage.js';
 import { enterPageWrites, recordPages, rememberFingerprints, type KeptAside, type PageKind, type PageRecord, type PageRejection } from '../runs/sql/pages.js';
 import type { AccountRecord } from '../upvest/schema.js';
+import { recordOwnerChanges, type OwnerChange } from './change-log.js';
 import { recordStatusChanges, syncLinks, upsertAccounts, upvestShapeOf, type WriteContext, type WrittenRow } from './mirror-writes.js';
 import { toMicros } from './timestamps.js';
 
@@ -66,6 +67,19 @@ export interface AccountsWritten {
   written: WrittenRow[];
   /** Accounts whose row or links changed. */
   changedIds: Set<string>;
+  /** Owners changed: recordChanges takes these, before the transaction commits. */
+  ownerChanges: OwnerChange[];
+}
+
+/**
+ * The history of what was written: status changes, then owners' (the accounts' own columns are
+ * recorded by the database at commit). Last in a transaction: from the first id drawn to
+ * commit, writers take turns (see FEED_LOCK_KEY).
+ */
+export async function recordChanges(db: Db, at: WriteContext, written: AccountsWritten): Promise<number> {
+  const statusChanges = await recordStatusChanges(db, at, written.written);
+  await recordOwnerChanges(db, at, written.ownerChanges);
+  return statusChanges;
 }
 
 /** One page in its own transaction. */
@@ -88,7 +102,7 @@ export async function writePages(prisma: PrismaClient, pages: PageWrite[]): Prom
           const written = await writeAccounts(tx, at, accounts);
           const outcomes = await recordOutcomes(tx, pages, written, new Map());
           // Last: from here to commit, page transactions take turns (see FEED_LOCK_KEY).
-          await recordStatusChanges(tx, at, written.written);
+          await recordChanges(tx, at, written);
           return outcomes;
         },
         { maxWait: 30_000, timeout: 120_000 },
@@ -118,19 +132,21 @@ export async function writePages(prisma: PrismaClient, pages: PageWrite[]): Prom
  * they make are returned, not yet recorded. Also what the webhook applier writes with.
  */
 export async function writeAccounts(db: Db, at: WriteContext, accounts: AccountRecord[]): Promise<AccountsWritten> {
-  if (accounts.length === 0) return { inserted: new Set(), updated: new Set(), changes: [], written: [], changedIds: new Set() };
+  if (accounts.length === 0) return { ...NOTHING_WRITTEN, inserted: new Set(), updated: new Set(), changedIds: new Set() };
   // Creates the new accounts' links too; the others' are compared with what is stored.
   const written = await upsertAccounts(db, at, accounts);
   const inserted = new Set(written.filter((row) => row.inserted).map((row) => row.id));
   const known = accounts.filter((a) => !inserted.has(a.id));
-  const relinked = known.length === 0 ? [] : await syncLinks(db, at, known);
-  const updated = new Set([...relinked, ...written.filter((row) => !row.inserted).map((row) => row.id)]);
+  const newVersions = new Set(written.filter((row) => row.newVersion).map((row) => row.id));
+  const ownerChanges = known.length === 0 ? [] : await syncLinks(db, at, known, newVersions);
+  const updated = new Set([...ownerChanges.map((c) => c.accountId), ...written.filter((row) => !row.inserted).map((row) => row.id)]);
   return {
     inserted,
     updated,
     changes: written.filter((row) => row.from_status !== row.to_status),
     written,
     changedIds: new Set([...inserted, ...updated]),
+    ownerChanges,
   };
 }
 
@@ -141,10 +157,11 @@ function mergeWritten(a: AccountsWritten, b: AccountsWritten): AccountsWritten {
     changes: [...a.changes, ...b.changes],
     written: [...a.written, ...b.written],
     changedIds: new Set([...a.changedIds, ...b.changedIds]),
+    ownerChanges: [...a.ownerChanges, ...b.ownerChanges],
   };
 }
 
-const NOTHING_WRITTEN: AccountsWritten = { inserted: new Set(), updated: new Set(), changes: [], written: [], changedIds: new Set() };
+const NOTHING_WRITTEN: AccountsWritten = { inserted: new Set(), updated: new Set(), changes: [], written: [], changedIds: new Set(), ownerChanges: [] };
 
 /**
  * Writes the accounts in halves under savepoints until every account PostgreSQL refuses is
@@ -163,7 +180,7 @@ async function writeIsolating(
     // The status changes inside the savepoint too: this path values robustness over holding
     // the feed lock for the shortest time. They are recorded here, not by the caller.
     const written = await writeAccounts(db, at, accounts);
-    await recordStatusChanges(db, at, written.written);
+    await recordChanges(db, at, written);
     await db.$executeRawUnsafe('RELEASE SAVEPOINT page_part');
     return written;
   } catch (error) {

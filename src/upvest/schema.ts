@@ -46,6 +46,74 @@ export const FIELD_LIMITS = {
   fractionDigits: 9,
 } as const;
 
+/**
+ * Bounds on the fields the schema does not know (kept as JSON in `extra`), per account and per
+ * user: bytes of their JSON text, and how deeply it nests (the object of the fields is depth 1).
+ * SYNC_EXTRA_MAX_BYTES and SYNC_EXTRA_MAX_DEPTH set them; these are the defaults.
+ */
+export interface ExtraLimits {
+  bytes: number;
+  depth: number;
+}
+export const DEFAULT_EXTRA_LIMITS: ExtraLimits = { bytes: 16_384, depth: 8 };
+
+const ACCOUNT_FIELDS: ReadonlySet<string> = new Set(['id', 'created_at', 'updated_at', 'account_group_id', 'type', 'users', 'name', 'status', 'account_number']);
+const USER_FIELDS: ReadonlySet<string> = new Set(['id', 'type']);
+
+/**
+ * The fields of `raw` not in `known`, or null when there are none. Only called on records that
+ * hold every known field (they are all required), so as many keys as known fields means none
+ * other: the common case costs one count.
+ */
+function unknownFieldsOf(raw: Record<string, unknown>, known: ReadonlySet<string>): Record<string, unknown> | null {
+  if (Object.keys(raw).length === known.size) return null;
+  let extra: Record<string, unknown> | null = null;
+  for (const key of Object.keys(raw)) {
+    if (known.has(key)) continue;
+    extra ??= {};
+    // defineProperty: a field named __proto__ is a field like any other.
+    Object.defineProperty(extra, key, { value: raw[key], enumerable: true, writable: true, configurable: true });
+  }
+  return extra;
+}
+
+/**
+ * Why unknown fields cannot be kept as they are, or undefined: they must be JSON PostgreSQL's
+ * jsonb stores (text without NUL or unpaired surrogates, finite numbers) within the limits.
+ */
+export function extraProblem(extra: Record<string, unknown> | null, limits: ExtraLimits): string | undefined {
+  if (extra === null) return undefined;
+  const problem = jsonProblem(extra, 1, limits.depth);
+  if (problem) return problem;
+  const bytes = Buffer.byteLength(JSON.stringify(extra), 'utf8');
+  return bytes > limits.bytes ? `has unknown fields of ${bytes} bytes as JSON, more than ${limits.bytes}` : undefined;
+}
+
+function jsonProblem(value: unknown, depth: number, maxDepth: number): string | undefined {
+  if (value === null || typeof value === 'boolean') return undefined;
+  if (typeof value === 'number') return Number.isFinite(value) ? undefined : 'has an unknown field holding a number JSON cannot write';
+  if (typeof value === 'string') return textProblem(value) === undefined ? undefined : `has an unknown field that ${textProblem(value)}`;
+  if (typeof value !== 'object') return 'has an unknown field that is not JSON';
+  if (depth > maxDepth) return `has unknown fields nested deeper than ${maxDepth}`;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const problem = i in value ? jsonProblem(value[i], depth + 1, maxDepth) : 'has an unknown field that is not JSON';
+      if (problem) return problem;
+    }
+    return undefined;
+  }
+  if (Object.getPrototypeOf(value) !== Object.prototype && Object.getPrototypeOf(value) !== null) return 'has an unknown field that is not JSON';
+  for (const key of Object.keys(value)) {
+    if (textProblem(key) !== undefined) return `has an unknown field whose name ${textProblem(key)}`;
+    const problem = jsonProblem((value as Record<string, unknown>)[key], depth + 1, maxDepth);
+    if (problem) return problem;
+  }
+  return undefined;
+}
+
+/** JSON text of the unknown fields (checked by extraProblem), or null. */
+const extraJsonOf = (extra: Record<string, unknown> | null): string | null => (extra === null ? null : JSON.stringify(extra));
+
 const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 // RFC 3339 section 5.6 date-time. PostgreSQL keeps six fraction digits and rounds the rest.
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:[Zz]|[+-](\d{2}):(\d{2}))$/;
@@ -97,20 +165,32 @@ export function isRfc3339(value: string): boolean {
   return day >= 1 && day <= DAYS_IN_MONTH[month - 1]! + (leap ? 1 : 0);
 }
 
-export const accountSchema = z.object({
-  id: uuid,
-  created_at: timestamp,
-  updated_at: timestamp,
-  account_group_id: uuid,
-  type: label,
-  users: z
-    .array(z.object({ id: uuid, type: label }))
-    .max(FIELD_LIMITS.users, { message: `has more than ${FIELD_LIMITS.users} users` }),
-  name: text(FIELD_LIMITS.name),
-  status: label,
-  // int() stays within Number.MAX_SAFE_INTEGER, well inside the BIGINT column.
-  account_number: z.number().int().min(1),
-});
+/** Unknown fields pass through, checked against the limits (see extraProblem). */
+const withinExtraLimits = (known: ReadonlySet<string>, limits: ExtraLimits) => (value: Record<string, unknown>, ctx: z.RefinementCtx) => {
+  const problem = extraProblem(unknownFieldsOf(value, known), limits);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+};
+
+export function accountSchemaWith(limits: ExtraLimits) {
+  return z
+    .looseObject({
+      id: uuid,
+      created_at: timestamp,
+      updated_at: timestamp,
+      account_group_id: uuid,
+      type: label,
+      users: z
+        .array(z.looseObject({ id: uuid, type: label }).superRefine(withinExtraLimits(USER_FIELDS, limits)))
+        .max(FIELD_LIMITS.users, { message: `has more than ${FIELD_LIMITS.users} users` }),
+      name: text(FIELD_LIMITS.name),
+      status: label,
+      // int() stays within Number.MAX_SAFE_INTEGER, well inside the BIGINT column.
+      account_number: z.number().int().min(1),
+    })
+    .superRefine(withinExtraLimits(ACCOUNT_FIELDS, limits));
+}
+
+export const accountSchema = accountSchemaWith(DEFAULT_EXTRA_LIMITS);
 
 export interface AccountRecord {
   id: string;
@@ -122,7 +202,9 @@ export interface AccountRecord {
   /** As Upvest sent it: a JavaScript Date would drop the microseconds. */
   createdAt: string;
   updatedAt: string;
-  users: Array<{ id: string; type: string }>;
+  /** JSON text of the fields the schema does not know; null (or absent) when there are none. */
+  extra?: string | null;
+  users: Array<{ id: string; type: string; extra?: string | null }>;
 }
 
 export interface RejectedAccount {
@@ -137,10 +219,10 @@ export type AccountCheck = { ok: true; account: AccountRecord } | { ok: false; r
 /** The longest reason kept: a record can fail in many places, and one line should say why. */
 const MAX_REASON_LENGTH = 1_000;
 
-export function checkAccount(raw: unknown): AccountCheck {
-  const accepted = acceptedAccount(raw);
+export function checkAccount(raw: unknown, limits: ExtraLimits = DEFAULT_EXTRA_LIMITS): AccountCheck {
+  const accepted = acceptedAccount(raw, limits);
   if (accepted) return { ok: true, account: accepted };
-  const result = accountSchema.safeParse(raw);
+  const result = (limits === DEFAULT_EXTRA_LIMITS ? accountSchema : accountSchemaWith(limits)).safeParse(raw);
   if (!result.success) {
     let reason = result.error.issues
       .map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : 'record'} ${describe(issue, raw)}`)
@@ -154,10 +236,14 @@ export function checkAccount(raw: unknown): AccountCheck {
 
 type ValidAccount = z.infer<typeof accountSchema>;
 
+/** `a` holds every field of the record, unknown ones included. */
 function recordOf(a: ValidAccount): AccountRecord {
   // One link per user: a repeated user would break the (account_id, user_id) key.
-  const byUser = new Map<string, string>();
-  for (const user of a.users) byUser.set(user.id.toLowerCase(), user.type);
+  const byUser = new Map<string, { id: string; type: string; extra: string | null }>();
+  for (const user of a.users) {
+    const id = user.id.toLowerCase();
+    byUser.set(id, { id, type: user.type, extra: extraJsonOf(unknownFieldsOf(user, USER_FIELDS)) });
+  }
   return {
     id: a.id.toLowerCase(),
     accountGroupId: a.account_group_id.toLowerCase(),
@@ -167,7 +253,8 @@ function recordOf(a: ValidAccount): AccountRecord {
     accountNumber: a.account_number,
     createdAt: a.created_at,
     updatedAt: a.updated_at,
-    users: [...byUser].map(([id, type]) => ({ id, type })),
+    extra: extraJsonOf(unknownFieldsOf(a, ACCOUNT_FIELDS)),
+    users: [...byUser.values()],
   };
 }
 
@@ -183,7 +270,7 @@ const isTimestamp = (value: unknown): value is string => typeof value === 'strin
  * Exactly the schema's rules (a property test holds the two to each other); zod still says why
  * a record is refused.
  */
-export function acceptedAccount(raw: unknown): AccountRecord | undefined {
+export function acceptedAccount(raw: unknown, limits: ExtraLimits = DEFAULT_EXTRA_LIMITS): AccountRecord | undefined {
   if (!isPlainObject(raw)) return undefined;
   const { id, created_at, updated_at, account_group_id, type, users, name, status, account_number } = raw;
   if (!isUuid(id) || !isUuid(account_group_id) || !isTimestamp(created_at) || !isTimestamp(updated_at)) return undefined;
@@ -191,8 +278,12 @@ export function acceptedAccount(raw: unknown): AccountRecord | undefined {
   if (typeof name !== 'string' || name.length > FIELD_LIMITS.name || textProblem(name) !== undefined) return undefined;
   if (typeof account_number !== 'number' || !Number.isSafeInteger(account_number) || account_number < 1) return undefined;
   if (!Array.isArray(users) || users.length > FIELD_LIMITS.users) return undefined;
-  for (const user of users) if (!isPlainObject(user) || !isUuid(user.id) || !isLabel(user.type)) return undefined;
-  return recordOf({ id, created_at, updated_at, account_group_id, type, users: users as ValidAccount['users'], name, status, account_number });
+  for (const user of users) {
+    if (!isPlainObject(user) || !isUuid(user.id) || !isLabel(user.type)) return undefined;
+    if (extraProblem(unknownFieldsOf(user, USER_FIELDS), limits) !== undefined) return undefined;
+  }
+  if (extraProblem(unknownFieldsOf(raw, ACCOUNT_FIELDS), limits) !== undefined) return undefined;
+  return recordOf(raw as ValidAccount);
 }
 
 /** The record's id, lower case, when it is a UUID; null for anything else. */

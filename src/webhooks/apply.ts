@@ -15,9 +15,8 @@
 import type { PrismaClient } from '../db/prisma.js';
 import { withTransactionRetry } from '../db/transactions.js';
 import { keptAsideJson } from '../runs/kept-aside.js';
-import { recordStatusChanges } from '../sync/mirror-writes.js';
-import { writeAccounts } from '../sync/store.js';
-import { checkAccount, type AccountRecord } from '../upvest/schema.js';
+import { recordChanges, writeAccounts } from '../sync/store.js';
+import { checkAccount, type AccountRecord, type ExtraLimits } from '../upvest/schema.js';
 import { claimPendingEvents, keepAsideEventObjects, markEvents, pendingSubscriptions, type EventOutcome, type PendingEvent } from './event-store.js';
 import { NOT_OURS_REASON, type SubscriptionCheck } from './our-subscriptions.js';
 
@@ -54,6 +53,8 @@ export interface ApplyDeps {
   now: () => Date;
   /** Scrubs secrets from what is kept of a rejected object. */
   redact: (text: string) => string;
+  /** Bounds on the fields the schema does not know (default DEFAULT_EXTRA_LIMITS). */
+  extraLimits?: ExtraLimits;
 }
 
 /** Applies up to `batchSize` pending events, oldest created_at first. */
@@ -90,8 +91,9 @@ export async function applyPendingEvents(prisma: PrismaClient, deps: ApplyDeps, 
           const eventIds = new Map(round.map((e) => [e.account.id, e.event.eventId]));
           const at = { observedAt: now, runId: null, eventIds };
           const accounts = round.map((e) => e.account).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-          const { written, changedIds } = await writeAccounts(tx, at, accounts);
-          await recordStatusChanges(tx, at, written);
+          const written = await writeAccounts(tx, at, accounts);
+          const { changedIds } = written;
+          await recordChanges(tx, at, written);
           for (const { event, account } of round) {
             const applied = changedIds.has(account.id);
             marks.push({
@@ -117,7 +119,7 @@ interface AccountEvent {
 }
 
 /** Account events with a valid object; marks for the others, and what to keep aside of them. */
-function sortOut(events: PendingEvent[], deps: Pick<ApplyDeps, 'subscriptions' | 'redact'>) {
+function sortOut(events: PendingEvent[], deps: Pick<ApplyDeps, 'subscriptions' | 'redact' | 'extraLimits'>) {
   const accountEvents: AccountEvent[] = [];
   const marks: Array<{ seq: bigint; outcome: EventOutcome; reason: string | null }> = [];
   const rejects: Array<{ eventId: string; accountId: string | null; rawJson: string; rawTruncated: boolean; reason: string }> = [];
@@ -133,7 +135,7 @@ function sortOut(events: PendingEvent[], deps: Pick<ApplyDeps, 'subscriptions' |
       continue;
     }
     const object = event.raw !== null && typeof event.raw === 'object' ? (event.raw as { object?: unknown }).object : undefined;
-    const checked = checkAccount(object);
+    const checked = checkAccount(object, deps.extraLimits);
     if (checked.ok) {
       accountEvents.push({ event, account: checked.account });
       continue;

@@ -87,7 +87,7 @@ describe('account-sync changes', () => {
       const result = await changes(args);
       expect(result.code).toBe(2);
       expect(result.stdout).toEqual([]);
-      expect(result.stderr.at(-1)).toBe('usage: account-sync changes [--since <id>] [--json] [--follow] [--limit N]');
+      expect(result.stderr.at(-1)).toBe('usage: account-sync changes [--since <id>] [--json] [--follow] [--limit N] [--fields]');
     }
   });
 });

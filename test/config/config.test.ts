@@ -26,6 +26,7 @@ describe('configuration', () => {
       deferIndexesFrom: 200_000,
       resumeWithinMs: 21_600_000,
       lockWaitMs: 10_000,
+      extraLimits: { bytes: 16_384, depth: 8 },
     });
     expect(config.upvest.retry).toEqual({ retries: 8, minDelayMs: 500, maxDelayMs: 30_000, maxRetryTimeMs: 300_000 });
     expect(config.log.level).toBe('info');
@@ -125,6 +126,15 @@ describe('bulk loading', () => {
     expect(problemsOf(() => loadCommandConfig('sync', { ...valid, SYNC_DEFER_INDEXES_FROM: 'many' }))).toHaveLength(1);
     expect(problemsOf(() => loadCommandConfig('sync', { ...valid, SYNC_DEFER_INDEXES_FROM: 'many' }))[0]).toMatch(/^SYNC_DEFER_INDEXES_FROM /);
   });
+
+  it('bounds the fields Upvest adds by settings, named when wrong (issue 25)', () => {
+    expect(runOptionsOf(loadCommandConfig('worker', valid)).extraLimits).toEqual({ bytes: 16_384, depth: 8 });
+    expect(runOptionsOf(loadCommandConfig('sync', { ...valid, SYNC_EXTRA_MAX_BYTES: '1000', SYNC_EXTRA_MAX_DEPTH: '3' })).extraLimits).toEqual({ bytes: 1000, depth: 3 });
+    const problems = problemsOf(() => loadCommandConfig('sync', { ...valid, SYNC_EXTRA_MAX_BYTES: 'lots', SYNC_EXTRA_MAX_DEPTH: '0' }));
+    expect(problems).toHaveLength(2);
+    expect(problems[0]).toMatch(/^SYNC_EXTRA_MAX_BYTES /);
+    expect(problems[1]).toMatch(/^SYNC_EXTRA_MAX_DEPTH /);
+  });
 });
 
 describe('defaults and overrides of a command (the demo)', () => {
@@ -161,6 +171,7 @@ describe('the options of a run', () => {
       deferIndexesFrom: 200_000,
       fullIntervalMs: 86_400_000,
       resumeWithinMs: 60_000,
+      extraLimits: { bytes: 16_384, depth: 8 },
     });
     expect(runOptionsOf(loadCommandConfig('worker', env))).toEqual(options);
   });

@@ -82,6 +82,7 @@ export async function startHarness(
           skipUnchangedPages: config.sync.skipUnchangedPages,
           bulkLoad: config.sync.bulkLoad,
           deferIndexesFrom: config.sync.deferIndexesFrom,
+          extraLimits: config.sync.extraLimits,
         },
       );
     },

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { checkAccount, isRfc3339 } from '../../src/upvest/schema.js';
+import { upvestShapeOf } from '../../src/sync/mirror-writes.js';
 
 const good = {
   id: 'A0C1B2D3-0000-4000-8000-000000000001',
@@ -36,7 +37,8 @@ describe('account validation', () => {
         accountNumber: 3,
         createdAt: '2024-03-01T10:00:00.123456Z',
         updatedAt: '2024-03-02T10:00:00+02:00',
-        users: [{ id: 'c0c1b2d3-0000-4000-8000-000000000001', type: 'OWNER' }],
+        extra: '{"a_field_added_in_1_76":true}',
+        users: [{ id: 'c0c1b2d3-0000-4000-8000-000000000001', type: 'OWNER', extra: null }],
       },
     });
   });
@@ -107,5 +109,33 @@ describe('what PostgreSQL can store decides what is valid', () => {
     const result = checkAccount({ ...good, id: 'ORDER-42', name: 7 });
     expect(result.ok).toBe(false);
     if (!result.ok) expect(result.rejected.accountId).toBeNull();
+  });
+});
+
+describe('fields the schema does not know (issue 25)', () => {
+  const user = { id: 'c0c1b2d3-0000-4000-8000-000000000001', type: 'GUARDIAN' };
+
+  it("keeps an account's and a user's unknown fields as JSON, null when there are none, and gives them back as sent", () => {
+    const raw = { ...good, users: [{ ...user, birth_year: 1990 }], tax: { residency: ['DE', 'FR'], since: null } };
+    const result = checkAccount(raw);
+    if (!result.ok) throw new Error(result.rejected.reason);
+    expect(result.account.extra).toBe('{"tax":{"residency":["DE","FR"],"since":null}}');
+    expect(result.account.users).toEqual([{ ...user, extra: '{"birth_year":1990}' }]);
+    expect(upvestShapeOf(result.account)).toEqual({ ...raw, id: raw.id.toLowerCase() });
+    const plain = checkAccount({ ...good, users: [user] });
+    expect(plain.ok && plain.account.extra).toBeNull();
+  });
+
+  it('keeps a record aside when its unknown fields are too large, too deep or not storable', () => {
+    expect(reasonFor({ blob: 'x'.repeat(16_384) })).toBe('record has unknown fields of 16395 bytes as JSON, more than 16384');
+    // The object of the unknown fields is depth 1, deep 2, ... h 9.
+    expect(reasonFor({ deep: { a: { b: { c: { d: { e: { f: { g: { h: 1 } } } } } } } } })).toBe('record has unknown fields nested deeper than 8');
+    expect(checkAccount({ ...good, deep: { a: { b: { c: { d: { e: { f: { g: 1 } } } } } } } }).ok).toBe(true);
+    expect(reasonFor({ note: 'a\u0000b' })).toBe('record has an unknown field that contains a NUL character');
+    expect(reasonFor({ users: [{ ...user, nick: 'x\ud800' }] })).toBe('users.0 has an unknown field that contains an unpaired UTF-16 surrogate');
+    const limits = { bytes: 20, depth: 2 };
+    expect(checkAccount({ ...good, a: [1] }, limits).ok).toBe(true);
+    const refused = checkAccount({ ...good, a: [[1]] }, limits);
+    expect(refused.ok ? null : refused.rejected.reason).toBe('record has unknown fields nested deeper than 2');
   });
 });

@@ -113,6 +113,30 @@ describe('applying webhook events', () => {
     expect(await changesOf(account.id)).toHaveLength(2);
   });
 
+  it('records the fields and owners an event changes with the event as their source, once (issue 25)', async () => {
+    const account = activeAccount(2);
+    const joint = s.sim.dataset.newUserId();
+    s.sim.dataset.rename(account.id, 'Renamed By Event');
+    const renamed = await nextEventAbout(account.id);
+    await processed(renamed);
+    s.sim.dataset.setUsers(account.id, [...account.users.map((u) => ({ id: u.id, type: u.type })), { id: joint, type: 'GUARDIAN', extra: { since: 2025 } }]);
+    const attempt = await s.sim.webhooks.waitFor((a) => a.status === 200 && a.events.some((e) => e.objectId === account.id && e.id !== renamed));
+    const relinked = attempt.events.filter((e) => e.objectId === account.id).at(-1)!.id;
+    await processed(relinked);
+    const fieldChanges = async () =>
+      s.prisma.$queryRaw<Array<{ field: string; user_id: string | null; old_value: unknown; new_value: unknown; source: string; event: string | null; run: string | null }>>`
+        SELECT field, user_id::text, old_value, new_value, source, webhook_event_id::text AS event, sync_run_id::text AS run
+        FROM account_changes WHERE account_id = ${account.id}::uuid ORDER BY id`;
+    const expected = [
+      { field: 'name', user_id: null, old_value: account.name, new_value: 'Renamed By Event', source: 'webhook', event: renamed, run: null },
+      { field: 'user', user_id: joint, old_value: null, new_value: { type: 'GUARDIAN', extra: { since: 2025 } }, source: 'webhook', event: relinked, run: null },
+    ];
+    expect(await fieldChanges()).toEqual(expected);
+    // The sync then sees the same version: nothing is recorded twice.
+    await sync();
+    expect(await fieldChanges()).toEqual(expected);
+  });
+
   it('is a duplicate when the sync saw the change first', async () => {
     const account = activeAccount(1);
     // Deliveries fail (the body no longer matches its digest) until the sync has run.
