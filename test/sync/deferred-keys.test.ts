@@ -164,7 +164,7 @@ describe('the foreign keys of a first sync', () => {
         {
           account_id: stray,
           reason: 'no accounts row for account_id, found validating account_users_account_id_fkey: moved aside',
-          raw: { account_id: stray, user_id: stray, type: 'OWNER' },
+          raw: { account_id: stray, user_id: stray, type: 'OWNER', extra: null },
         },
       ]);
       await expectCompleteMirror(h, migratedKeys);
