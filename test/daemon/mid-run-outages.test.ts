@@ -44,11 +44,6 @@ async function openPageTransaction(h: Harness): Promise<number> {
   }, 'a page transaction under way', { intervalMs: 5 });
 }
 
-/** The first line (already logged or to come) past the first `mark` lines that matches: not an earlier one. */
-function logAfter(process: CliProcess, mark: number, match: (line: LogLine) => boolean, what: string): Promise<LogLine> {
-  return process.waitForLog((line) => process.lines.indexOf(line) >= mark && match(line), what);
-}
-
 const PAGE_GATE = 240_024;
 
 /** Whether a page transaction of the run waits for the gate's advisory lock. */
@@ -147,13 +142,13 @@ describe('Redis lost during a run', () => {
 
     const beforeOutage = worker.lines.length;
     await redis.stop();
-    const noticed = await logAfter(worker, beforeOutage, isMsg('redis unreachable'), 'the outage to be noticed');
+    const noticed = await worker.waitForLog(isMsg('redis unreachable'), 'the outage to be noticed', { since: beforeOutage });
     // Redis is down and known to be, and the run has not ended: two pages, still running.
     expect(await pagesOfRun()).toBe(2);
     expect(await runRows(h.prisma)).toEqual([expect.objectContaining({ id: BigInt(runId), status: 'running' })]);
     await gate.query(`SELECT pg_advisory_unlock(${PAGE_GATE})`);
     // The run lock is in PostgreSQL: the run goes on without Redis and ends.
-    const first = await logAfter(worker, beforeOutage, (l) => ended(l) && l.runId === runId, 'the run to end');
+    const first = await worker.waitForLog((l) => ended(l) && l.runId === runId, 'the run to end', { since: beforeOutage });
     expect(first.msg).toBe('sync run succeeded');
     expect(worker.lines.indexOf(noticed)).toBeLessThan(worker.lines.indexOf(first));
     expect(worker.lines.slice(beforeOutage, worker.lines.indexOf(first)).filter(isMsg('redis reachable again'))).toEqual([]);
@@ -166,7 +161,7 @@ describe('Redis lost during a run', () => {
     // No removals: the run after the restart is incremental (a full one succeeded within
     // SYNC_FULL_INTERVAL_MS), and incremental runs never mark deletions.
     h.simulator.dataset.applyRandomChanges({ seed: 4, statusChanges: 15, renames: 3, additions: 2 });
-    const next = await logAfter(worker, beforeRestart, (l) => ended(l) && l.runId !== runId, 'a run after Redis came back');
+    const next = await worker.waitForLog((l) => ended(l) && l.runId !== runId, 'a run after Redis came back', { since: beforeRestart });
     expect(next.msg).toBe('sync run succeeded');
     worker.kill('SIGTERM');
     expect((await worker.exited).code).toBe(0);

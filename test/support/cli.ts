@@ -15,11 +15,22 @@ export interface CliProcess {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** Settles once the process has exited and all its output has been read. */
   readonly closed: Promise<void>;
-  /** The first log line (past or future) that matches; rejects on timeout or exit. */
-  waitForLog(match: (line: LogLine) => boolean, what: string, timeoutMs?: number): Promise<LogLine>;
+  /**
+   * The first log line (past or future) that matches; rejects on timeout or exit. With `since`
+   * (a count of lines, as `lines.length` at some event), only lines logged after the first
+   * `since` lines match: a wait for what follows an event cannot be met by an earlier line.
+   */
+  waitForLog(match: (line: LogLine) => boolean, what: string, options?: number | WaitForLogOptions): Promise<LogLine>;
   /** The port of the worker's health server, from its start-up log line. */
   healthPort(): Promise<number>;
   kill(signal: NodeJS.Signals): void;
+}
+
+export interface WaitForLogOptions {
+  /** Milliseconds to wait (default 30 s). */
+  timeoutMs?: number;
+  /** Match only lines at index `since` of `lines` or later (default 0: every line). */
+  since?: number;
 }
 
 export interface CliOptions {
@@ -69,16 +80,18 @@ export function spawnCli(args: string[], env: Env, options: CliOptions = {}): Cl
   const closed = new Promise<void>((resolve) => child.on('close', () => resolve()));
   let exitedNow = false;
   void exited.then(() => (exitedNow = true));
-  const waitForLog = (match: (line: LogLine) => boolean, what: string, timeoutMs = 30_000) =>
+  const waitForLog = (match: (line: LogLine) => boolean, what: string, options: number | WaitForLogOptions = {}) =>
     new Promise<LogLine>((resolve, reject) => {
-      const found = lines.find(match);
+      const { timeoutMs = 30_000, since = 0 } = typeof options === 'number' ? { timeoutMs: options } : options;
+      const found = lines.slice(since).find(match);
       if (found) return resolve(found);
       const done = () => {
         clearTimeout(timer);
         listeners.delete(listener);
       };
+      // A listener is called just after its line was pushed: that line is at lines.length - 1.
       const listener = (line: LogLine) => {
-        if (!match(line)) return;
+        if (lines.length - 1 < since || !match(line)) return;
         done();
         resolve(line);
       };
