@@ -4,13 +4,13 @@
 import { assertMigrated } from '../db/migration-check.js';
 import type { PrismaClient } from '../db/prisma.js';
 import type { Logger } from '../logger.js';
-import { runSync, type SyncProgress } from '../sync/run.js';
+import { runSync, type SyncProgress } from './run.js';
 import type { UpvestClient } from '../upvest/client.js';
-import { settleAbandonedRuns, type AbandonedRun } from './abandoned.js';
-import { scheduledMode } from './lifecycle.js';
-import { acquireRunLock, type LockHolder } from './lock.js';
-import type { RunSummary } from './outcome.js';
-import { markResumed, type RunMode } from './sql/runs.js';
+import { settleAbandonedRuns, type AbandonedRun } from '../runs/abandoned.js';
+import { scheduledMode } from '../runs/lifecycle.js';
+import { acquireRunLock, type LockHolder } from '../runs/lock.js';
+import type { RunSummary } from '../runs/outcome.js';
+import { markResumed, type RunMode } from '../runs/sql/runs.js';
 
 export interface GuardedRunDeps {
   prisma: PrismaClient;
