@@ -7,10 +7,10 @@ import type { Logger } from '../logger.js';
 import { runSync, type SyncProgress } from './run.js';
 import type { UpvestClient } from '../upvest/client.js';
 import { settleAbandonedRuns, type AbandonedRun } from '../runs/abandoned.js';
-import { scheduledMode } from '../runs/lifecycle.js';
+import { countResumption, scheduledMode } from '../runs/lifecycle.js';
 import { acquireRunLock, type LockHolder } from '../runs/lock.js';
 import type { RunSummary } from '../runs/outcome.js';
-import { markResumed, type RunMode } from '../runs/sql/runs.js';
+import type { RunMode } from '../runs/sql/runs.js';
 
 export interface GuardedRunDeps {
   prisma: PrismaClient;
@@ -83,7 +83,7 @@ export async function runGuarded(deps: GuardedRunDeps, options: GuardedRunOption
     });
     const resume = settlement.resume;
     if (resume) {
-      const resumes = await markResumed(deps.prisma, resume.runId, now());
+      const resumes = await countResumption(deps.prisma, resume.runId, now());
       deps.logger.info(
         { runId: String(resume.runId), previousStatus: resume.status, resumes },
         `resuming sync run ${resume.runId}, left ${resume.status} by a process that ${resume.status === 'interrupted' ? 'was stopped' : 'died'}`,

@@ -11,10 +11,11 @@ import { pgPoolOf, type PrismaClient } from '../db/prisma.js';
 import { databaseErrorCodeOf } from '../db/transactions.js';
 import { AccountSyncError, errorCodeOf, oneLineMessage, type ErrorCode } from '../errors.js';
 import { redactText, type Logger } from '../logger.js';
-import { assessRunWalk, finishRun, openRun, resumeRun, type DeletionDecision, type OpenRun, type RunWalk } from '../runs/lifecycle.js';
+import { adoptWalkPageSize, finishRun, openRun, resumeRun, setRunWatermark, type DeletionDecision, type OpenRun } from '../runs/lifecycle.js';
 import type { RunSummary } from '../runs/outcome.js';
 import { knownPages, lastCatchUpPass, walkTailIds, type KnownPage, type PageKind } from '../runs/sql/pages.js';
-import { setWatermark, type RunMode } from '../runs/sql/runs.js';
+import type { RunMode } from '../runs/sql/runs.js';
+import { assessRunWalk, type RunWalk } from '../runs/walk-verdict.js';
 import type { UpvestClient } from '../upvest/client.js';
 import { usableIdOf } from '../upvest/schema.js';
 import { mirrorWrittenOnlyBy } from './bulk-load.js';
@@ -302,8 +303,8 @@ async function walkRun(
       // Taken before the walk: whatever changes while it runs is newer, and the next
       // incremental run goes back to here.
       if (run.watermark === null) {
-        run.watermark = await newestUpdate(deps.client, deps.signal);
-        if (run.watermark !== null) await setWatermark(deps.prisma, run.runId, run.watermark);
+        const watermark = await newestUpdate(deps.client, deps.signal);
+        if (watermark !== null) await setRunWatermark(deps.prisma, run, watermark);
       }
       const walked = await walkPages(
         deps.client,
@@ -318,7 +319,7 @@ async function walkRun(
         },
         handle,
       );
-      run.pageSize = walked.limit;
+      adoptWalkPageSize(run, walked.limit);
     } else {
       const sinceMicros = run.since === null ? undefined : toMicros(run.since);
       if (sinceMicros === undefined) {
@@ -331,7 +332,7 @@ async function walkRun(
         { limit: run.pageSize, overlap: run.pageOverlap, maxPages: options.maxPages, sinceMicros, signal: deps.signal, firstIndex: run.nextFreeIndex },
         handle,
       );
-      run.pageSize = walked.limit;
+      adoptWalkPageSize(run, walked.limit);
     }
     return undefined;
   } catch (error) {

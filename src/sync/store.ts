@@ -7,7 +7,8 @@ import { databaseMessageOf, sqlStateOf, withTransactionRetry } from '../db/trans
 import { oneLineMessage } from '../errors.js';
 import { keptAsideJson } from '../runs/kept-aside.js';
 import type { PageKeys } from '../runs/coverage.js';
-import { enterPageWrites, recordPages, rememberFingerprints, type KeptAside, type PageKind, type PageRecord, type PageRejection } from '../runs/sql/pages.js';
+import { recordRunPages } from '../runs/lifecycle.js';
+import { enterPageWrites, rememberFingerprints, type KeptAside, type PageKind, type PageRecord, type PageRejection } from '../runs/sql/pages.js';
 import type { AccountRecord } from '../upvest/schema.js';
 import { recordStatusChanges, syncLinks, upsertAccounts, upvestShapeOf, type WriteContext, type WrittenRow } from './mirror-writes.js';
 import { toMicros } from './timestamps.js';
@@ -229,7 +230,7 @@ export async function recordOutcomes(db: RawStatements, pages: PageWrite[], writ
     if (page.fingerprint && kept.length === 0) fingerprinted.push({ index: page.pageIndex, offset: page.offset, fingerprint: page.fingerprint });
     return outcome;
   });
-  await recordPages(db, records, rejections);
+  await recordRunPages(db, records, rejections);
   await rememberFingerprints(db, pages[0]!.runId, fingerprinted);
   return outcomes;
 }
