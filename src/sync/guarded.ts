@@ -1,6 +1,7 @@
 // One sync run under the run lock: take the lock, settle the runs that dead or stopped
 // processes left behind (resuming the newest where it can), run, let go. Shared by the daemon's
 // job processor and `account-sync sync`, so both follow the same rules.
+import type { RunSettings } from '../config/sync.js';
 import { assertMigrated } from '../db/migration-check.js';
 import type { PrismaClient } from '../db/prisma.js';
 import type { Logger } from '../logger.js';
@@ -25,28 +26,17 @@ export interface GuardedRunDeps {
   redact?: (text: string) => string;
 }
 
-export interface GuardedRunOptions {
-  pageSize: number;
-  pageOverlap?: number;
-  maxHealRequests?: number;
-  concurrency: number;
-  maxPages: number;
-  maxDeletionChecks?: number;
+/** A run's settings (src/config/sync.ts), and what only a guarded run is told. */
+export type GuardedRunOptions = RunSettings & {
   /**
    * The mode of a new run; 'scheduled' lets the history decide (full when none succeeded
    * within `fullIntervalMs`, incremental otherwise). A resumed run keeps its own.
    */
   mode: RunMode | 'scheduled';
-  fullIntervalMs: number;
-  incrementalLagMs: number;
-  skipUnchangedPages?: boolean;
-  bulkLoad?: boolean;
-  deferIndexesFrom?: number;
   /** 0: give up at once when another run holds the lock; Infinity: wait for it. */
   lockWaitMs: number;
-  resumeWithinMs: number;
   signal?: AbortSignal;
-}
+};
 
 export type GuardedOutcome =
   | {
@@ -67,6 +57,7 @@ export type GuardedOutcome =
  */
 export async function runGuarded(deps: GuardedRunDeps, options: GuardedRunOptions): Promise<GuardedOutcome> {
   const now = deps.now ?? (() => new Date());
+  const { mode: _mode, lockWaitMs: _wait, signal: _signal, fullIntervalMs: _full, resumeWithinMs: _resume, ...runOptions } = options;
   await assertMigrated(deps.prisma);
   const attempt = await acquireRunLock(deps.databaseUrl, {
     applicationName: deps.applicationName,
@@ -93,20 +84,7 @@ export async function runGuarded(deps: GuardedRunDeps, options: GuardedRunOption
     const mode = options.mode === 'scheduled' ? await scheduledMode(deps.prisma, options.fullIntervalMs, now()) : options.mode;
     const summary = await runSync(
       { prisma: deps.prisma, client: deps.client, logger: deps.logger, now, onProgress: deps.onProgress, signal, redact: deps.redact },
-      {
-        pageSize: options.pageSize,
-        pageOverlap: options.pageOverlap,
-        maxHealRequests: options.maxHealRequests,
-        concurrency: options.concurrency,
-        maxPages: options.maxPages,
-        maxDeletionChecks: options.maxDeletionChecks,
-        mode,
-        incrementalLagMs: options.incrementalLagMs,
-        skipUnchangedPages: options.skipUnchangedPages,
-        bulkLoad: options.bulkLoad,
-        deferIndexesFrom: options.deferIndexesFrom,
-        resumeRunId: resume?.runId,
-      },
+      { ...runOptions, mode, resumeRunId: resume?.runId },
     );
     return {
       kind: 'ran',

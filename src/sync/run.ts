@@ -7,6 +7,7 @@
 //
 // A full run walks the whole list oldest-first and is the only kind that may mark accounts
 // deleted. An incremental run walks newest-first and stops at the previous run's watermark.
+import { withRunDefaults, type RunOptions } from '../config/sync.js';
 import { pgPoolOf, type PrismaClient } from '../db/prisma.js';
 import { databaseErrorCodeOf } from '../db/transactions.js';
 import { AccountSyncError, errorCodeOf, oneLineMessage, type ErrorCode } from '../errors.js';
@@ -45,42 +46,26 @@ export interface SyncDeps {
   redact?: (text: string) => string;
 }
 
-export interface SyncOptions {
-  pageSize: number;
-  concurrency: number;
-  /** SYNC_MAX_PAGES: no walk fetches more pages than this. */
-  maxPages: number;
-  /** Default 'full'. 'incremental' falls back to a full run when no run has succeeded yet. */
-  mode?: RunMode;
-  /** Recognise pages served exactly as when last written, and skip writing them (default true). */
-  skipUnchangedPages?: boolean;
-  /**
-   * Load the accounts of a first sync (the mirror holds only this run's) by COPY while they are
-   * new (default true; see bulk-load.ts).
-   */
-  bulkLoad?: boolean;
-  /**
-   * With bulkLoad, a first sync into an empty mirror of at least this many accounts (page one's
-   * total_count) drops the secondary indexes and builds them after its walk (default 200,000).
-   * Smaller, they stay in PostgreSQL's buffer cache and the drop and build would only add time.
-   */
-  deferIndexesFrom?: number;
-  /** Incremental runs reach back this far before the previous watermark (Upvest-side lag). */
-  incrementalLagMs?: number;
-  /**
-   * Continue this run (left `running` or `interrupted`) from its last committed page instead of
-   * starting a new run at page one.
-   */
-  resumeRunId?: bigint;
-  /** SYNC_MAX_DELETION_CHECKS: accounts an inconsistent walk did not list that are looked up one by one (default 1000). */
-  maxDeletionChecks?: number;
-  /** SYNC_PAGE_OVERLAP: records consecutive pages share (default 10). A resumed run keeps its own. */
-  pageOverlap?: number;
-  /** SYNC_MAX_HEAL_REQUESTS: windows a run may fetch to close the gaps its pages leave (default 1000). */
-  maxHealRequests?: number;
-}
+/**
+ * What runSync is given: a run's options (RunOptions, src/config/sync.ts), those left out or
+ * undefined taking the settings' defaults, and which run this is.
+ */
+export type SyncOptions = Pick<RunOptions, 'pageSize' | 'concurrency' | 'maxPages'> &
+  Partial<RunOptions> & {
+    /** Default 'full'. 'incremental' falls back to a full run when no run has succeeded yet. */
+    mode?: RunMode;
+    /**
+     * Continue this run (left `running` or `interrupted`) from its last committed page instead of
+     * starting a new run at page one.
+     */
+    resumeRunId?: bigint;
+  };
 
-export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<RunSummary> {
+/** The options runSync works with: every one of a run's options, and which run this is. */
+type RunWith = RunOptions & { mode?: RunMode; resumeRunId?: bigint };
+
+export async function runSync(deps: SyncDeps, given: SyncOptions): Promise<RunSummary> {
+  const options: RunWith = withRunDefaults(given);
   const now = deps.now ?? (() => new Date());
   const redact = deps.redact ?? ((text: string) => text);
   const run =
@@ -88,9 +73,9 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Run
       ? await openRun(deps.prisma, {
           mode: options.mode ?? 'full',
           pageSize: options.pageSize,
-          pageOverlap: options.pageOverlap ?? DEFAULT_PAGE_OVERLAP,
+          pageOverlap: options.pageOverlap,
           startedAt: now(),
-          incrementalLagMs: options.incrementalLagMs ?? 60_000,
+          incrementalLagMs: options.incrementalLagMs,
         })
       : await resumeRun(deps.prisma, options.resumeRunId);
   const logger = deps.logger.child({ runId: String(run.runId) });
@@ -103,10 +88,10 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Run
   const pool = pgPoolOf(deps.prisma);
   // What a first sync killed while loading left unbuilt is built before anything else.
   await buildDeferredIndexes(deps.prisma, logger);
-  const bulkLoad = pool !== undefined && run.mode === 'full' && options.bulkLoad !== false && (await mirrorWrittenOnlyBy(deps.prisma, run.runId));
+  const bulkLoad = pool !== undefined && run.mode === 'full' && options.bulkLoad && (await mirrorWrittenOnlyBy(deps.prisma, run.runId));
   // Decided on page one's total_count, before anything of it is written.
   const deferral = { pending: bulkLoad && options.resumeRunId === undefined, dropped: 0 };
-  const fingerprinting = run.mode === 'full' && options.skipUnchangedPages !== false;
+  const fingerprinting = run.mode === 'full' && options.skipUnchangedPages;
   const knownLimit = run.pageSize;
   const known = fingerprinting ? await knownPages(deps.prisma, knownLimit, MAX_KNOWN_PAGES) : new Map<number, KnownPage>();
   const writer = createPageWriter(
@@ -125,7 +110,7 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Run
   const queue = (kind: PageKind, pass = 0) => async (fetched: FetchedPage) => {
     if (deferral.pending && kind === 'walk' && fetched.index === 0) {
       deferral.pending = false;
-      if (fetched.totalCount >= (options.deferIndexesFrom ?? DEFER_INDEXES_FROM)) deferral.dropped = await deferIndexes(deps.prisma, run.runId, logger);
+      if (fetched.totalCount >= options.deferIndexesFrom) deferral.dropped = await deferIndexes(deps.prisma, run.runId, logger);
     }
     nextIndex = Math.max(nextIndex, fetched.index + 1);
     await writer.write(fetched, kind, pass);
@@ -137,7 +122,7 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Run
   const heal: HealOptions = {
     maxLimit: run.pageSize,
     // Per run: what earlier attempts spent counts.
-    budget: { remaining: Math.max(0, (options.maxHealRequests ?? DEFAULT_MAX_HEAL_REQUESTS) - run.healRequests), used: 0 },
+    budget: { remaining: Math.max(0, options.maxHealRequests - run.healRequests), used: 0 },
     nextIndex: () => nextIndex++,
   };
   const healDeps = { prisma: deps.prisma, client: deps.client, logger, signal: deps.signal };
@@ -170,7 +155,7 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Run
         run,
         {
           maxPages: options.maxPages,
-          lagMs: options.incrementalLagMs ?? 60_000,
+          lagMs: options.incrementalLagMs,
           overlap: run.pageOverlap,
           firstPass: (await lastCatchUpPass(deps.prisma, run.runId)) + 1,
           heal,
@@ -189,7 +174,7 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Run
         { prisma: deps.prisma, client: deps.client, logger, signal: deps.signal },
         { runId: run.runId, mode: run.mode },
         walk,
-        { maxChecks: options.maxDeletionChecks ?? 1000 },
+        { maxChecks: options.maxDeletionChecks },
         async (records) => committed('lookup')(foundPage(nextIndex++, records)),
       );
     } catch (error) {
@@ -205,11 +190,6 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Run
   );
 }
 
-/** SYNC_PAGE_OVERLAP's default: ties of created_at come in groups of a few accounts created in bulk. */
-export const DEFAULT_PAGE_OVERLAP = 10;
-/** SYNC_MAX_HEAL_REQUESTS' default. */
-export const DEFAULT_MAX_HEAL_REQUESTS = 1000;
-
 /**
  * What the run's walk must prove: the whole list oldest first, or newest first every account
  * updated after the watermark its `since` reaches back from by the lag.
@@ -220,7 +200,7 @@ function walkScope(run: OpenRun, lag: number): CoverageScope {
   return { runId: run.runId, pass: 0, sort: 'updated_at', order: 'DESC', newerThanMicros: since + BigInt(lag) * 1000n };
 }
 
-const lagMs = (options: SyncOptions) => options.incrementalLagMs ?? 60_000;
+const lagMs = (options: RunWith) => options.incrementalLagMs;
 
 /** Pages committed by earlier attempts that this attempt's next page follows. */
 function lastBeforeGaps(done: ReadonlyArray<{ index: number }>): number[] {
@@ -236,8 +216,6 @@ async function failureOf(work: Promise<unknown>): Promise<unknown> {
     return error;
   }
 }
-
-const DEFER_INDEXES_FROM = 200_000;
 
 /**
  * Fingerprints a run holds in memory to recognise pages before decoding them (about 250 bytes
@@ -295,7 +273,7 @@ function foundPage(index: number, records: unknown[]): FetchedPage {
 async function walkRun(
   deps: SyncDeps,
   run: OpenRun,
-  options: SyncOptions & Pick<WalkOptions, 'recognise'>,
+  options: RunWith & Pick<WalkOptions, 'recognise'>,
   handle: (page: FetchedPage) => Promise<void>,
 ): Promise<unknown> {
   try {
