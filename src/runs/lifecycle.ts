@@ -6,6 +6,7 @@
 // nothing else imports) or changes an OpenRun: the walk and the page writes ask it
 // (test/architecture/run-owner.test.ts).
 import type { Db, PrismaClient, RawStatements } from '../db/prisma.js';
+import { markDeleted, markUnlistedDeleted } from '../mirror/deletion-marks.js';
 import { withTransactionRetry } from '../db/transactions.js';
 import { AccountSyncError } from '../errors.js';
 import type { PageMeta, WalkAssessment } from './assessment.js';
@@ -14,8 +15,6 @@ import { clearPages, pruneFinishedRunPages, recordPages, recordPagesIfFingerprin
 import {
   awaitPageWrites,
   committedPages,
-  markDeleted,
-  markUnlistedDeleted,
   nextFreePageIndex,
   pageCount,
   type FingerprintedPage,

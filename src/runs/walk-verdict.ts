@@ -2,7 +2,8 @@
 // it had to, and what it may settle about deletions. Reads only.
 import type { Db } from '../db/prisma.js';
 import { storedMicros, walkCoverage, type PageMeta, type WalkAssessment } from './assessment.js';
-import { committedPages, coveragePages, pageCount, pageSums, unlistedLiveCount, type PageSums } from './sql/pages.js';
+import { committedPages, coveragePages, pageCount, pageSums, type PageSums } from './sql/pages.js';
+import { unlistedLiveCount } from '../mirror/deletion-marks.js';
 import type { RunMode, RunStatus } from './sql/runs.js';
 
 export interface RunWalk {

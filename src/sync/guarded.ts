@@ -5,7 +5,7 @@ import type { RunSettings } from '../config/sync.js';
 import { assertMigrated } from '../db/migration-check.js';
 import type { PrismaClient } from '../db/prisma.js';
 import type { Logger } from '../logger.js';
-import { runSync, type SyncProgress } from './run.js';
+import { runSync, type SyncOptions, type SyncProgress } from './run.js';
 import type { UpvestClient } from '../upvest/client.js';
 import { settleAbandonedRuns, type AbandonedRun } from '../runs/abandoned.js';
 import { countResumption, scheduledMode } from '../runs/lifecycle.js';
@@ -26,8 +26,13 @@ export interface GuardedRunDeps {
   redact?: (text: string) => string;
 }
 
-/** A run's settings (src/config/sync.ts), and what only a guarded run is told. */
-export type GuardedRunOptions = RunSettings & {
+/**
+ * A run's options as runSync takes them (those left out take the settings' defaults), how its
+ * mode is chosen and runs left behind are treated (src/config/sync.ts), and what only a guarded
+ * run is told.
+ */
+export type GuardedRunOptions = Omit<SyncOptions, 'mode' | 'resumeRunId'> &
+  Pick<RunSettings, 'fullIntervalMs' | 'resumeWithinMs'> & {
   /**
    * The mode of a new run; 'scheduled' lets the history decide (full when none succeeded
    * within `fullIntervalMs`, incremental otherwise). A resumed run keeps its own.

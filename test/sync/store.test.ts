@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPrisma, type PrismaClient } from '../../src/db/prisma.js';
 import { keptAsideJson } from '../../src/runs/kept-aside.js';
 import { recordRecognisedPages as recordPagesIfFingerprinted } from '../../src/runs/lifecycle.js';
-import { knownPages } from '../../src/runs/sql/pages.js';
+import { knownPages } from '../../src/runs/sql/fingerprints.js';
 import { writePage, writePages, type AccountRecord, type PageWrite } from '../../src/sync/store.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { pageWrite } from '../support/pages.js';
