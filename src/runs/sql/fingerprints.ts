@@ -1,5 +1,6 @@
 // Statements on sync_page_fingerprints: what a full run's pages listed, by position, so that a
-// later full run recognises a page served exactly as it was and only records it.
+// later full run recognises a page served exactly as it was and only records it. Raw SQL: the
+// upsert copies the batch's page rows in one statement, and keys_for = fingerprint compares two columns.
 import type { Db, RawStatements } from '../../db/prisma.js';
 
 /**

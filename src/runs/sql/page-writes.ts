@@ -1,6 +1,7 @@
 // Statements writing sync_run_pages (a run's committed pages) and rejected_records, written with
 // their page; one function each. Only the run's owner, src/runs/lifecycle.ts, imports this file
-// (test/architecture/run-owner.test.ts).
+// (test/architecture/run-owner.test.ts). Raw SQL: a batch's pages and records go in as one
+// set-based statement (json_to_recordset), the hot path of every sync.
 import type { Db, RawStatements } from '../../db/prisma.js';
 import { jsonbString } from '../kept-aside.js';
 import { pageWritesKey, type FingerprintedPage, type PageCoverage, type PageRecord, type PageRejection } from './pages.js';

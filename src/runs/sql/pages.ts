@@ -1,5 +1,6 @@
 // Statements reading sync_run_pages (a run's committed pages), one function each, and the lock
-// every transaction writing them holds. Those writing them (and rejected_records, written with
+// every transaction writing them holds. Raw SQL where a statement is set-based (ids unnested,
+// summed or compared in bulk) or keeps microseconds; the Prisma client's model for counts. Those writing them (and rejected_records, written with
 // their page) are in page-writes.ts, which only the run's owner (src/runs/lifecycle.ts) calls.
 import { Prisma, type Db, type PrismaClient, type RawStatements } from '../../db/prisma.js';
 import { utcText } from './runs.js';
@@ -103,22 +104,19 @@ export type FingerprintedPage = Omit<
 
 /** The highest catch-up pass any attempt of the run committed a page of (0: none). */
 export async function lastCatchUpPass(db: Db, runId: bigint): Promise<number> {
-  const [row] = await db.$queryRaw<Array<{ n: number }>>`
-    SELECT coalesce(max(catch_up_pass), 0)::int AS n FROM sync_run_pages WHERE sync_run_id = ${runId}`;
-  return row?.n ?? 0;
+  const pages = await db.syncRunPage.aggregate({ where: { syncRunId: runId }, _max: { catchUpPass: true } });
+  return pages._max.catchUpPass ?? 0;
 }
 
 /** Pages the run committed, those of its catch-up pass included. */
 export async function pageCount(db: Db, runId: bigint): Promise<number> {
-  const [row] = await db.$queryRaw<Array<{ n: number }>>`SELECT count(*)::int AS n FROM sync_run_pages WHERE sync_run_id = ${runId}`;
-  return row?.n ?? 0;
+  return db.syncRunPage.count({ where: { syncRunId: runId } });
 }
 
 /** One past the highest index of any page the run committed, catch-up pages included. */
 export async function nextFreePageIndex(db: Db, runId: bigint): Promise<number> {
-  const [row] = await db.$queryRaw<Array<{ n: number }>>`
-    SELECT coalesce(max(page_index) + 1, 0)::int AS n FROM sync_run_pages WHERE sync_run_id = ${runId}`;
-  return row?.n ?? 0;
+  const pages = await db.syncRunPage.aggregate({ where: { syncRunId: runId }, _max: { pageIndex: true } });
+  return (pages._max.pageIndex ?? -1) + 1;
 }
 
 /** The pages of the run's walk layout (not its heal windows, catch-up passes or lookups), by index. */

@@ -1,6 +1,7 @@
 // Statements writing sync_runs, one function each. Only the run's owner, src/runs/lifecycle.ts,
 // imports this file: it is the one place a run is opened, resumed, changed and closed
-// (test/architecture/run-owner.test.ts).
+// (test/architecture/run-owner.test.ts). Raw SQL: since and the watermark keep microseconds,
+// which the Prisma client's Date would drop.
 import type { Db } from '../../db/prisma.js';
 import { currentRelease, releaseTag } from '../../release.js';
 import type { RunTotals } from '../outcome.js';

@@ -1,5 +1,6 @@
 // Statements reading sync_runs, one function each. Those writing it are in run-writes.ts, which
-// only the run's owner (src/runs/lifecycle.ts) calls.
+// only the run's owner (src/runs/lifecycle.ts) calls. The Prisma client's model where a value
+// fits a Date; raw SQL where a timestamp is wanted as text with its microseconds (utcText).
 import type { Db } from '../../db/prisma.js';
 import { Prisma } from '../../db/prisma.js';
 
@@ -77,12 +78,12 @@ export async function lastSuccessfulRun(db: Db): Promise<SucceededRun | null> {
 
 /** When the last successful full run that settled deletions started; null when none has. */
 export async function lastFullRunStart(db: Db): Promise<Date | null> {
-  const [row] = await db.$queryRaw<Array<{ started_at: Date }>>`
-    SELECT started_at FROM sync_runs
-    WHERE status = 'succeeded' AND mode = 'full' AND deletions_complete AND finished_at IS NOT NULL
-    ORDER BY finished_at DESC
-    LIMIT 1`;
-  return row?.started_at ?? null;
+  const run = await db.syncRun.findFirst({
+    where: { status: 'succeeded', mode: 'full', deletionsComplete: true, finishedAt: { not: null } },
+    orderBy: { finishedAt: 'desc' },
+    select: { startedAt: true },
+  });
+  return run?.startedAt ?? null;
 }
 
 /** The run's `since` (incremental runs) as RFC 3339 text with microseconds. */
@@ -93,8 +94,10 @@ export async function runSince(db: Db, runId: bigint): Promise<string | null> {
 
 /** Whether the last run to finish could not prove it listed every account: the next must be full. */
 export async function lastRunIncomplete(db: Db): Promise<boolean> {
-  const [row] = await db.$queryRaw<Array<{ status: string }>>`
-    SELECT status FROM sync_runs WHERE finished_at IS NOT NULL AND status IN ('succeeded', 'incomplete')
-    ORDER BY finished_at DESC LIMIT 1`;
-  return row?.status === 'incomplete';
+  const run = await db.syncRun.findFirst({
+    where: { finishedAt: { not: null }, status: { in: ['succeeded', 'incomplete'] } },
+    orderBy: { finishedAt: 'desc' },
+    select: { status: true },
+  });
+  return run?.status === 'incomplete';
 }
