@@ -32,7 +32,7 @@ export async function buildStatusReport(
     mirrorFreshness(prisma, options.intervalMs, options.now),
     prisma.$queryRaw<Array<{ status: string; accounts: number }>>`
       SELECT status, accounts::int AS accounts FROM account_status_counts ORDER BY status`,
-    prisma.$queryRaw<Array<{ n: number }>>`SELECT count(*)::int AS n FROM accounts WHERE deleted_at IS NOT NULL`,
+    prisma.account.count({ where: { deletedAt: { not: null } } }),
     readWebhookLag(prisma, options.now),
     prisma.$queryRaw<Array<{ run_id: string; deferred_at: string; indexes: string[] }>>`
       SELECT sync_run_id::text AS run_id, ${utcText('min(deferred_at)')} AS deferred_at,
@@ -45,7 +45,7 @@ export async function buildStatusReport(
     ...freshness,
     accounts: {
       live: byStatus.reduce((sum, row) => sum + row.accounts, 0),
-      deleted: deleted[0]?.n ?? 0,
+      deleted,
       byStatus,
     },
     runs,

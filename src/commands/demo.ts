@@ -3,7 +3,7 @@
 // accounts, syncs again, shows what the mirror recorded, and then how a change reaches the
 // mirror within a fraction of a second through a webhook. Composition root.
 import { escapeIdentifier } from 'pg';
-import { isInteractive } from '../config/index.js';
+import { isInteractive, runOptionsOf } from '../config/index.js';
 import { describeDatabaseUrl, withDatabaseName } from '../db/database-url.js';
 import { migrate } from '../db/migrate.js';
 import { openClient } from '../db/pg-client.js';
@@ -80,7 +80,7 @@ async function runDemo(context: CommandContext, standalone: StandaloneSimulator,
       const progress = createProgressDisplay(context.stderr, isInteractive(context.stderr, context.env));
       const summary = await runSync(
         { prisma, client, logger, onProgress: (p) => progress.update(p), redact: secrets.redact },
-        { pageSize: config.sync.pageSize, concurrency: config.sync.concurrency, maxPages: config.sync.maxPages },
+        runOptionsOf(config),
       );
       progress.done();
       out(summaryLine(summary));

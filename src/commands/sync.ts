@@ -8,7 +8,7 @@ import { createPrisma } from '../db/prisma.js';
 import { describeHolder } from '../runs/lock.js';
 import { errorCodeOf, oneLineMessage } from '../errors.js';
 import { EXIT } from '../exit-codes.js';
-import { runGuarded } from '../runs/guarded.js';
+import { runGuarded } from '../sync/guarded.js';
 import { createProgressDisplay } from '../sync/progress.js';
 import { summaryJson, summaryLine } from '../sync/summary.js';
 import { createUpvestClientFromConfig } from '../upvest/index.js';

@@ -13,7 +13,7 @@ import { startHealthServer } from '../health/server.js';
 import type { Logger } from '../logger.js';
 import { currentRelease, releaseTag } from '../release.js';
 import type { SecretRegistry } from '../secrets.js';
-import { runGuarded } from '../runs/guarded.js';
+import { runGuarded } from '../sync/guarded.js';
 import { lastSuccessfulRun, unfinishedRuns } from '../runs/sql/runs.js';
 import { FOLLOW_UP_DEDUPLICATION_ID, JOB_NAME, syncJobOptions } from '../queue/names.js';
 import { createSyncProcessor } from '../queue/processor.js';

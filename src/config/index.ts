@@ -25,7 +25,7 @@ export type { RedisConfig } from './redis.js';
 export type { RuntimeConfig } from './runtime.js';
 export type { ScheduleConfig } from './schedule.js';
 export type { StatusPageConfig } from './status-page.js';
-export { runOptionsOf, type RunSettings, type SyncConfig } from './sync.js';
+export { RUN_DEFAULTS, runOptionsOf, withRunDefaults, type RunOptions, type RunSettings, type SyncConfig } from './sync.js';
 export type { WebhooksConfig } from './webhooks.js';
 
 /** Every section, in the order its problems are reported. */

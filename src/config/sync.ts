@@ -1,6 +1,8 @@
 // SYNC_* of one run: how it walks Upvest, and how it treats a run a stopped process left behind.
-// Both `sync` and the daemon run with what runOptionsOf builds from it.
-import { section, withDefault } from './setting.js';
+// Both `sync` and the daemon run with what runOptionsOf builds from it; a run's options (RunOptions)
+// are these settings, and their defaults (RUN_DEFAULTS) the declared ones, read as an unset
+// environment reads them: there is no other default for them anywhere.
+import { parseSection, section, withDefault } from './setting.js';
 import { trueOrFalse, wholeNumber } from './values.js';
 import type { ExtraLimits } from '../upvest/schema.js';
 
@@ -21,7 +23,11 @@ export interface SyncConfig {
   skipUnchangedPages: boolean;
   /** Load a first sync's new accounts by COPY; off, every page is written as an upsert. */
   bulkLoad: boolean;
-  /** A first sync defers the secondary indexes only from this many accounts (the first page's total_count). */
+  /**
+   * With bulkLoad, a first sync into an empty mirror of at least this many accounts (page one's
+   * total_count) drops the secondary indexes and builds them after its walk. Smaller, they stay
+   * in PostgreSQL's buffer cache and the drop and build would only add time.
+   */
   deferIndexesFrom: number;
   /** Scheduled runs are full at least this often; incremental in between. */
   fullIntervalMs: number;
@@ -93,11 +99,26 @@ export const sync = section(
   }),
 );
 
-/** What every guarded run takes from the settings, whoever starts it (`sync`, the daemon). */
-export type RunSettings = Omit<SyncConfig, 'lockWaitMs'>;
+/** One run's options, whoever starts it (`sync`, the daemon, the demo, a test): how it walks and writes. */
+export type RunOptions = Omit<SyncConfig, 'lockWaitMs' | 'fullIntervalMs' | 'resumeWithinMs'>;
+
+/** What every guarded run takes from the settings: a run's options, how its mode is chosen and runs left behind are treated. */
+export type RunSettings = RunOptions & Pick<SyncConfig, 'fullIntervalMs' | 'resumeWithinMs'>;
 
 export function runOptionsOf(config: { sync: SyncConfig }): RunSettings {
   // The lock wait is each caller's own: `sync` gives up at once or waits (--wait), the daemon waits SYNC_LOCK_WAIT_MS.
-  const { lockWaitMs: _own, ...options } = config.sync;
-  return options;
+  const { lockWaitMs: _own, ...settings } = config.sync;
+  return settings;
+}
+
+/** A run's options as the settings' declared defaults give them. */
+export const RUN_DEFAULTS: Readonly<RunOptions> = (() => {
+  const { lockWaitMs: _lock, fullIntervalMs: _full, resumeWithinMs: _resume, ...defaults } = parseSection(sync, {});
+  return defaults;
+})();
+
+/** The given options over the defaults; an option given as undefined takes its default. */
+export function withRunDefaults<T extends Partial<RunOptions>>(given: T): RunOptions & T {
+  const set = Object.fromEntries(Object.entries(given).filter(([, value]) => value !== undefined));
+  return { ...RUN_DEFAULTS, ...set } as RunOptions & T;
 }

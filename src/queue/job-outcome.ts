@@ -4,7 +4,7 @@
 // back to the queue untouched (the run was stopped, not failed, and resumes from its pages).
 import { describeHolder } from '../runs/lock.js';
 import { AccountSyncError, errorCodeOf, oneLineMessage, type ErrorCode } from '../errors.js';
-import type { GuardedOutcome } from '../runs/guarded.js';
+import type { GuardedOutcome } from '../sync/guarded.js';
 import type { SyncJobResult } from './names.js';
 
 /** Failures no retry can fix; the job fails at once with the reason. */

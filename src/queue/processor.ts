@@ -1,9 +1,9 @@
 // The sync job's processor: run one guarded sync and turn its verdict into what BullMQ
 // understands. The job carries no run id: which run to continue is decided under the run lock
-// (src/runs/guarded.ts), so a job delivered again after its worker died finds the run by itself.
+// (src/sync/guarded.ts), so a job delivered again after its worker died finds the run by itself.
 import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import type { Logger } from '../logger.js';
-import type { GuardedOutcome } from '../runs/guarded.js';
+import type { GuardedOutcome } from '../sync/guarded.js';
 import { judgeOutcome, type JobOutcome } from './job-outcome.js';
 import type { SyncJobData, SyncJobResult } from './names.js';
 

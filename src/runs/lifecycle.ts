@@ -1,41 +1,35 @@
-// A run's life: opened (or resumed where a stopped one left off), its pages committed by the
-// sync as it walks, then finished in one transaction: its walk assessed, the accounts it no
-// longer saw marked deleted when it may, its outcome recorded. Each step is a function of its
-// own, so that it can be tested against a real database on its own.
-import type { Db, PrismaClient } from '../db/prisma.js';
-import { pageCount } from './sql/pages.js';
+// A run's life, and its only owner: a run is opened (or resumed where a stopped one left off),
+// its pages are recorded as the sync commits them, its watermark and page size are set as the
+// walk learns them, and it is finished in one transaction: its walk assessed, the accounts it no
+// longer saw marked deleted when it may, its outcome recorded. This module is the only code that
+// writes sync_runs and sync_run_pages (through sql/run-writes.ts and sql/page-writes.ts, which
+// nothing else imports) or changes an OpenRun: the walk and the page writes ask it
+// (test/architecture/run-owner.test.ts).
+import type { Db, PrismaClient, RawStatements } from '../db/prisma.js';
+import { markDeleted, markUnlistedDeleted } from '../mirror/deletion-marks.js';
 import { withTransactionRetry } from '../db/transactions.js';
 import { AccountSyncError } from '../errors.js';
-import { storedMicros, walkCoverage, type PageMeta, type WalkAssessment } from './assessment.js';
+import type { PageMeta, WalkAssessment } from './assessment.js';
 import type { RunTotals } from './outcome.js';
+import { clearPages, pruneFinishedRunPages, recordPages, recordPagesIfFingerprinted } from './sql/page-writes.js';
 import {
   awaitPageWrites,
-  clearPages,
   committedPages,
-  coveragePages,
-  markDeleted,
   nextFreePageIndex,
-  markUnlistedDeleted,
-  pageSums,
-  unlistedLiveCount,
-  pruneFinishedRunPages,
+  pageCount,
+  type FingerprintedPage,
+  type PageRecord,
+  type PageRejection,
   type PageSums,
 } from './sql/pages.js';
-import {
-  addHealRequests,
-  insertRun,
-  lastFullRunStart,
-  lastRunIncomplete,
-  runSince,
-  lastWatermark,
-  recordRunEnd,
-  reopenRun,
-  type RunMode,
-  type RunStatus,
-} from './sql/runs.js';
+import { addHealRequests, insertRun, markResumed, recordRunEnd, reopenRun, setPageSize, setWatermark } from './sql/run-writes.js';
+import { lastFullRunStart, lastRunIncomplete, lastWatermark, runSince, type RunMode, type RunStatus } from './sql/runs.js';
+import { assessRunWalk, mayMarkDeletions, type RunWalk } from './walk-verdict.js';
 
-/** A run as the sync works on it. */
-export interface OpenRun {
+export type { RunWalk };
+
+/** A run as its owner keeps it; everyone else sees it as an OpenRun, read-only. */
+interface RunState {
   runId: bigint;
   mode: RunMode;
   startedAt: Date;
@@ -56,6 +50,9 @@ export interface OpenRun {
    */
   nextFreeIndex: number;
 }
+
+/** A run as the sync works on it: changed only through this module's functions. */
+export type OpenRun = Readonly<RunState>;
 
 /**
  * Opens a new run. An incremental run reaches back to the last successful run's watermark
@@ -102,6 +99,41 @@ export async function resumeRun(prisma: PrismaClient, runId: bigint): Promise<Op
     donePages: await committedPages(prisma, runId),
     nextFreeIndex: await nextFreePageIndex(prisma, runId),
   };
+}
+
+/** Counts a resumption of the run (sync_runs.resumes, resumed_at); how many there have been. */
+export async function countResumption(db: Db, runId: bigint, at: Date): Promise<number> {
+  return markResumed(db, runId, at);
+}
+
+/** The newest updated_at Upvest listed when the run began: where the next incremental run goes back to. */
+export async function setRunWatermark(db: Db, run: OpenRun, watermark: string): Promise<void> {
+  (run as RunState).watermark = watermark;
+  await setWatermark(db, run.runId, watermark);
+}
+
+/** The server serves fewer per page than asked: a resumed run must walk the same layout. */
+export async function setRunPageSize(db: Db, run: OpenRun, pageSize: number): Promise<void> {
+  (run as RunState).pageSize = pageSize;
+  await setPageSize(db, run.runId, pageSize);
+}
+
+/** The page size the walk ended with; the run's row takes it when the run is finished. */
+export function adoptWalkPageSize(run: OpenRun, pageSize: number): void {
+  (run as RunState).pageSize = pageSize;
+}
+
+/** In the transaction writing them: the pages' bookkeeping rows and their rejected records. */
+export async function recordRunPages(db: RawStatements, pages: ReadonlyArray<PageRecord>, rejected: ReadonlyArray<PageRejection>): Promise<void> {
+  await recordPages(db, pages, rejected);
+}
+
+/**
+ * Records, without writing their accounts, the pages a full run last wrote exactly as they are
+ * served now (see sync_page_fingerprints); the indexes of those it recorded.
+ */
+export async function recordRecognisedPages(db: Db, pages: ReadonlyArray<FingerprintedPage>): Promise<Set<number>> {
+  return recordPagesIfFingerprinted(db, pages);
 }
 
 /**
@@ -186,60 +218,6 @@ export async function finishRun(prisma: PrismaClient, close: RunClose): Promise<
       { maxWait: 30_000, timeout: 300_000 },
     ),
   );
-}
-
-export interface RunWalk {
-  assessment: WalkAssessment;
-  /** Whether the walk was consistent apart from records without a usable id. */
-  consistentWalk: boolean;
-  pages: PageMeta[];
-  pageCount: number;
-  sums: PageSums;
-  /** Of a full run: the live accounts its pages do not list (those first seen before it began). */
-  unlisted: number;
-}
-
-/**
- * The walk's verdict from the run's committed pages (those of every attempt, heal windows
- * included): whether their keys leave any account listed throughout the walk unproven (see
- * coverage.ts), and whether records without a usable id keep it from naming what it listed.
- */
-export async function assessRunWalk(
-  db: Db,
-  run: Pick<RunClose, 'runId' | 'mode' | 'walkFinished'> & { since: string | null; lagMs: number },
-): Promise<RunWalk> {
-  const pages = await committedPages(db, run.runId);
-  // Both read a million ids at 1,000,000 accounts: side by side, on two connections when the
-  // caller is not in a transaction.
-  const [sums, unlisted, stored] = await Promise.all([
-    pageSums(db, run.runId),
-    run.mode === 'full' ? unlistedLiveCount(db, run.runId) : 0,
-    coveragePages(db, run.runId, 0),
-  ]);
-  const assessment = walkCoverage(stored, run.mode, newerThan(run.since, run.lagMs));
-  const consistentWalk = assessment.consistent;
-  if (sums.unidentified > 0) {
-    // Such a record may be an account Upvest still lists: the run cannot tell which.
-    assessment.consistent = false;
-    assessment.reasons.push(
-      `${sums.unidentified} record(s) without a usable id were kept aside, so which accounts are listed cannot be proven`,
-    );
-  }
-  return { assessment, consistentWalk, pages, pageCount: await pageCount(db, run.runId), sums, unlisted };
-}
-
-/**
- * What an incremental walk must prove it listed: every account updated after the watermark its
- * `since` reached back from (the lag it reaches back further is a margin, fetched but not owed).
- */
-function newerThan(since: string | null, lagMs: number): bigint | null {
-  const micros = since === null ? null : storedMicros(since);
-  return micros === null ? null : micros + BigInt(lagMs) * 1000n;
-}
-
-/** Only a complete, consistent walk of the whole list, run to its end, knows what is no longer listed. */
-export function mayMarkDeletions(close: Pick<RunClose, 'status' | 'mode'>, assessment: WalkAssessment): boolean {
-  return close.status === 'succeeded' && close.mode === 'full' && assessment.complete && assessment.consistent;
 }
 
 /** The decision as it stands once the walk's verdict is read again inside the closing transaction. */

@@ -12,7 +12,7 @@ import { oneLineMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { WalkAssessment } from '../runs/assessment.js';
 import type { DeletionDecision } from '../runs/lifecycle.js';
-import { unlistedLiveAccounts } from '../runs/sql/pages.js';
+import { unlistedLiveAccounts } from '../mirror/deletion-marks.js';
 import type { AccountLookup, UpvestClient } from '../upvest/client.js';
 import { usableIdOf } from '../upvest/schema.js';
 

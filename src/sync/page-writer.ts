@@ -6,9 +6,8 @@
 import type { Pool } from 'pg';
 import type { PrismaClient } from '../db/prisma.js';
 import type { Logger } from '../logger.js';
-import type { OpenRun } from '../runs/lifecycle.js';
-import { recordPagesIfFingerprinted, type FingerprintedPage, type PageKind } from '../runs/sql/pages.js';
-import { setPageSize, setWatermark } from '../runs/sql/runs.js';
+import { recordRecognisedPages, setRunPageSize, setRunWatermark, type OpenRun } from '../runs/lifecycle.js';
+import type { FingerprintedPage, PageKind } from '../runs/sql/pages.js';
 import { isUuid, usableIdOf, type AccountRecord, type ExtraLimits } from '../upvest/schema.js';
 import { bulkLoadPages } from './bulk-load.js';
 import { checkPage, type SortedBy } from './page-check.js';
@@ -80,7 +79,7 @@ interface Overlaps {
   keptHeadIds: Map<number, ReadonlySet<string>>;
 }
 
-/** Keeps `run.pageSize` and `run.watermark` up to date as pages come in. */
+/** Has the run's owner keep `run.pageSize` and `run.watermark` up to date as pages come in. */
 export function createPageWriter(deps: PageWriterDeps, run: OpenRun, options: PageWriterOptions): PageWriter {
   const queue: Queued[] = [];
   /** Pages queued or being written. */
@@ -208,7 +207,7 @@ async function writeBatch(
     const ids = usableIds(page.page.data);
     if (ids) candidates.push({ ...bookkeeping(run, page), listed: { ids, distinct: new Set(ids).size }, fingerprint: fingerprintOf(page) });
   }
-  const recorded = await recordPagesIfFingerprinted(deps.prisma, candidates);
+  const recorded = await recordRecognisedPages(deps.prisma, candidates);
 
   const writes: PageWrite[] = [];
   for (const { page, kind, pass } of batch) {
@@ -220,8 +219,7 @@ async function writeBatch(
     }
     if (kind === 'walk' && run.mode === 'incremental' && run.watermark === null && checked.accounts[0]) {
       // Newest first: the first account of the first page is the newest update listed.
-      run.watermark = checked.accounts[0].updatedAt;
-      await setWatermark(deps.prisma, run.runId, run.watermark);
+      await setRunWatermark(deps.prisma, run, checked.accounts[0].updatedAt);
     }
     const sortedBy = sortedByOf(run, kind);
     const left = leaveOut.get(page.index);
@@ -248,8 +246,7 @@ async function writeBatch(
   const first = batch.find((q) => q.kind === 'walk' && q.page.index === 0);
   if (first && first.page.limit !== run.pageSize) {
     // The server serves fewer per page than asked; a resumed run must walk the same layout.
-    run.pageSize = first.page.limit;
-    await setPageSize(deps.prisma, run.runId, run.pageSize);
+    await setRunPageSize(deps.prisma, run, first.page.limit);
   }
 }
 

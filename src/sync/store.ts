@@ -7,7 +7,9 @@ import { databaseMessageOf, sqlStateOf, withTransactionRetry } from '../db/trans
 import { oneLineMessage } from '../errors.js';
 import { keptAsideJson } from '../runs/kept-aside.js';
 import type { PageKeys } from '../runs/coverage.js';
-import { enterPageWrites, recordPages, rememberFingerprints, type KeptAside, type PageKind, type PageRecord, type PageRejection } from '../runs/sql/pages.js';
+import { recordRunPages } from '../runs/lifecycle.js';
+import { rememberFingerprints } from '../runs/sql/fingerprints.js';
+import { enterPageWrites, type KeptAside, type PageKind, type PageRecord, type PageRejection } from '../runs/sql/pages.js';
 import type { AccountRecord } from '../upvest/schema.js';
 import { recordOwnerChanges, type OwnerChange } from './change-log.js';
 import { recordStatusChanges, syncLinks, upsertAccounts, upvestShapeOf, type WriteContext, type WrittenRow } from './mirror-writes.js';
@@ -246,7 +248,7 @@ export async function recordOutcomes(db: RawStatements, pages: PageWrite[], writ
     if (page.fingerprint && kept.length === 0) fingerprinted.push({ index: page.pageIndex, offset: page.offset, fingerprint: page.fingerprint });
     return outcome;
   });
-  await recordPages(db, records, rejections);
+  await recordRunPages(db, records, rejections);
   await rememberFingerprints(db, pages[0]!.runId, fingerprinted);
   return outcomes;
 }

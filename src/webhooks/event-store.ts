@@ -169,6 +169,5 @@ export async function keepAsideEventObjects(
 
 /** Events stored and not applied yet. */
 export async function pendingEventCount(db: Db): Promise<number> {
-  const [row] = await db.$queryRaw<Array<{ n: number }>>`SELECT count(*)::int AS n FROM webhook_events WHERE outcome IS NULL`;
-  return row?.n ?? 0;
+  return db.webhookEvent.count({ where: { outcome: null } });
 }

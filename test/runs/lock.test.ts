@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { acquireRunLock, type RunLock } from '../../src/runs/lock.js';
 import { openClient } from '../../src/db/pg-client.js';
 import { silentLogger } from '../../src/logger.js';
-import { runGuarded } from '../../src/runs/guarded.js';
+import { runGuarded } from '../../src/sync/guarded.js';
 import { loadCommandConfig } from '../../src/config/index.js';
 import { createUpvestClientFromConfig } from '../../src/upvest/index.js';
 import { pollUntil, runRows, spawnCli } from '../support/daemon.js';

@@ -4,8 +4,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openClient } from '../../src/db/pg-client.js';
 import { createPrisma, pgStatements, type PrismaClient } from '../../src/db/prisma.js';
-import { openRun, resumeRun } from '../../src/runs/lifecycle.js';
-import { enterPageWrites, recordPages } from '../../src/runs/sql/pages.js';
+import { openRun, recordRunPages as recordPages, resumeRun } from '../../src/runs/lifecycle.js';
+import { enterPageWrites } from '../../src/runs/sql/pages.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { pollUntil } from '../support/daemon.js';
 import { emptyPageRecord } from '../support/pages.js';

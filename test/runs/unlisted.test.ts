@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPrisma, type PrismaClient } from '../../src/db/prisma.js';
-import { markUnlistedDeleted, unlistedLiveAccounts, unlistedLiveCount } from '../../src/runs/sql/pages.js';
+import { markUnlistedDeleted, unlistedLiveAccounts, unlistedLiveCount } from '../../src/mirror/deletion-marks.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 
 let db: TestDatabase;

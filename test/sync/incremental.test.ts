@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { recordPages } from '../../src/runs/sql/pages.js';
+import { recordRunPages as recordPages } from '../../src/runs/lifecycle.js';
 import { mirroredAccounts, normalizeTimestamp, startHarness, type Harness } from '../support/harness.js';
 import { emptyPageRecord } from '../support/pages.js';
 

@@ -1,5 +1,7 @@
-// Statements on sync_run_pages (a run's committed pages) and on rejected_records, which are
-// written with their page. One function each.
+// Statements reading sync_run_pages (a run's committed pages), one function each, and the lock
+// every transaction writing them holds. Raw SQL where a statement is set-based (ids unnested,
+// summed or compared in bulk) or keeps microseconds; the Prisma client's model for counts. Those writing them (and rejected_records, written with
+// their page) are in page-writes.ts, which only the run's owner (src/runs/lifecycle.ts) calls.
 import { Prisma, type Db, type PrismaClient, type RawStatements } from '../../db/prisma.js';
 import { utcText } from './runs.js';
 import type { PageMeta } from '../assessment.js';
@@ -67,7 +69,7 @@ export interface PageRecord extends Omit<PageMeta, 'count'>, PageCounts, PageCov
 const PAGE_WRITES_LOCK_CLASS = 0x50414745;
 /** The lock's second key: runs far apart may share one, which only makes one wait needlessly. */
 const pageWritesObject = (runId: bigint) => Number(runId % 2_147_483_647n);
-const pageWritesKey = (runId: bigint) => Prisma.sql`${PAGE_WRITES_LOCK_CLASS}::int, ${pageWritesObject(runId)}::int`;
+export const pageWritesKey = (runId: bigint) => Prisma.sql`${PAGE_WRITES_LOCK_CLASS}::int, ${pageWritesObject(runId)}::int`;
 
 /** The same lock call as enterPageWrites, as text of numbers only: for a simple-protocol query. */
 export function pageWritesLockCall(runId: bigint): string {
@@ -88,79 +90,6 @@ export async function awaitPageWrites(prisma: PrismaClient, runId: bigint): Prom
 /** A rejected record with the offset of the page it came from. */
 export type PageRejection = KeptAside & { offset: number };
 
-/**
- * Ids as PostgreSQL's array literal, which it reads into uuid[] faster than a JSON array: every
- * listed id is a validated UUID, so none needs quoting.
- */
-function uuidArrayLiteral(ids: ReadonlyArray<string>): string {
-  return `{${ids.join(',')}}`;
-}
-
-/** Pages' bookkeeping rows and their rejected records, in one statement. */
-export async function recordPages(db: RawStatements, pages: ReadonlyArray<PageRecord>, rejected: ReadonlyArray<PageRejection>): Promise<void> {
-  if (pages.length === 0) return;
-  const runId = pages[0]!.runId;
-  // Built as text: each raw record is already JSON text jsonb accepts.
-  const rejectedJson = `[${rejected
-    .map(
-      (r) =>
-        `{"page_offset":${r.offset},"account_id":${r.accountId === null ? 'null' : jsonbString(r.accountId)},` +
-        `"reason":${jsonbString(r.reason)},"raw_truncated":${r.rawTruncated},"raw":${r.rawJson}}`,
-    )
-    .join(',')}]`;
-  const pagesJson = JSON.stringify(
-    pages.map((p) => ({
-      page_index: p.index,
-      page_offset: p.offset,
-      item_count: p.itemCount,
-      total_count: p.totalCount,
-      first_id: p.firstId,
-      last_id: p.lastId,
-      account_ids: uuidArrayLiteral(p.listedIds),
-      inserted: p.inserted,
-      updated: p.updated,
-      unchanged: p.unchanged,
-      status_changes: p.statusChanges,
-      rejected: p.rejected,
-      unidentified: p.unidentified,
-      retries: p.retries,
-      kind: p.kind,
-      catch_up_pass: p.catchUpPass,
-      ...coverageColumns(p),
-    })),
-  );
-  await db.$executeRaw`
-    WITH rejected AS (
-      INSERT INTO rejected_records (sync_run_id, page_offset, account_id, raw, raw_truncated, reason)
-      SELECT ${runId}::bigint, r.page_offset, r.account_id, coalesce(r.raw, 'null'::jsonb), r.raw_truncated, r.reason
-      FROM jsonb_to_recordset(${rejectedJson}::jsonb) AS r(page_offset int, account_id text, raw jsonb, raw_truncated boolean, reason text)
-    )
-    INSERT INTO sync_run_pages (sync_run_id, page_index, page_offset, item_count, total_count, first_id, last_id,
-                                account_ids, inserted, updated, unchanged, status_changes, rejected, unidentified, retries, kind,
-                                catch_up_pass, first_key, last_key, head_ties, tail_ties, ends_list, left_out, left_out_key)
-    SELECT ${runId}::bigint, p.page_index, p.page_offset, p.item_count, p.total_count, p.first_id, p.last_id,
-           p.account_ids::uuid[], p.inserted, p.updated, p.unchanged,
-           p.status_changes, p.rejected, p.unidentified, p.retries, p.kind, p.catch_up_pass,
-           p.first_key::timestamptz, p.last_key::timestamptz, p.head_ties, p.tail_ties, p.ends_list,
-           p.left_out::uuid[], p.left_out_key::timestamptz
-    FROM json_to_recordset(${pagesJson}::json) AS p(page_index int, page_offset int, item_count int, total_count int,
-         first_id text, last_id text, account_ids text, inserted int, updated int, unchanged int, status_changes int,
-         rejected int, unidentified int, retries int, kind text, catch_up_pass int, first_key text, last_key text,
-         head_ties int, tail_ties int, ends_list boolean, left_out text, left_out_key text)`;
-}
-
-function coverageColumns(page: PageCoverage) {
-  return {
-    first_key: page.keys?.firstKey ?? null,
-    last_key: page.keys?.lastKey ?? null,
-    head_ties: page.keys?.headTies ?? 0,
-    tail_ties: page.keys?.tailTies ?? 0,
-    ends_list: page.endsList,
-    left_out: page.leftOut ? uuidArrayLiteral(page.leftOut.ids) : null,
-    left_out_key: page.leftOut?.key ?? null,
-  };
-}
-
 export type FingerprintedPage = Omit<
   PageRecord,
   'inserted' | 'updated' | 'statusChanges' | 'rejected' | 'unidentified' | 'kind' | 'catchUpPass' | 'listedIds' | 'unchanged' | 'keys'
@@ -173,114 +102,21 @@ export type FingerprintedPage = Omit<
   listed: { ids: string[]; distinct: number } | null;
 };
 
-/**
- * Records as seen, all their accounts unchanged, the pages a full run last wrote exactly so at
- * the same position (see sync_page_fingerprints). One statement; the indexes it recorded.
- */
-export async function recordPagesIfFingerprinted(db: Db, pages: ReadonlyArray<FingerprintedPage>): Promise<Set<number>> {
-  if (pages.length === 0) return new Set();
-  const runId = pages[0]!.runId;
-  const pagesJson = JSON.stringify(
-    pages.map((p) => ({
-      page_index: p.index,
-      page_offset: p.offset,
-      page_limit: p.fingerprint.limit,
-      digest: p.fingerprint.digest,
-      item_count: p.itemCount,
-      total_count: p.totalCount,
-      first_id: p.firstId,
-      last_id: p.lastId,
-      account_ids: p.listed === null ? null : uuidArrayLiteral(p.listed.ids),
-      unchanged: p.listed?.distinct ?? null,
-      retries: p.retries,
-      ends_list: p.endsList,
-    })),
-  );
-  // One statement, its own transaction: the page-writes lock is taken in it (see enterPageWrites).
-  // The keys are the fingerprint's: the records are byte for byte those it was taken of.
-  const rows = await db.$queryRaw<Array<{ page_index: number }>>`
-    WITH fence AS MATERIALIZED (SELECT pg_advisory_xact_lock_shared(${pageWritesKey(runId)}))
-    INSERT INTO sync_run_pages (sync_run_id, page_index, page_offset, item_count, total_count, first_id, last_id,
-                                account_ids, unchanged, retries, first_key, last_key, head_ties, tail_ties, ends_list)
-    SELECT ${runId}, p.page_index, p.page_offset, p.item_count, p.total_count, p.first_id, p.last_id,
-           coalesce(p.account_ids::uuid[], f.account_ids),
-           coalesce(p.unchanged, (SELECT count(DISTINCT id)::int FROM unnest(f.account_ids) AS id)), p.retries,
-           f.first_key, f.last_key, f.head_ties, f.tail_ties, p.ends_list
-    FROM fence, json_to_recordset(${pagesJson}::json) AS p(page_index int, page_offset int, page_limit int, digest text,
-         item_count int, total_count int, first_id text, last_id text, account_ids text, unchanged int, retries int,
-         ends_list boolean)
-    JOIN sync_page_fingerprints f ON f.page_offset = p.page_offset AND f.page_limit = p.page_limit AND f.fingerprint = p.digest
-      -- Keys taken with this very fingerprint: one an earlier release stored or rewrote proves nothing by key.
-      AND f.keys_for = f.fingerprint
-    RETURNING page_index`;
-  return new Set(rows.map((row) => row.page_index));
-}
-
-/**
- * Remembers the pages' fingerprints with what they listed, copied from the bookkeeping rows
- * just recorded in the same transaction (recordPages): the ids are not sent twice.
- */
-export async function rememberFingerprints(
-  db: RawStatements,
-  runId: bigint,
-  pages: ReadonlyArray<{ index: number; offset: number; fingerprint: { limit: number; digest: string } }>,
-): Promise<void> {
-  if (pages.length === 0) return;
-  const json = JSON.stringify(
-    pages.map((p) => ({ page_index: p.index, page_offset: p.offset, page_limit: p.fingerprint.limit, fingerprint: p.fingerprint.digest })),
-  );
-  await db.$executeRaw`
-    INSERT INTO sync_page_fingerprints AS f (page_offset, page_limit, fingerprint, sync_run_id, item_count, first_id, last_id, account_ids,
-                                             first_key, last_key, head_ties, tail_ties, keys_for)
-    SELECT p.page_offset, p.page_limit, p.fingerprint, r.sync_run_id, r.item_count, r.first_id, r.last_id, r.account_ids,
-           r.first_key, r.last_key, r.head_ties, r.tail_ties, p.fingerprint
-    FROM json_to_recordset(${json}::json) AS p(page_index int, page_offset int, page_limit int, fingerprint text)
-    JOIN sync_run_pages r ON r.sync_run_id = ${runId}::bigint AND r.page_index = p.page_index
-    ORDER BY 1, 2
-    ON CONFLICT (page_offset, page_limit) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, sync_run_id = EXCLUDED.sync_run_id,
-      item_count = EXCLUDED.item_count, first_id = EXCLUDED.first_id, last_id = EXCLUDED.last_id, account_ids = EXCLUDED.account_ids,
-      first_key = EXCLUDED.first_key, last_key = EXCLUDED.last_key, head_ties = EXCLUDED.head_ties, tail_ties = EXCLUDED.tail_ties,
-      keys_for = EXCLUDED.keys_for`;
-}
-
-/** What a fingerprinted page listed, for recognising it as served again (see walk.ts). */
-export interface KnownPage {
-  digest: string;
-  count: number;
-  firstId: string | null;
-  lastId: string | null;
-}
-
-/**
- * The fingerprints of pages of `limit` accounts, by offset, when there are at most `max` of
- * them (they are held in memory for the whole walk); otherwise none.
- */
-export async function knownPages(db: Db, limit: number, max: number): Promise<Map<number, KnownPage>> {
-  const rows = await db.$queryRaw<Array<{ page_offset: number; fingerprint: string; item_count: number; first_id: string | null; last_id: string | null }>>`
-    SELECT page_offset, fingerprint, item_count, first_id, last_id FROM sync_page_fingerprints
-    WHERE page_limit = ${limit} AND keys_for = fingerprint ORDER BY page_offset LIMIT ${max + 1}`;
-  if (rows.length > max) return new Map();
-  return new Map(rows.map((r) => [r.page_offset, { digest: r.fingerprint, count: r.item_count, firstId: r.first_id, lastId: r.last_id }]));
-}
-
 /** The highest catch-up pass any attempt of the run committed a page of (0: none). */
 export async function lastCatchUpPass(db: Db, runId: bigint): Promise<number> {
-  const [row] = await db.$queryRaw<Array<{ n: number }>>`
-    SELECT coalesce(max(catch_up_pass), 0)::int AS n FROM sync_run_pages WHERE sync_run_id = ${runId}`;
-  return row?.n ?? 0;
+  const pages = await db.syncRunPage.aggregate({ where: { syncRunId: runId }, _max: { catchUpPass: true } });
+  return pages._max.catchUpPass ?? 0;
 }
 
 /** Pages the run committed, those of its catch-up pass included. */
 export async function pageCount(db: Db, runId: bigint): Promise<number> {
-  const [row] = await db.$queryRaw<Array<{ n: number }>>`SELECT count(*)::int AS n FROM sync_run_pages WHERE sync_run_id = ${runId}`;
-  return row?.n ?? 0;
+  return db.syncRunPage.count({ where: { syncRunId: runId } });
 }
 
 /** One past the highest index of any page the run committed, catch-up pages included. */
 export async function nextFreePageIndex(db: Db, runId: bigint): Promise<number> {
-  const [row] = await db.$queryRaw<Array<{ n: number }>>`
-    SELECT coalesce(max(page_index) + 1, 0)::int AS n FROM sync_run_pages WHERE sync_run_id = ${runId}`;
-  return row?.n ?? 0;
+  const pages = await db.syncRunPage.aggregate({ where: { syncRunId: runId }, _max: { pageIndex: true } });
+  return (pages._max.pageIndex ?? -1) + 1;
 }
 
 /** The pages of the run's walk layout (not its heal windows, catch-up passes or lookups), by index. */
@@ -409,79 +245,4 @@ export async function pageSums(db: Db, runId: bigint): Promise<PageSums> {
     )
     SELECT page_sums.*, id_sums.* FROM page_sums, id_sums`;
   return row!;
-}
-
-/**
- * Live accounts, first seen before the run began, that no page of the run lists (an account a
- * webhook brought in after the walk passed its place could not have been listed).
- */
-function unlistedLive(runId: bigint): Prisma.Sql {
-  return Prisma.sql`a.deleted_at IS NULL
-      AND a.first_seen_at < (SELECT started_at FROM sync_runs WHERE id = ${runId})
-      AND NOT EXISTS (SELECT 1 FROM sync_run_pages p, unnest(p.account_ids) AS id WHERE p.sync_run_id = ${runId} AND id = a.id)`;
-}
-
-/**
- * Runs `statement` with nested loops ruled out, in a transaction (`db`'s, or one of its own).
- * The anti-join of unlistedLive is meant to be hashed, straight against the pages' ids: no
- * DISTINCT over a million of them first (half the time). The planner cannot know how many ids
- * the arrays hold; a nested loop over them would read every page once per account.
- */
-async function withoutNestedLoops<T>(db: Db, statement: (q: Db) => Promise<T>): Promise<T> {
-  const run = async (q: Db) => {
-    // Without nested loops the plan's cost estimate is vast, which would have PostgreSQL
-    // compile it (JIT) for about 0.1 s: a hash join over a million ids gains nothing from that.
-    const [before] = await q.$queryRaw<Array<{ jit: string }>>`
-      SELECT current_setting('jit') AS jit, set_config('enable_nestloop', 'off', true) AS nestloop, set_config('jit', 'off', true) AS off`;
-    const result = await statement(q);
-    await q.$queryRaw`SELECT set_config('enable_nestloop', 'on', true) AS nestloop, set_config('jit', ${before!.jit}, true) AS jit`;
-    return result;
-  };
-  return '$transaction' in db ? db.$transaction((tx) => run(tx)) : run(db);
-}
-
-/** Up to `limit` live accounts that no page of the run lists. */
-export async function unlistedLiveAccounts(db: Db, runId: bigint, limit: number): Promise<string[]> {
-  const rows = await db.$queryRaw<Array<{ id: string }>>`
-    SELECT a.id::text AS id FROM accounts a WHERE ${unlistedLive(runId)}
-    ORDER BY a.id
-    LIMIT ${limit}::int`;
-  return rows.map((row) => row.id);
-}
-
-/** How many live accounts no page of the run lists. */
-export async function unlistedLiveCount(db: Db, runId: bigint): Promise<number> {
-  return withoutNestedLoops(db, async (q) => {
-    const [row] = await q.$queryRaw<Array<{ n: number }>>`SELECT count(*)::int AS n FROM accounts a WHERE ${unlistedLive(runId)}`;
-    return row!.n;
-  });
-}
-
-/** Marks these accounts deleted (those still live). */
-export async function markDeleted(db: Db, runId: bigint, ids: readonly string[], at: Date): Promise<number> {
-  if (ids.length === 0) return 0;
-  return db.$executeRaw`
-    UPDATE accounts SET deleted_at = ${at}, last_sync_run_id = ${runId}
-    WHERE id = ANY(${ids}::uuid[]) AND deleted_at IS NULL`;
-}
-
-/**
- * Marks deleted every live account the run's pages do not list. Only after a complete and
- * consistent walk of the whole list, which is the caller's to judge.
- */
-export async function markUnlistedDeleted(db: Db, runId: bigint, at: Date): Promise<number> {
-  return withoutNestedLoops(
-    db,
-    (q) => q.$executeRaw`UPDATE accounts a SET deleted_at = ${at}, last_sync_run_id = ${runId} WHERE ${unlistedLive(runId)}`,
-  );
-}
-
-export async function clearPages(db: Db, runId: bigint): Promise<void> {
-  await db.$executeRaw`DELETE FROM sync_run_pages WHERE sync_run_id = ${runId}`;
-}
-
-/** Page bookkeeping of finished runs is no longer needed by anyone. */
-export async function pruneFinishedRunPages(db: Db): Promise<void> {
-  await db.$executeRaw`
-    DELETE FROM sync_run_pages WHERE sync_run_id IN (SELECT id FROM sync_runs WHERE status IN ('succeeded', 'failed'))`;
 }

@@ -1,17 +1,17 @@
 // One sync run under the run lock: take the lock, settle the runs that dead or stopped
 // processes left behind (resuming the newest where it can), run, let go. Shared by the daemon's
 // job processor and `account-sync sync`, so both follow the same rules.
-import type { ExtraLimits } from '../upvest/schema.js';
+import type { RunSettings } from '../config/sync.js';
 import { assertMigrated } from '../db/migration-check.js';
 import type { PrismaClient } from '../db/prisma.js';
 import type { Logger } from '../logger.js';
-import { runSync, type SyncProgress } from '../sync/run.js';
+import { runSync, type SyncOptions, type SyncProgress } from './run.js';
 import type { UpvestClient } from '../upvest/client.js';
-import { settleAbandonedRuns, type AbandonedRun } from './abandoned.js';
-import { scheduledMode } from './lifecycle.js';
-import { acquireRunLock, type LockHolder } from './lock.js';
-import type { RunSummary } from './outcome.js';
-import { markResumed, type RunMode } from './sql/runs.js';
+import { settleAbandonedRuns, type AbandonedRun } from '../runs/abandoned.js';
+import { countResumption, scheduledMode } from '../runs/lifecycle.js';
+import { acquireRunLock, type LockHolder } from '../runs/lock.js';
+import type { RunSummary } from '../runs/outcome.js';
+import type { RunMode } from '../runs/sql/runs.js';
 
 export interface GuardedRunDeps {
   prisma: PrismaClient;
@@ -26,29 +26,22 @@ export interface GuardedRunDeps {
   redact?: (text: string) => string;
 }
 
-export interface GuardedRunOptions {
-  pageSize: number;
-  pageOverlap?: number;
-  maxHealRequests?: number;
-  concurrency: number;
-  maxPages: number;
-  maxDeletionChecks?: number;
+/**
+ * A run's options as runSync takes them (those left out take the settings' defaults), how its
+ * mode is chosen and runs left behind are treated (src/config/sync.ts), and what only a guarded
+ * run is told.
+ */
+export type GuardedRunOptions = Omit<SyncOptions, 'mode' | 'resumeRunId'> &
+  Pick<RunSettings, 'fullIntervalMs' | 'resumeWithinMs'> & {
   /**
    * The mode of a new run; 'scheduled' lets the history decide (full when none succeeded
    * within `fullIntervalMs`, incremental otherwise). A resumed run keeps its own.
    */
   mode: RunMode | 'scheduled';
-  fullIntervalMs: number;
-  incrementalLagMs: number;
-  skipUnchangedPages?: boolean;
-  bulkLoad?: boolean;
-  deferIndexesFrom?: number;
-  extraLimits?: ExtraLimits;
   /** 0: give up at once when another run holds the lock; Infinity: wait for it. */
   lockWaitMs: number;
-  resumeWithinMs: number;
   signal?: AbortSignal;
-}
+};
 
 export type GuardedOutcome =
   | {
@@ -69,6 +62,7 @@ export type GuardedOutcome =
  */
 export async function runGuarded(deps: GuardedRunDeps, options: GuardedRunOptions): Promise<GuardedOutcome> {
   const now = deps.now ?? (() => new Date());
+  const { mode: _mode, lockWaitMs: _wait, signal: _signal, fullIntervalMs: _full, resumeWithinMs: _resume, ...runOptions } = options;
   await assertMigrated(deps.prisma);
   const attempt = await acquireRunLock(deps.databaseUrl, {
     applicationName: deps.applicationName,
@@ -85,7 +79,7 @@ export async function runGuarded(deps: GuardedRunDeps, options: GuardedRunOption
     });
     const resume = settlement.resume;
     if (resume) {
-      const resumes = await markResumed(deps.prisma, resume.runId, now());
+      const resumes = await countResumption(deps.prisma, resume.runId, now());
       deps.logger.info(
         { runId: String(resume.runId), previousStatus: resume.status, resumes },
         `resuming sync run ${resume.runId}, left ${resume.status} by a process that ${resume.status === 'interrupted' ? 'was stopped' : 'died'}`,
@@ -95,21 +89,7 @@ export async function runGuarded(deps: GuardedRunDeps, options: GuardedRunOption
     const mode = options.mode === 'scheduled' ? await scheduledMode(deps.prisma, options.fullIntervalMs, now()) : options.mode;
     const summary = await runSync(
       { prisma: deps.prisma, client: deps.client, logger: deps.logger, now, onProgress: deps.onProgress, signal, redact: deps.redact },
-      {
-        pageSize: options.pageSize,
-        pageOverlap: options.pageOverlap,
-        maxHealRequests: options.maxHealRequests,
-        concurrency: options.concurrency,
-        maxPages: options.maxPages,
-        maxDeletionChecks: options.maxDeletionChecks,
-        mode,
-        incrementalLagMs: options.incrementalLagMs,
-        skipUnchangedPages: options.skipUnchangedPages,
-        bulkLoad: options.bulkLoad,
-        deferIndexesFrom: options.deferIndexesFrom,
-        extraLimits: options.extraLimits,
-        resumeRunId: resume?.runId,
-      },
+      { ...runOptions, mode, resumeRunId: resume?.runId },
     );
     return {
       kind: 'ran',

@@ -1,0 +1,99 @@
+// Files a reader takes in at once: no source file over 300 lines, no function over 80
+// (generated code aside). What is over today is listed below with its size, so the debt stays
+// visible; an entry can only shrink (the test fails when a listed one grows past its size, and
+// when one is back under the limit, so that it is taken off the list).
+import ts from 'typescript';
+import { describe, expect, it } from 'vitest';
+import { sourceFiles, type SourceFile } from './sources.js';
+
+const MAX_FILE_LINES = 300;
+const MAX_FUNCTION_LINES = 80;
+
+/** Files over the limit today, with their size in lines when this list was written. */
+const FILE_EXCEPTIONS: Record<string, number> = {
+  // The simulator's data set: the accounts, their changes and the faults tests ask of it.
+  'src/simulator/dataset.ts': 504,
+  // writeBatch and the overlaps' planning; issues 25 and 26 are changing it meanwhile, and its
+  // split (plan the batch, decide each record, write) waits for them.
+  'src/sync/page-writer.ts': 338,
+  // The upsert statements, with the fields Upvest adds (extra) and the owners' history (issue 25).
+  'src/sync/mirror-writes.ts': 335,
+  // The account schema and the bounds on the fields it does not know (issue 25).
+  'src/upvest/schema.ts': 309,
+};
+
+/** Functions over the limit today ("file: name"), with their size in lines. */
+const FUNCTION_EXCEPTIONS: Record<string, number> = {
+  // Composition roots: each builds a command's parts from the settings and wires them together.
+  'src/commands/receiver.ts: run': 83,
+  'src/commands/worker.ts: startDaemon': 157,
+  'src/webhooks/receiver.ts: startReceiver': 88,
+  // A flat declaration: the metrics' definitions, one after the other.
+  'src/health/metrics.ts: createMetrics': 127,
+  // Factories returning an object of closures over shared state (routes, API calls).
+  'src/status-page/routes.ts: createStatusPage': 94,
+  'src/upvest/client.ts: createUpvestClient': 81,
+  'src/upvest/webhooks-api.ts: createWebhooksApi': 101,
+};
+
+function linesOf(text: string): number {
+  return text.endsWith('\n') ? text.split('\n').length - 1 : text.split('\n').length;
+}
+
+/** Every function of the file (declarations, methods, arrows, expressions) with its length in lines. */
+function functionsOf(file: SourceFile): Array<{ name: string; lines: number }> {
+  const source = ts.createSourceFile(file.path, file.text, ts.ScriptTarget.Latest, true);
+  const found: Array<{ name: string; lines: number }> = [];
+  const visit = (node: ts.Node) => {
+    if (ts.isFunctionLike(node) && 'body' in node && node.body) {
+      const start = source.getLineAndCharacterOfPosition(node.getStart(source)).line;
+      const end = source.getLineAndCharacterOfPosition(node.getEnd()).line;
+      found.push({ name: nameOf(node, source), lines: end - start + 1 });
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(source);
+  return found;
+}
+
+function nameOf(node: ts.Node, source: ts.SourceFile): string {
+  const named = node as ts.Node & { name?: ts.Node };
+  if (named.name) return named.name.getText(source);
+  const parent = node.parent;
+  if (parent && (ts.isVariableDeclaration(parent) || ts.isPropertyAssignment(parent) || ts.isPropertyDeclaration(parent))) return parent.name.getText(source);
+  return `(anonymous, line ${source.getLineAndCharacterOfPosition(node.getStart(source)).line + 1})`;
+}
+
+describe('the size of the sources', () => {
+  it('measures what it should (a check that the test sees functions)', () => {
+    const fns = functionsOf({ path: 'x.ts', text: 'export function a() {\n  const b = () => {\n    return 1;\n  };\n  return b();\n}\n' });
+    expect(fns).toEqual([
+      { name: 'a', lines: 6 },
+      { name: 'b', lines: 3 },
+    ]);
+  });
+
+  it(`no file over ${MAX_FILE_LINES} lines, but for the listed exceptions, none of which has grown`, () => {
+    const over = sourceFiles()
+      .map((file) => ({ path: file.path, lines: linesOf(file.text) }))
+      .filter((file) => file.lines > MAX_FILE_LINES);
+    const problems = over
+      .filter((file) => FILE_EXCEPTIONS[file.path] === undefined || file.lines > FILE_EXCEPTIONS[file.path]!)
+      .map((file) => `${file.path}: ${file.lines} lines`);
+    const stale = Object.keys(FILE_EXCEPTIONS).filter((path) => !over.some((file) => file.path === path));
+    expect({ problems, stale }).toEqual({ problems: [], stale: [] });
+  });
+
+  it(`no function over ${MAX_FUNCTION_LINES} lines, but for the listed exceptions, none of which has grown`, () => {
+    const over = sourceFiles().flatMap((file) =>
+      functionsOf(file)
+        .filter((fn) => fn.lines > MAX_FUNCTION_LINES)
+        .map((fn) => ({ key: `${file.path}: ${fn.name}`, lines: fn.lines })),
+    );
+    const problems = over
+      .filter((fn) => FUNCTION_EXCEPTIONS[fn.key] === undefined || fn.lines > FUNCTION_EXCEPTIONS[fn.key]!)
+      .map((fn) => `${fn.key}: ${fn.lines} lines`);
+    const stale = Object.keys(FUNCTION_EXCEPTIONS).filter((key) => !over.some((fn) => fn.key === key));
+    expect({ problems, stale }).toEqual({ problems: [], stale: [] });
+  });
+});
