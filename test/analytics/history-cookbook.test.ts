@@ -1,6 +1,8 @@
 // The history cookbook (issue 25), run verbatim as a read-only role against a history written by
-// the sync engine's own writer: a rename, a change of owners, a field Upvest added.
+// the sync engine's own writer: a rename, a change of owners, a field Upvest added; and quoted
+// verbatim, with its question, in docs/analysts.md (the cookbook's "History" section).
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { escapeIdentifier, type Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HISTORY_COOKBOOK } from '../../src/analytics/history-cookbook.js';
@@ -82,5 +84,14 @@ describe('the history cookbook, as the read-only role', () => {
       { tax_residency: 'DE', accounts: '1' },
       { tax_residency: 'FR', accounts: '1' },
     ]);
+  });
+});
+
+describe('docs/analysts.md', () => {
+  const docs = readFileSync(new URL('../../docs/analysts.md', import.meta.url), 'utf8');
+  const history = docs.slice(docs.indexOf('\n### History\n'));
+  it.each(HISTORY_COOKBOOK.map((q) => [q.id, q] as const))('quotes the %s query verbatim, with its question, under History', (_id, query) => {
+    expect(history).toContain(`\`\`\`sql\n${query.sql}\n\`\`\``);
+    expect(history).toContain(`**${query.question}**`);
   });
 });
