@@ -1,6 +1,6 @@
 // Cookbook queries for the fields Upvest adds and the history of every field (issue 25), in the
-// shape of cookbook.ts: to be folded into COOKBOOK (and quoted in the docs) when docs/pending-25.md
-// is merged. The tests run each one, exactly as written here, as the read-only role.
+// shape of cookbook.ts, quoted verbatim under History in docs/analysts.md. The tests run each one,
+// exactly as written here, as the read-only role.
 import type { CookbookQuery } from './cookbook.js';
 
 export const HISTORY_COOKBOOK: readonly CookbookQuery[] = [
