@@ -69,6 +69,8 @@ export const receiverCommand: Command = {
             logger,
             batchSize: config.webhooks.applyBatchSize,
             sweepMs: config.webhooks.applySweepMs,
+            // Held to the same bounds as a sync: an event past them is rejected as a page's record is kept aside.
+            extraLimits: config.sync.extraLimits,
             now: () => new Date(),
             redact: secrets.redact,
             onApplied: (result) => {

@@ -47,7 +47,7 @@ export const COMMAND_SECTIONS = {
   changes: ['database', 'log'],
   'grant-readonly': ['database', 'log'],
   simulator: ['log'],
-  receiver: ['database', 'upvest', 'webhooks', 'healthAuth', 'log'],
+  receiver: ['database', 'upvest', 'webhooks', 'sync', 'healthAuth', 'log'],
   webhooks: ['upvest', 'webhooks', 'log'],
 } as const satisfies Record<string, readonly SectionName[]>;
 

@@ -197,6 +197,32 @@ describe('account-sync receiver and webhooks', () => {
   });
 
   // --help and --bogus of every command: test/cli/conventions.test.ts.
+  it('holds events to SYNC_EXTRA_MAX_BYTES as a sync does: one past it is stored rejected with the reason, the mirror unchanged', async () => {
+    const receiver = spawnCli(['receiver'], { ...env, SYNC_EXTRA_MAX_BYTES: '64' });
+    const port = ((await receiver.waitForLog((l) => l.msg?.includes('webhook receiver listening on') ?? false, 'the receiver')).port) as number;
+    const registered = JSON.parse((await cli(['webhooks', 'register', '--url', `http://127.0.0.1:${port}/webhooks/upvest`, '--json'])).stdout) as { id: string };
+    try {
+      const account = sim.dataset.at(5)!;
+      const [before] = await prisma.$queryRaw<Array<{ name: string; extra: unknown }>>`SELECT name, extra FROM accounts WHERE id = ${account.id}::uuid`;
+      sim.dataset.setExtra(account.id, { note: 'x'.repeat(100) });
+      const attempt = await sim.webhooks.waitFor((a) => a.status === 200 && a.events.some((e) => e.objectId === account.id));
+      const eventId = attempt.events.find((e) => e.objectId === account.id)!.id;
+      const row = await pollUntil(async () => {
+        const [r] = await prisma.$queryRaw<Array<{ outcome: string | null; reason: string | null }>>`
+          SELECT outcome, reason FROM webhook_events WHERE event_id = ${eventId}::uuid AND outcome IS NOT NULL`;
+        return r;
+      }, 'the event to be settled');
+      // {"note":"x…x"} with 100 x: 111 bytes, past the receiver's 64 (the default is 16384).
+      expect(row).toEqual({ outcome: 'rejected', reason: 'object: record has unknown fields of 111 bytes as JSON, more than 64' });
+      const [after] = await prisma.$queryRaw<Array<{ name: string; extra: unknown }>>`SELECT name, extra FROM accounts WHERE id = ${account.id}::uuid`;
+      expect(after).toEqual(before);
+    } finally {
+      receiver.kill('SIGTERM');
+      await receiver.exited;
+      await cli(['webhooks', 'delete', registered.id]);
+    }
+  });
+
   it('answers a bad option or subcommand with what is wrong, its usage and exit 2', async () => {
     for (const [args, message] of [
       [['receiver', '--port', '1'], "account-sync receiver: Unknown option '--port'"],
