@@ -15,7 +15,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { FEED_CHANNEL } from '../db/feed.js';
 import { pgStatements, type Db } from '../db/prisma.js';
 import { pageWritesLockCall } from '../runs/sql/pages.js';
-import { sqlStateOf } from '../db/transactions.js';
+import { sqlStateOf, withTransactionRetry } from '../db/transactions.js';
 import type { AccountRecord } from '../upvest/schema.js';
 import type { WrittenRow } from './mirror-writes.js';
 import { accountsOfBatch, byId, recordOutcomes, type PageOutcome, type PageWrite } from './store.js';
@@ -55,7 +55,7 @@ export async function bulkLoadPages(pool: Pool, pages: PageWrite[], options: { u
     const result = await loadInOneTransaction(client, pages, accounts, runId, observedAt, options.usersApart === true, () => (broken = true));
     // Past the commit: a failure here fails the run (the batch is stored), and restoring the
     // foreign keys writes the users its links name.
-    if (result.loaded && options.usersApart === true) await insertUsers(client, accounts, observedAt);
+    if (result.loaded && options.usersApart === true) await withTransactionRetry(() => insertUsers(client, accounts, observedAt));
     return result;
   } finally {
     client.release(broken);
@@ -130,7 +130,12 @@ async function load(
   return { outcomes, changes: written.length };
 }
 
-/** The accounts' users not stored yet, in id order: two writers inserting them cannot deadlock. */
+/**
+ * The accounts' users not stored yet, in id order: two writers inserting them so cannot
+ * deadlock. A batch written as upserts (writePages) inserts its users in more than one
+ * statement of its transaction, so a statement of this kind can be chosen to break a deadlock
+ * with one: apart from any transaction and idempotent, it is simply run again.
+ */
 async function insertUsers(client: PoolClient, accounts: AccountRecord[], observedAt: string): Promise<void> {
   const userIds = [...new Set(accounts.flatMap((a) => a.users.map((u) => u.id)))].sort();
   if (userIds.length === 0) return;
