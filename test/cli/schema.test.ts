@@ -35,6 +35,7 @@ describe('DATABASE_URL with ?schema=mirror', () => {
       WHERE table_schema IN ('public', 'mirror') AND table_type = 'BASE TABLE' ORDER BY 1`;
     expect(tables.map((t) => t.name)).toEqual([
       'mirror._prisma_migrations',
+      'mirror.account_changes',
       'mirror.account_status_changes',
       'mirror.account_users',
       'mirror.accounts',

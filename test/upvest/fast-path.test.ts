@@ -55,8 +55,8 @@ const record = fc.record(
  * one link per user (the last type given wins), everything else as served.
  */
 function expectedAccount(valid: ReturnType<typeof accountSchema.parse>): AccountRecord {
-  const users = new Map<string, string>();
-  for (const user of valid.users) users.set(user.id.toLowerCase(), user.type);
+  const users = new Map<string, { type: string; extra: string | null }>();
+  for (const user of valid.users) users.set(user.id.toLowerCase(), { type: user.type, extra: unknownOf(user, ['id', 'type']) });
   return {
     id: valid.id.toLowerCase(),
     accountGroupId: valid.account_group_id.toLowerCase(),
@@ -66,8 +66,18 @@ function expectedAccount(valid: ReturnType<typeof accountSchema.parse>): Account
     accountNumber: valid.account_number,
     createdAt: valid.created_at,
     updatedAt: valid.updated_at,
-    users: [...users].map(([id, type]) => ({ id, type })),
+    extra: unknownOf(valid, ['id', 'created_at', 'updated_at', 'account_group_id', 'type', 'users', 'name', 'status', 'account_number']),
+    users: [...users].map(([id, user]) => ({ id, ...user })),
   };
+}
+
+/** The fields of `record` that are not `known`, as JSON text, or null: what the mirror keeps in extra. */
+function unknownOf(record: object, known: string[]): string | null {
+  const unknown: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(record)) {
+    if (!known.includes(key)) Object.defineProperty(unknown, key, { value, enumerable: true, writable: true, configurable: true });
+  }
+  return Object.keys(unknown).length === 0 ? null : JSON.stringify(unknown);
 }
 
 describe('the validation fast path', () => {

@@ -115,22 +115,32 @@ const hostileRecord: fc.Arbitrary<HostileRecord> = fc
       members.push(`${JSON.stringify(key)}:${text}`);
     }
     if (depth > 0) members.push(`"nested_extra":${nested(depth, objects)}`);
+    // Unknown fields are kept (extra) to SYNC_EXTRA_MAX_DEPTH (8: their object is depth 1).
+    const tooDeep = 1 + depth > EXTRA_MAX_DEPTH;
     const rejectedFor = [
       ...(wellFormed(name.value) ? [] : ['name']),
       ...(Number.isSafeInteger(number.value) && number.value >= 1 ? [] : ['account_number']),
     ];
+    // Named when it is the only reason (a record already refused need not list it).
+    if (tooDeep && rejectedFor.length === 0) rejectedFor.push('record has unknown fields nested deeper than 8');
     const kinds = [
       ...(number.text.length > 16 || !Number.isFinite(number.value) || /e[1-9]/.test(number.text) ? ['huge'] : []),
       ...(decoys.length > 0 ? ['duplicates'] : []),
       ...(depth >= 1_000 ? ['deep'] : []),
       ...(wellFormed(name.value) ? [] : ['lone']),
     ];
-    const expected = rejectedFor.length === 0 ? accountOf(base, name.value, number.value) : undefined;
+    const unknown: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(base)) {
+      if (!KNOWN_FIELDS.includes(key)) Object.defineProperty(unknown, key, { value, enumerable: true, writable: true, configurable: true });
+    }
+    if (depth > 0 && !tooDeep) unknown.nested_extra = JSON.parse(nested(depth, objects));
+    const extra = Object.keys(unknown).length === 0 ? null : JSON.stringify(unknown);
+    const expected = rejectedFor.length === 0 ? accountOf(base, name.value, number.value, extra) : undefined;
     return { text: `{${members.join(',')}}`, expected, rejectedFor, kinds };
   });
 
 /** What a valid record stands for in the mirror: ids lower case, one link per user (the last type given). */
-function accountOf(base: Served, name: string, accountNumber: number): AccountRecord {
+function accountOf(base: Served, name: string, accountNumber: number, extra: string | null): AccountRecord {
   const users = new Map<string, string>();
   for (const user of base.users as Array<{ id: string; type: string }>) users.set(user.id.toLowerCase(), user.type);
   return {
@@ -142,9 +152,13 @@ function accountOf(base: Served, name: string, accountNumber: number): AccountRe
     accountNumber,
     createdAt: String(base.created_at),
     updatedAt: String(base.updated_at),
-    users: [...users].map(([id, type]) => ({ id, type })),
+    extra,
+    users: [...users].map(([id, type]) => ({ id, type, extra: null })),
   };
 }
+
+const KNOWN_FIELDS = ['id', 'created_at', 'updated_at', 'account_group_id', 'type', 'users', 'name', 'status', 'account_number'];
+const EXTRA_MAX_DEPTH = 8;
 
 describe('pages of hostile JSON, as bytes through the real client', () => {
   it('reads every record as a JSON reader does, keeps exactly the valid ones, and keeps the others aside for the right field', async () => {
