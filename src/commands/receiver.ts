@@ -3,6 +3,7 @@
 // to the mirror, until stopped; /healthz, /readyz and /metrics on WEBHOOK_RECEIVER_HEALTH_PORT.
 // Stateless: run as many as you like behind a load balancer. Composition root: shutdown undoes
 // start-up in reverse order.
+import type { CommandConfig } from '../config/index.js';
 import { createPrisma } from '../db/prisma.js';
 import { errorMessageOf } from '../errors.js';
 import { EXIT } from '../exit-codes.js';
@@ -11,7 +12,7 @@ import { registerBuildInfo } from '../health/metrics.js';
 import { createReadiness } from '../health/readiness.js';
 import { startHealthServer } from '../health/server.js';
 import { currentRelease, releaseTag } from '../release.js';
-import { startApplier, type Applier } from '../webhooks/applier.js';
+import { startApplier, type Applier, type ApplierOptions } from '../webhooks/applier.js';
 import { pendingEventCount } from '../webhooks/event-store.js';
 import { ourSubscriptionsFromConfig, startReceiverFromConfig } from '../webhooks/index.js';
 import { createReceiverMetrics } from '../webhooks/metrics.js';
@@ -61,24 +62,7 @@ export const receiverCommand: Command = {
       void subscriptions
         .refresh()
         .catch((error: unknown) => logger.warn(`this tenant's webhook subscriptions not read yet: ${errorMessageOf(error)}`));
-      applier = config.webhooks.apply
-        ? await startApplier({
-            subscriptions,
-            prisma,
-            databaseUrl: config.database.url,
-            logger,
-            batchSize: config.webhooks.applyBatchSize,
-            sweepMs: config.webhooks.applySweepMs,
-            // Held to the same bounds as a sync: an event past them is rejected as a page's record is kept aside.
-            extraLimits: config.sync.extraLimits,
-            now: () => new Date(),
-            redact: secrets.redact,
-            onApplied: (result) => {
-              metrics.applied(result);
-              logger.debug({ claimed: result.claimed, notOurs: result.notOurs, waiting: result.waiting, ...result.byOutcome }, 'webhook events applied');
-            },
-          })
-        : null;
+      applier = config.webhooks.apply ? await startApplierFromConfig(config, { subscriptions, prisma, logger, redact: secrets.redact, metrics }) : null;
       const { receiver, keys } = await startReceiverFromConfig(config, {
         prisma,
         logger,
@@ -123,3 +107,27 @@ export const receiverCommand: Command = {
     }
   },
 };
+
+/** The applier of stored events, with what the settings say. */
+function startApplierFromConfig(
+  config: CommandConfig<'receiver'>,
+  deps: Pick<ApplierOptions, 'subscriptions' | 'prisma' | 'logger' | 'redact'> & { metrics: ReturnType<typeof createReceiverMetrics> },
+): Promise<Applier> {
+  const { metrics, logger } = deps;
+  return startApplier({
+    subscriptions: deps.subscriptions,
+    prisma: deps.prisma,
+    databaseUrl: config.database.url,
+    logger,
+    batchSize: config.webhooks.applyBatchSize,
+    sweepMs: config.webhooks.applySweepMs,
+    // Held to the same bounds as a sync: an event past them is rejected as a page's record is kept aside.
+    extraLimits: config.sync.extraLimits,
+    now: () => new Date(),
+    redact: deps.redact,
+    onApplied: (result) => {
+      metrics.applied(result);
+      logger.debug({ claimed: result.claimed, notOurs: result.notOurs, waiting: result.waiting, ...result.byOutcome }, 'webhook events applied');
+    },
+  });
+}

@@ -25,7 +25,6 @@ const FILE_EXCEPTIONS: Record<string, number> = {
 /** Functions over the limit today ("file: name"), with their size in lines. */
 const FUNCTION_EXCEPTIONS: Record<string, number> = {
   // Composition roots: each builds a command's parts from the settings and wires them together.
-  'src/commands/receiver.ts: run': 83,
   'src/commands/worker.ts: startDaemon': 157,
   'src/webhooks/receiver.ts: startReceiver': 88,
   // A flat declaration: the metrics' definitions, one after the other.

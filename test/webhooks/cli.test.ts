@@ -74,6 +74,17 @@ describe('account-sync receiver and webhooks', () => {
     const tested = await cli(['webhooks', 'test', webhook.id]);
     expect([tested.code, tested.stdout]).toEqual([0, `test delivery requested for ${webhook.id} (HTTP 202)\n`]);
     await sim.webhooks.waitFor((a) => a.status === 200 && a.events[0]?.type === 'WEBHOOK.TEST');
+    // Both applied by the receiver, which learns of the subscription registered after it
+    // started from the first event that names it (and leaves the tests after this one nothing).
+    const settled = await pollUntil(async () => {
+      const events = await prisma.$queryRaw<Array<{ type: string; outcome: string | null }>>`SELECT type, outcome FROM webhook_events ORDER BY seq`;
+      return events.every((e) => e.outcome !== null) ? events : undefined;
+    }, 'the events to be applied');
+    expect(settled).toEqual([
+      { type: 'ACCOUNT.UPDATED', outcome: 'applied' },
+      { type: 'WEBHOOK.TEST', outcome: 'ignored' },
+    ]);
+    expect((await prisma.$queryRaw<Array<{ name: string }>>`SELECT name FROM accounts WHERE id = ${account.id}::uuid`)[0]).toEqual({ name: 'Seen by the receiver' });
     const deleted = await cli(['webhooks', 'delete', webhook.id]);
     expect([deleted.code, deleted.stdout]).toEqual([0, `deleted ${webhook.id}\n`]);
     expect((await cli(['webhooks', 'list'])).stdout).toBe('no webhook subscriptions\n');
@@ -202,7 +213,7 @@ describe('account-sync receiver and webhooks', () => {
     const port = ((await receiver.waitForLog((l) => l.msg?.includes('webhook receiver listening on') ?? false, 'the receiver')).port) as number;
     const registered = JSON.parse((await cli(['webhooks', 'register', '--url', `http://127.0.0.1:${port}/webhooks/upvest`, '--json'])).stdout) as { id: string };
     try {
-      const account = sim.dataset.at(5)!;
+      const account = sim.dataset.at(7)!; // one no test before changed: waitFor finds past deliveries too
       const [before] = await prisma.$queryRaw<Array<{ name: string; extra: unknown }>>`SELECT name, extra FROM accounts WHERE id = ${account.id}::uuid`;
       sim.dataset.setExtra(account.id, { note: 'x'.repeat(100) });
       const attempt = await sim.webhooks.waitFor((a) => a.status === 200 && a.events.some((e) => e.objectId === account.id));
