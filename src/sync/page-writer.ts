@@ -9,7 +9,7 @@ import type { Logger } from '../logger.js';
 import { recordRecognisedPages, setRunPageSize, setRunWatermark, type OpenRun } from '../runs/lifecycle.js';
 import type { FingerprintedPage, PageKind } from '../runs/sql/pages.js';
 import { isUuid, usableIdOf, type AccountRecord, type ExtraLimits } from '../upvest/schema.js';
-import { bulkLoadPages } from './bulk-load.js';
+import { bulkLoadPages } from './page-copy.js';
 import { checkPage, type SortedBy } from './page-check.js';
 import { writePages, type PageWrite } from './store.js';
 import type { FetchedPage } from './walk.js';
