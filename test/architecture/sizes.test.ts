@@ -11,8 +11,9 @@ const MAX_FUNCTION_LINES = 80;
 
 /** Files over the limit today, with their size in lines when this list was written. */
 const FILE_EXCEPTIONS: Record<string, number> = {
-  // The simulator's data set: the accounts, their changes and the faults tests ask of it.
-  'src/simulator/dataset.ts': 504,
+  // The simulator's data set: the accounts, their changes and the faults tests ask of it (its
+  // types and the tie shuffle are out; the version history and the orderings could follow).
+  'src/simulator/dataset.ts': 436,
 };
 
 /** Functions over the limit today ("file: name"), with their size in lines. */
