@@ -7,55 +7,11 @@ import { hash32, Prng } from './hash.js';
 import { accountName } from './names.js';
 import { lowerBound, pushAscending, pushDescending, sortedInsert, sortedRemove } from './ordering.js';
 import { accountJson, accountObject, type SimAccount } from './render.js';
+import type { AccountVersion, DatasetChange, DatasetOptions, Override, SortField, SortOrder, UnknownFields } from './dataset-types.js';
+import { shuffleTiesOfWindow } from './tie-shuffle.js';
 
 export type { SimAccount, UserRef, ChangeLog, RandomChangeOptions };
-export type SortField = 'created_at' | 'updated_at';
-
-/** A change the dataset made, for listeners such as the webhook sender. */
-export interface DatasetChange {
-  kind: 'status' | 'rename' | 'users' | 'extra' | 'added' | 'removed' | 'restored';
-  /** The account after the change. */
-  account: SimAccount;
-  /** Its status before, for status changes. */
-  fromStatus?: string;
-}
-export type SortOrder = 'ASC' | 'DESC';
-
-export interface DatasetOptions {
-  accounts?: number;
-  seed?: number;
-  /** Clock in milliseconds; changes are stamped with it. */
-  now?: () => number;
-  /** Accounts created in bulk: batches of a few share one created_at (see base-accounts.ts). */
-  bulkCreated?: boolean;
-  /**
-   * Shaped like a real tenant's accounts (see base-accounts.ts): a fifth held jointly, owners of
-   * several groups, about 1.2 links and 0.88 users per account, 22% of users in more than one group. Default: the original shape.
-   */
-  tenant?: boolean;
-  /** Keep every version of every account (see history()): for tests, a few thousand accounts. */
-  history?: boolean;
-}
-
-/** Fields a newer API version adds to every account and every user, served without a new version. */
-export interface UnknownFields {
-  account?: Readonly<Record<string, unknown>>;
-  user?: Readonly<Record<string, unknown>>;
-}
-
-/** One version of an account as served from `atUs` (microseconds since the epoch) on; null: not listed. */
-export interface AccountVersion {
-  atUs: number;
-  account: SimAccount | null;
-}
-
-interface Override {
-  status?: string;
-  name?: string;
-  users?: readonly UserRef[];
-  extra?: Readonly<Record<string, unknown>>;
-  updatedUs: number;
-}
+export type { AccountVersion, DatasetChange, DatasetOptions, SortField, SortOrder, UnknownFields } from './dataset-types.js';
 
 const D_ADDED = 50;
 const D_CLOCK = 51;
@@ -211,31 +167,7 @@ export class Dataset {
   servedIndices(sort: SortField, order: SortOrder, offset: number, limit: number): number[] {
     const rng = this.tieShuffle;
     if (rng === null) return this.indices(sort, order, offset, limit);
-    for (let pad = 16; ; pad *= 4) {
-      const low = Math.max(0, offset - pad);
-      const asked = offset - low + limit + pad;
-      const window = this.indices(sort, order, low, asked);
-      const first = offset - low;
-      const last = Math.min(window.length, first + limit) - 1;
-      if (first >= window.length) return [];
-      const keys = window.map((index) => this.sortKeyOf(index, sort));
-      let runStart = first;
-      while (runStart > 0 && keys[runStart - 1] === keys[first]) runStart--;
-      let runEnd = last;
-      while (runEnd < window.length - 1 && keys[runEnd + 1] === keys[last]) runEnd++;
-      // A tie group cut off by the window: look further, so that it is shuffled whole.
-      if ((low > 0 && runStart === 0) || (window.length === asked && runEnd === window.length - 1)) continue;
-      for (let start = runStart; start <= runEnd; ) {
-        let end = start;
-        while (end < runEnd && keys[end + 1] === keys[start]) end++;
-        for (let i = end; i > start; i--) {
-          const j = start + rng.int(i - start + 1);
-          [window[i], window[j]] = [window[j]!, window[i]!];
-        }
-        start = end + 1;
-      }
-      return window.slice(first, last + 1);
-    }
+    return shuffleTiesOfWindow(rng, offset, limit, (low, asked) => this.indices(sort, order, low, asked), (index) => this.sortKeyOf(index, sort));
   }
 
   private sortKeyOf(index: number, sort: SortField): number {

@@ -10,7 +10,7 @@
 import { AccountSyncError } from '../errors.js';
 import type { OpenRun } from '../runs/lifecycle.js';
 import { healGaps, type HealDeps, type HealOptions } from './heal.js';
-import { toMicros } from './timestamps.js';
+import { toMicros } from '../mirror/timestamps.js';
 import { newestUpdate, walkNewestFirst, type FetchedPage } from './walk.js';
 
 /** Pages of the catch-up pass are small: there is usually little to catch up with. */

@@ -2,7 +2,7 @@
 // first and last key, where its head and tail tie groups end, and whether its records came in
 // the order asked for at all (a page that did not proves nothing by key).
 import type { PageKeys } from '../runs/coverage.js';
-import { toMicros } from './timestamps.js';
+import { toMicros } from '../mirror/timestamps.js';
 
 export type { PageKeys };
 

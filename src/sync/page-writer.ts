@@ -7,10 +7,11 @@ import type { Pool } from 'pg';
 import type { PrismaClient } from '../db/prisma.js';
 import type { Logger } from '../logger.js';
 import { recordRecognisedPages, setRunPageSize, setRunWatermark, type OpenRun } from '../runs/lifecycle.js';
-import type { FingerprintedPage, PageKind } from '../runs/sql/pages.js';
-import { isUuid, usableIdOf, type AccountRecord, type ExtraLimits } from '../upvest/schema.js';
-import { bulkLoadPages } from './bulk-load.js';
-import { checkPage, type SortedBy } from './page-check.js';
+import type { PageKind } from '../runs/sql/pages.js';
+import type { ExtraLimits } from '../upvest/schema.js';
+import { planOverlaps, recognisedCandidates, tailIdsOf, type Overlaps, type Queued } from './batch-plan.js';
+import { bulkLoadPages } from './page-copy.js';
+import { decidePage } from './page-decide.js';
 import { writePages, type PageWrite } from './store.js';
 import type { FetchedPage } from './walk.js';
 
@@ -58,25 +59,6 @@ export interface PageWriter {
   write(page: FetchedPage, kind?: PageKind, pass?: number): Promise<void>;
   /** Resolves once every queued page is committed; rejects with the first failure. */
   flush(): Promise<void>;
-}
-
-interface Queued {
-  page: FetchedPage;
-  kind: PageKind;
-  pass: number;
-}
-
-/** What the writer remembers of the walk's pages, to write each account they share once. */
-interface Overlaps {
-  /** How many records consecutive pages of the layout share. */
-  size: number;
-  /** The ids each page queued (or committed by an earlier attempt) ends with: the next page repeats them. */
-  tailIds: Map<number, ReadonlySet<string>>;
-  /**
-   * The ids a page was written with at its head although they may repeat the previous page's
-   * tail (that page was not queued yet): that page must not insert them a second time.
-   */
-  keptHeadIds: Map<number, ReadonlySet<string>>;
 }
 
 /** Has the run's owner keep `run.pageSize` and `run.watermark` up to date as pages come in. */
@@ -158,35 +140,7 @@ export function createPageWriter(deps: PageWriterDeps, run: OpenRun, options: Pa
   };
 }
 
-/**
- * Which of the batch's walk pages leave out the accounts the previous page (another batch's)
- * writes, and whether the batch shares accounts with a later page already written by another
- * batch. Decided before the batch's first await, so that a parallel batch sees what this one
- * keeps: two transactions inserting the same row would wait for each other, and COPY would fail.
- */
-function planOverlaps(batch: ReadonlyArray<Queued>, overlaps: Overlaps): { leaveOut: Map<number, ReadonlySet<string>>; sharesWithAnotherBatch: boolean } {
-  const walk = batch.filter((q) => q.kind === 'walk');
-  const inBatch = new Set(walk.map((q) => q.page.index));
-  const leaveOut = new Map<number, ReadonlySet<string>>();
-  let sharesWithAnotherBatch = false;
-  for (const { page } of walk) {
-    if (page.page.recognised) continue;
-    if (!inBatch.has(page.index - 1)) {
-      const head = new Set(headIdsOf(page.page.data, overlaps.size));
-      const previousTail = overlaps.tailIds.get(page.index - 1);
-      if (previousTail) leaveOut.set(page.index, previousTail);
-      const kept = [...head].filter((id) => !previousTail?.has(id));
-      if (kept.length > 0) overlaps.keptHeadIds.set(page.index, new Set(kept));
-    }
-    // The next page kept accounts this one ends with: they may be stored already.
-    const next = page.index + 1;
-    const keptByNext = inBatch.has(next) ? undefined : overlaps.keptHeadIds.get(next);
-    if (keptByNext && tailIdsOf(page.page.data, overlaps.size).some((id) => keptByNext.has(id))) sharesWithAnotherBatch = true;
-  }
-  return { leaveOut, sharesWithAnotherBatch };
-}
-
-/** One batch: record the pages served as last written, validate and write the others. */
+/** One batch: plan it, record the pages served as last written, decide and write the others. */
 async function writeBatch(
   deps: PageWriterDeps,
   run: OpenRun,
@@ -194,50 +148,17 @@ async function writeBatch(
   context: { fingerprinting: boolean; overlaps: Overlaps; bulk: BulkState; extraLimits?: ExtraLimits },
 ): Promise<void> {
   const { leaveOut, sharesWithAnotherBatch } = planOverlaps(batch, context.overlaps);
-  const fingerprinting = context.fingerprinting;
-  const candidates: FingerprintedPage[] = [];
-  for (const { page, kind } of batch) {
-    if (!fingerprinting || kind !== 'walk') continue;
-    if (page.page.recognised) {
-      // Recognised by its digest while fetched: its records were never decoded, and need not be.
-      candidates.push({ ...bookkeeping(run, page), listed: null, fingerprint: fingerprintOf(page) });
-      continue;
-    }
-    // A page holding a record without a usable id was never fingerprinted: no need to look.
-    const ids = usableIds(page.page.data);
-    if (ids) candidates.push({ ...bookkeeping(run, page), listed: { ids, distinct: new Set(ids).size }, fingerprint: fingerprintOf(page) });
-  }
-  const recorded = await recordRecognisedPages(deps.prisma, candidates);
+  const recorded = await recordRecognisedPages(deps.prisma, context.fingerprinting ? recognisedCandidates(run, batch) : []);
 
   const writes: PageWrite[] = [];
-  for (const { page, kind, pass } of batch) {
-    if (recorded.has(page.index) && kind === 'walk') continue;
-    const checked = checkPage(page.page.data, deps.redact, sortedByOf(run, kind), context.extraLimits);
-    // (the accounts come in page order: the last left out has the largest key in the walk's order)
-    for (const record of checked.rejected) {
-      deps.logger.warn({ offset: page.offset, accountId: record.accountId, reason: record.reason }, 'account rejected');
-    }
-    if (kind === 'walk' && run.mode === 'incremental' && run.watermark === null && checked.accounts[0]) {
+  for (const queued of batch) {
+    if (recorded.has(queued.page.index) && queued.kind === 'walk') continue;
+    const { write, newest } = decidePage(deps, run, queued, leaveOut.get(queued.page.index), context);
+    if (queued.kind === 'walk' && run.mode === 'incremental' && run.watermark === null && newest !== undefined) {
       // Newest first: the first account of the first page is the newest update listed.
-      await setRunWatermark(deps.prisma, run, checked.accounts[0].updatedAt);
+      await setRunWatermark(deps.prisma, run, newest);
     }
-    const sortedBy = sortedByOf(run, kind);
-    const left = leaveOut.get(page.index);
-    const accounts = left ? checked.accounts.filter((a) => !left.has(a.id)) : checked.accounts;
-    const leftOut = left && sortedBy ? leftOutOf(checked.accounts, left, sortedBy.field) : undefined;
-    writes.push({
-      ...bookkeeping(run, page),
-      pageIndex: page.index,
-      itemCount: page.count,
-      ...checked,
-      accounts,
-      observedAt: deps.now(),
-      fingerprint: fingerprinting && kind === 'walk' ? fingerprintOf(page) : undefined,
-      redact: deps.redact,
-      kind,
-      catchUpPass: pass,
-      leftOut,
-    });
+    writes.push(write);
   }
   if (writes.length > 0 && (sharesWithAnotherBatch || !(await loadedInBulk(deps, context.bulk, writes)))) {
     await writePages(deps.prisma, writes);
@@ -248,28 +169,6 @@ async function writeBatch(
     // The server serves fewer per page than asked; a resumed run must walk the same layout.
     await setRunPageSize(deps.prisma, run, first.page.limit);
   }
-}
-
-/**
- * The accounts the page leaves to the previous page's batch, and the key of the last of them: a
- * page proves only what lies above that key until the previous page is committed listing them
- * (see coveragePages), since a process killed between the two commits leaves them to nobody.
- */
-function leftOutOf(accounts: ReadonlyArray<AccountRecord>, left: ReadonlySet<string>, field: 'createdAt' | 'updatedAt'): PageWrite['leftOut'] {
-  const ids: string[] = [];
-  let key: string | undefined;
-  for (const account of accounts) {
-    if (!left.has(account.id)) continue;
-    ids.push(account.id);
-    key = account[field];
-  }
-  return key === undefined ? undefined : { ids, key };
-}
-
-/** The key a page of this kind is sorted by: a full run's walk oldest first, every other walk newest first. */
-function sortedByOf(run: OpenRun, kind: PageKind): SortedBy | undefined {
-  if (kind === 'lookup') return undefined;
-  return run.mode === 'full' && kind !== 'catch_up' ? { field: 'createdAt', ascending: true } : { field: 'updatedAt', ascending: false };
 }
 
 interface BulkState {
@@ -294,45 +193,4 @@ async function loadedInBulk(deps: PageWriterDeps, bulk: BulkState, writes: PageW
     'pages not loaded by COPY; writing them as updates',
   );
   return false;
-}
-
-function bookkeeping(run: OpenRun, page: FetchedPage) {
-  return {
-    runId: run.runId,
-    index: page.index,
-    offset: page.offset,
-    totalCount: page.totalCount,
-    itemCount: page.count,
-    firstId: page.firstId,
-    lastId: page.lastId,
-    retries: page.page.retries,
-    // Fewer records than asked, and none beyond by its own total: the list ended within this
-    // page when it was served. A short page before its total proves no end.
-    endsList: page.count < page.limit && page.offset + page.count >= page.totalCount,
-  };
-}
-
-/** The usable ids among the page's first `n` records. */
-function headIdsOf(records: ReadonlyArray<unknown>, n: number): string[] {
-  return records.slice(0, n).map(usableIdOf).filter((id): id is string => id !== null);
-}
-
-/** The usable ids among the page's last `n` records. */
-function tailIdsOf(records: ReadonlyArray<unknown>, n: number): string[] {
-  return records.slice(Math.max(0, records.length - n)).map(usableIdOf).filter((id): id is string => id !== null);
-}
-
-function fingerprintOf(page: FetchedPage) {
-  return { limit: page.limit, digest: page.page.digest };
-}
-
-/** The ids of the page's records, or null when one of them has no usable id. */
-function usableIds(records: ReadonlyArray<unknown>): string[] | null {
-  const ids: string[] = [];
-  for (const record of records) {
-    const id = record !== null && typeof record === 'object' ? (record as { id?: unknown }).id : undefined;
-    if (!isUuid(id)) return null;
-    ids.push(id.toLowerCase());
-  }
-  return ids;
 }

@@ -9,9 +9,9 @@ import { oneLineMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { AccountLookup, UpvestClient } from '../upvest/client.js';
 import { checkAccount, DEFAULT_EXTRA_LIMITS, usableIdOf, type AccountRecord, type ExtraLimits } from '../upvest/schema.js';
-import { markDeletedByLookup } from './change-log.js';
-import type { WriteContext } from './mirror-writes.js';
-import { byId, recordChanges, writeAccounts } from './store.js';
+import { markDeletedByLookup } from '../mirror/change-log.js';
+import type { WriteContext } from '../mirror/mirror-writes.js';
+import { byId, recordChanges, writeAccounts } from '../mirror/accounts.js';
 
 export type RefreshOutcomeKind =
   /** Written: new to the mirror, changed, or already as Upvest has it. */

@@ -7,7 +7,7 @@ import type { OpenRun } from '../runs/lifecycle.js';
 import { knownPages, type KnownPage } from '../runs/sql/fingerprints.js';
 import { walkTailIds, type PageKind } from '../runs/sql/pages.js';
 import { usableIdOf } from '../upvest/schema.js';
-import { mirrorWrittenOnlyBy } from './bulk-load.js';
+import { mirrorWrittenOnlyBy } from '../mirror/bulk-load.js';
 import { buildDeferredIndexes, deferIndexes } from './deferred-indexes.js';
 import { deferForeignKeys, restoreForeignKeys } from './deferred-keys.js';
 import type { HealOptions } from './heal.js';

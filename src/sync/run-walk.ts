@@ -10,7 +10,7 @@ import { healGaps, type CoverageScope } from './heal.js';
 import type { PageWriter } from './page-writer.js';
 import type { RunPages } from './run-pages.js';
 import type { RunWith, SyncDeps } from './run.js';
-import { toMicros } from './timestamps.js';
+import { toMicros } from '../mirror/timestamps.js';
 import { newestUpdate, walkNewestFirst, walkPages, type FetchedPage, type WalkOptions } from './walk.js';
 
 /** Walks, heals the gaps, builds deferred indexes: what stopped the run, if anything. */

@@ -10,7 +10,7 @@ import { AccountSyncError } from '../errors.js';
 import type { AccountsPage, RecognisedPage, UpvestClient } from '../upvest/client.js';
 import { usableIdOf } from '../upvest/schema.js';
 import type { PageMeta } from '../runs/assessment.js';
-import { toMicros } from './timestamps.js';
+import { toMicros } from '../mirror/timestamps.js';
 
 export type { PageMeta };
 

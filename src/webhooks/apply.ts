@@ -15,7 +15,7 @@
 import type { PrismaClient } from '../db/prisma.js';
 import { withTransactionRetry } from '../db/transactions.js';
 import { keptAsideJson } from '../runs/kept-aside.js';
-import { recordChanges, writeAccounts } from '../sync/store.js';
+import { recordChanges, writeAccounts } from '../mirror/accounts.js';
 import { checkAccount, type AccountRecord, type ExtraLimits } from '../upvest/schema.js';
 import { claimPendingEvents, keepAsideEventObjects, markEvents, pendingSubscriptions, type EventOutcome, type PendingEvent } from './event-store.js';
 import { NOT_OURS_REASON, type SubscriptionCheck } from './our-subscriptions.js';

@@ -11,15 +11,9 @@ const MAX_FUNCTION_LINES = 80;
 
 /** Files over the limit today, with their size in lines when this list was written. */
 const FILE_EXCEPTIONS: Record<string, number> = {
-  // The simulator's data set: the accounts, their changes and the faults tests ask of it.
-  'src/simulator/dataset.ts': 504,
-  // writeBatch and the overlaps' planning; issues 25 and 26 are changing it meanwhile, and its
-  // split (plan the batch, decide each record, write) waits for them.
-  'src/sync/page-writer.ts': 338,
-  // The upsert statements, with the fields Upvest adds (extra) and the owners' history (issue 25).
-  'src/sync/mirror-writes.ts': 335,
-  // The account schema and the bounds on the fields it does not know (issue 25).
-  'src/upvest/schema.ts': 309,
+  // The simulator's data set: the accounts, their changes and the faults tests ask of it (its
+  // types and the tie shuffle are out; the version history and the orderings could follow).
+  'src/simulator/dataset.ts': 436,
 };
 
 /** Functions over the limit today ("file: name"), with their size in lines. */

@@ -8,7 +8,7 @@ import { createPrisma, Prisma, type PrismaClient } from '../../src/db/prisma.js'
 import { silentLogger, type Logger } from '../../src/logger.js';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/index.js';
 import { runSync, type RunSummary, type SyncProgress } from '../../src/sync/run.js';
-import { toMicros } from '../../src/sync/timestamps.js';
+import { toMicros } from '../../src/mirror/timestamps.js';
 import type { UpvestClient } from '../../src/upvest/client.js';
 import { createUpvestClientFromConfig } from '../../src/upvest/index.js';
 import type { RequestGate } from '../../src/upvest/retry.js';

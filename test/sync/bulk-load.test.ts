@@ -7,7 +7,7 @@ import { FEED_CHANNEL } from '../../src/db/feed.js';
 import { openClient } from '../../src/db/pg-client.js';
 import { createPrisma, pgPoolOf, type PrismaClient } from '../../src/db/prisma.js';
 import { createLogger } from '../../src/logger.js';
-import { bulkLoadPages } from '../../src/sync/bulk-load.js';
+import { bulkLoadPages } from '../../src/sync/page-copy.js';
 import type { AccountRecord } from '../../src/upvest/schema.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { expectedMirror, mirroredAccounts, startHarness, type Harness } from '../support/harness.js';

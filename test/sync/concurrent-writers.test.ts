@@ -4,8 +4,9 @@
 // change must come from that version's status.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPrisma, type PrismaClient } from '../../src/db/prisma.js';
-import { recordStatusChanges, type WriteContext } from '../../src/sync/mirror-writes.js';
-import { writeAccounts, writePage } from '../../src/sync/store.js';
+import { recordStatusChanges, type WriteContext } from '../../src/mirror/mirror-writes.js';
+import { writeAccounts } from '../../src/mirror/accounts.js';
+import { writePage } from '../../src/sync/store.js';
 import type { AccountRecord } from '../../src/upvest/schema.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 

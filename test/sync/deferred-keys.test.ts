@@ -10,7 +10,7 @@ import type { PrismaClient } from '../../src/db/prisma.js';
 import { silentLogger } from '../../src/logger.js';
 import { pgPoolOf } from '../../src/db/prisma.js';
 import { pageWritesLockCall } from '../../src/runs/sql/pages.js';
-import { bulkLoadPages } from '../../src/sync/bulk-load.js';
+import { bulkLoadPages } from '../../src/sync/page-copy.js';
 import { deferForeignKeys } from '../../src/sync/deferred-keys.js';
 import type { AccountRecord } from '../../src/upvest/schema.js';
 import { pageWrite } from '../support/pages.js';

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SimAccount } from '../../src/simulator/index.js';
 import { Prng } from '../../src/simulator/hash.js';
-import { toMicros } from '../../src/sync/timestamps.js';
+import { toMicros } from '../../src/mirror/timestamps.js';
 import { startHarness, type Harness } from '../support/harness.js';
 import { installWriteCounter, type WriteCounter } from '../support/write-counter.js';
 import { spawnCli } from '../support/cli.js';

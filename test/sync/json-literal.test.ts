@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { jsonStringLiteral } from '../../src/sync/mirror-writes.js';
+import { jsonStringLiteral } from '../../src/mirror/json-text.js';
 import { assertProperty } from '../support/property.js';
 
 describe('the JSON string literals of the write parameters', () => {

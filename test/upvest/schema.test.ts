@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { checkAccount, isRfc3339 } from '../../src/upvest/schema.js';
-import { upvestShapeOf } from '../../src/sync/mirror-writes.js';
+import { upvestShapeOf } from '../../src/mirror/mirror-writes.js';
 
 const good = {
   id: 'A0C1B2D3-0000-4000-8000-000000000001',

@@ -13,15 +13,28 @@ import { pipeline } from 'node:stream/promises';
 import type { Pool, PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { FEED_CHANNEL } from '../db/feed.js';
-import { pgStatements, type Db } from '../db/prisma.js';
-import { pageWritesLockCall } from '../runs/sql/pages.js';
+import { pgStatements, type Db, type RawStatements } from '../db/prisma.js';
 import { sqlStateOf, withTransactionRetry } from '../db/transactions.js';
 import type { AccountRecord } from '../upvest/schema.js';
+import { byId, type AccountsWritten } from './accounts.js';
+import { ACCOUNT_COLUMNS } from './columns.js';
 import type { WrittenRow } from './mirror-writes.js';
-import { accountsOfBatch, byId, recordOutcomes, type PageOutcome, type PageWrite } from './store.js';
 import { toMicros } from './timestamps.js';
 
-export type BulkLoadResult = { loaded: true; outcomes: PageOutcome[] } | { loaded: false; sqlState: string };
+export type BulkLoadResult<T> = { loaded: true; outcomes: T } | { loaded: false; sqlState: string };
+
+/** A batch for COPY, and what its writer adds to the same transaction. */
+export interface BulkLoad<T> {
+  runId: bigint;
+  observedAt: Date;
+  /** One version each, sorted by id (the lock order). */
+  accounts: AccountRecord[];
+  /** A call without parameters that takes the writer's own lock first (see pageWritesLockCall). */
+  lockCall: string;
+  /** The writer's own rows (a page's bookkeeping), after the accounts and links, before their history. */
+  bookkeeping: (db: RawStatements, written: AccountsWritten) => Promise<T>;
+  usersApart?: boolean;
+}
 
 /**
  * Whether every account stored was written by this run: a first sync, or one resumed. Only then
@@ -34,8 +47,8 @@ export async function mirrorWrittenOnlyBy(db: Db, runId: bigint): Promise<boolea
 }
 
 /**
- * Writes the pages in one transaction by COPY when none of their accounts is stored; otherwise
- * writes nothing and says why (the SQLSTATE), and the caller writes them with writePages.
+ * Writes the batch in one transaction by COPY when none of its accounts is stored; otherwise
+ * writes nothing and says why (the SQLSTATE), and the caller writes it with writePages.
  *
  * `usersApart` (the foreign keys are dropped, see deferred-keys.ts): the batch's users are
  * written after it commits, in a statement of their own, instead of inside the transaction.
@@ -45,17 +58,15 @@ export async function mirrorWrittenOnlyBy(db: Db, runId: bigint): Promise<boolea
  * killed between the commit and the users leaves links without their users, which restoring
  * the keys finds and settles.
  */
-export async function bulkLoadPages(pool: Pool, pages: PageWrite[], options: { usersApart?: boolean } = {}): Promise<BulkLoadResult> {
-  const accounts = accountsOfBatch(pages);
-  const runId = pages[0]!.runId;
-  const observedAt = pages[0]!.observedAt.toISOString();
+export async function bulkLoad<T>(pool: Pool, batch: BulkLoad<T>): Promise<BulkLoadResult<T>> {
+  const observedAt = batch.observedAt.toISOString();
   const client = await pool.connect();
   let broken = false;
   try {
-    const result = await loadInOneTransaction(client, pages, accounts, runId, observedAt, options.usersApart === true, () => (broken = true));
+    const result = await loadInOneTransaction(client, batch, observedAt, () => (broken = true));
     // Past the commit: a failure here fails the run (the batch is stored), and restoring the
     // foreign keys writes the users its links name.
-    if (result.loaded && options.usersApart === true) await withTransactionRetry(() => insertUsers(client, accounts, observedAt));
+    if (result.loaded && batch.usersApart === true) await withTransactionRetry(() => insertUsers(client, batch.accounts, observedAt));
     return result;
   } finally {
     client.release(broken);
@@ -63,21 +74,13 @@ export async function bulkLoadPages(pool: Pool, pages: PageWrite[], options: { u
 }
 
 /** The batch by COPY in one transaction, or nothing and why (see WRITE_PAGES_INSTEAD). */
-async function loadInOneTransaction(
-  client: PoolClient,
-  pages: PageWrite[],
-  accounts: AccountRecord[],
-  runId: bigint,
-  observedAt: string,
-  usersApart: boolean,
-  broken: () => void,
-): Promise<BulkLoadResult> {
+async function loadInOneTransaction<T>(client: PoolClient, batch: BulkLoad<T>, observedAt: string, broken: () => void): Promise<BulkLoadResult<T>> {
   try {
     // Statements without parameters go in one round trip with the next: every round trip
     // waits for this process's event loop, busy with the pages it parses meanwhile.
-    await client.query(`BEGIN; SELECT ${pageWritesLockCall(runId)}`);
-    const { outcomes, changes } = await load(client, pages, accounts, runId, observedAt, usersApart);
-    await client.query(changes === 0 ? 'COMMIT' : `SELECT ${feedNotification(runId, changes)}; COMMIT`);
+    await client.query(`BEGIN; SELECT ${batch.lockCall}`);
+    const { outcomes, changes } = await load(client, batch, observedAt);
+    await client.query(changes === 0 ? 'COMMIT' : `SELECT ${feedNotification(batch.runId, changes)}; COMMIT`);
     return { loaded: true, outcomes };
   } catch (error) {
     await client.query('ROLLBACK').catch(broken);
@@ -99,29 +102,18 @@ function feedNotification(runId: bigint, count: number): string {
     'max_id', currval(pg_get_serial_sequence('account_status_changes', 'id'))::text, 'count', ${count})::text)`;
 }
 
-async function load(
-  client: PoolClient,
-  pages: PageWrite[],
-  accounts: AccountRecord[],
-  runId: bigint,
-  observedAt: string,
-  usersApart: boolean,
-): Promise<{ outcomes: PageOutcome[]; changes: number }> {
-  const run = String(runId);
+async function load<T>(client: PoolClient, batch: BulkLoad<T>, observedAt: string): Promise<{ outcomes: T; changes: number }> {
+  const { accounts, usersApart } = batch;
+  const run = String(batch.runId);
   // Locks in writePages' order: accounts, then users and links, each sorted, then the feed lock.
   if (accounts.length > 0) {
-    await copy(client, 'accounts (id, account_group_id, type, name, status, account_number, created_at, updated_at, first_seen_at, last_seen_at, last_sync_run_id, extra)', accountRows(accounts, observedAt, run));
+    await copy(client, `accounts (${COPY_ACCOUNT_COLUMNS})`, accountRows(accounts, observedAt, run));
     if (!usersApart) await insertUsers(client, accounts, observedAt);
     if (accounts.some((a) => a.users.length > 0)) await copy(client, 'account_users (account_id, user_id, type, extra)', linkRows(accounts));
   }
   const written = writtenRows(accounts);
   const inserted = new Set(written.map((w) => w.id));
-  const outcomes = await recordOutcomes(
-    pgStatements(client),
-    pages,
-    { inserted, updated: new Set(), changes: written, written, changedIds: inserted, ownerChanges: [] },
-    new Map(),
-  );
+  const outcomes = await batch.bookkeeping(pgStatements(client), { inserted, updated: new Set(), changes: written, written, changedIds: inserted, ownerChanges: [] });
   if (written.length > 0) {
     // Last, as in writePages: from the first id drawn to commit, writers take turns. The table's
     // statement trigger takes the feed lock (see FEED_LOCK_KEY) before COPY draws the first id.
@@ -151,11 +143,17 @@ async function copy(client: PoolClient, target: string, rows: string): Promise<v
   await pipeline(Readable.from([Buffer.from(rows, 'utf8')]), client.query(copyFrom(`COPY ${target} FROM STDIN`)));
 }
 
+/** The record's columns (the upsert's, see ACCOUNT_COLUMNS), then what this writer stamps. */
+const COPY_ACCOUNT_COLUMNS = [...ACCOUNT_COLUMNS.map((c) => c.column), 'first_seen_at', 'last_seen_at', 'last_sync_run_id'].join(', ');
+
 function accountRows(accounts: AccountRecord[], observedAt: string, run: string): string {
   let out = '';
   for (const a of accounts) {
-    out += `${a.id}\t${a.accountGroupId}\t${copyText(a.type)}\t${copyText(a.name)}\t${copyText(a.status)}\t${a.accountNumber}\t`;
-    out += `${a.createdAt}\t${a.updatedAt}\t${observedAt}\t${observedAt}\t${run}\t${copyJson(a.extra)}\n`;
+    for (const c of ACCOUNT_COLUMNS) {
+      const value = c.of(a);
+      out += `${c.json === 'escaped' ? copyText(value as string) : c.json === 'raw' ? copyJson(value as string | null) : value}\t`;
+    }
+    out += `${observedAt}\t${observedAt}\t${run}\n`;
   }
   return out;
 }

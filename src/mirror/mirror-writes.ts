@@ -12,39 +12,11 @@ import { FEED_CHANNEL, FEED_LOCK_KEY } from '../db/feed.js';
 import { Prisma, type Db } from '../db/prisma.js';
 import type { AccountRecord } from '../upvest/schema.js';
 import type { OwnerChange } from './change-log.js';
+import { ACCOUNT_COLUMNS } from './columns.js';
+import { jsonStringLiteral, jsonText } from './json-text.js';
+import { sourceOf, type WriteContext } from './write-context.js';
 
-/** Who writes, and when: stamped on what is written. */
-export interface WriteContext {
-  observedAt: Date;
-  /** The sync run that writes; null for webhook events. */
-  runId: bigint | null;
-  /** For webhook events: the event each account's version comes from, by account id. */
-  eventIds?: ReadonlyMap<string, string>;
-  /** Whose version is written, for the history (account_changes): by default a sync's when runId is set, a webhook's otherwise. */
-  source?: ChangeSource;
-}
-
-export type ChangeSource = 'sync' | 'webhook' | 'lookup';
-
-export const sourceOf = (at: WriteContext): ChangeSource => at.source ?? (at.runId === null ? 'webhook' : 'sync');
-
-/**
- * The account's columns as Upvest's record fills them, in one list: the JSON parameter, the
- * comparison with the stored row and the upsert are all built from it. `json` says how a value
- * is written into the parameter: ids and timestamps were validated to hold no character JSON
- * escapes, so they are written as they are.
- */
-const ACCOUNT_COLUMNS = [
-  { column: 'id', key: 'i', type: 'uuid', json: 'plain', of: (a: AccountRecord) => a.id },
-  { column: 'account_group_id', key: 'g', type: 'uuid', json: 'plain', of: (a: AccountRecord) => a.accountGroupId },
-  { column: 'type', key: 't', type: 'text', json: 'escaped', of: (a: AccountRecord) => a.type },
-  { column: 'name', key: 'n', type: 'text', json: 'escaped', of: (a: AccountRecord) => a.name },
-  { column: 'status', key: 's', type: 'text', json: 'escaped', of: (a: AccountRecord) => a.status },
-  { column: 'account_number', key: 'a', type: 'bigint', json: 'number', of: (a: AccountRecord) => a.accountNumber },
-  { column: 'created_at', key: 'c', type: 'timestamptz', json: 'plain', of: (a: AccountRecord) => a.createdAt },
-  { column: 'updated_at', key: 'u', type: 'timestamptz', json: 'plain', of: (a: AccountRecord) => a.updatedAt },
-  { column: 'extra', key: 'x', type: 'jsonb', json: 'raw', of: (a: AccountRecord) => a.extra ?? null },
-] as const;
+export { sourceOf, type ChangeSource, type WriteContext } from './write-context.js';
 
 const DATA_COLUMNS = ACCOUNT_COLUMNS.filter((c) => c.column !== 'id').map((c) => c.column);
 const sql = (text: string) => Prisma.raw(text);
@@ -58,29 +30,6 @@ const STORED_DIFFERS_FROM_INPUT = sql(`${tupleOf('a', 'a.deleted_at')} IS DISTIN
 const STORED_DIFFERS_FROM_EXCLUDED = sql(`${tupleOf('a', 'a.deleted_at')} IS DISTINCT FROM ${tupleOf('EXCLUDED', 'NULL::timestamptz')}`);
 const SET_FROM_EXCLUDED = sql(DATA_COLUMNS.map((c) => `${c} = EXCLUDED.${c}`).join(',\n        '));
 const KEYS = ACCOUNT_COLUMNS.map((c, i) => `${i === 0 ? '' : ','}"${c.key}":`);
-
-/**
- * A JSON string literal in one byte per character: V8 stores a whole string in two bytes per
- * character as soon as one character is beyond Latin-1 (an en dash in one name), so those are
- * written as \u escapes, which PostgreSQL reads back as the same text.
- */
-export function jsonStringLiteral(value: string): string {
-  const literal = JSON.stringify(value);
-  return BEYOND_LATIN1.test(literal) ? literal.replace(BEYOND_LATIN1_ALL, escapeCodeUnit) : literal;
-}
-const BEYOND_LATIN1 = /[\u0100-\uffff]/;
-const BEYOND_LATIN1_ALL = /[\u0100-\uffff]/g;
-const escapeCodeUnit = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
-
-/**
- * JSON text (unknown fields, as JSON.stringify wrote them) in one byte per character, as
- * jsonStringLiteral: beyond Latin-1, characters can only be inside strings, where \u escapes
- * mean the same. null for none.
- */
-export function jsonText(text: string | null): string {
-  if (text === null) return 'null';
-  return BEYOND_LATIN1.test(text) ? text.replace(BEYOND_LATIN1_ALL, escapeCodeUnit) : text;
-}
 
 /**
  * One JSON parameter for the whole set, users included: PostgreSQL parses it faster than the
