@@ -100,7 +100,8 @@ describe('the validation fast path', () => {
       3000,
     );
     // Both sides of the boundary were explored.
-    expect(accepted, `FC_SEED=${seed}`).toBeGreaterThan(300);
+    // About a tenth of 3000 are accepted (315 on average, 17 either way): 150 is far below any seed's count.
+    expect(accepted, `FC_SEED=${seed}`).toBeGreaterThan(150);
     expect(accepted, `FC_SEED=${seed}`).toBeLessThan(2700);
   });
 });
