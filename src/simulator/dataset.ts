@@ -1,59 +1,23 @@
 // The simulator's accounts: a derived base (see base-accounts.ts) plus the few things tests
-// change, kept as overrides. Orderings are rebuilt lazily from the overrides only, so their
-// cost grows with the number of changes, never with the number of accounts.
-import { BaseAccounts, type AccountFields, type UserRef } from './base-accounts.js';
+// change, kept as overrides (the state is in dataset-state.ts). Orderings are rebuilt lazily from
+// the overrides only, so their cost grows with the number of changes, never with the number of
+// accounts (see page-order.ts).
+import type { UserRef } from './base-accounts.js';
 import { applyRandomChanges, type ChangeLog, type RandomChangeOptions } from './changes.js';
-import { hash32, Prng } from './hash.js';
-import { accountName } from './names.js';
-import { lowerBound, pushAscending, pushDescending, sortedInsert, sortedRemove } from './ordering.js';
+import { DatasetState } from './dataset-state.js';
+import type { AccountVersion, DatasetChange, SortField, SortOrder, UnknownFields } from './dataset-types.js';
+import { Prng } from './hash.js';
+import { sortedInsert, sortedRemove } from './ordering.js';
 import { accountJson, accountObject, type SimAccount } from './render.js';
-import type { AccountVersion, DatasetChange, DatasetOptions, Override, SortField, SortOrder, UnknownFields } from './dataset-types.js';
 import { shuffleTiesOfWindow } from './tie-shuffle.js';
 
 export type { SimAccount, UserRef, ChangeLog, RandomChangeOptions };
 export type { AccountVersion, DatasetChange, DatasetOptions, SortField, SortOrder, UnknownFields } from './dataset-types.js';
 
-const D_ADDED = 50;
-const D_CLOCK = 51;
-const D_NEW_USER = 52;
-
-export class Dataset {
-  readonly seed: number;
-  private readonly base: BaseAccounts;
-  private readonly now: () => number;
-  private readonly added: AccountFields[] = [];
-  private readonly overrides = new Map<number, Override>();
-  private readonly corruptions = new Map<number, Record<string, unknown>>();
-  /** Records served as this exact JSON text instead of the account (see serveRaw). */
-  private readonly rawRecords = new Map<number, string>();
-  /** Removed indices, sorted: the exclusions of the created_at order. */
-  private readonly removed: number[] = [];
-  private readonly listeners = new Set<(change: DatasetChange) => void>();
-  private lastChangeUs: number;
-  private unknownFields: UnknownFields | null = null;
-  /** By index: every version since the first change (the one before it included); null when not kept. */
-  private readonly versions: Map<number, AccountVersion[]> | null;
-  private clockTicks = 0;
+export class Dataset extends DatasetState {
   private newUsers = 0;
-  private addedGroups = 0;
-  private lastAddedGroupSize = 0;
-  // The updated_at order is "base indices minus the changed or removed ones" followed by the
-  // "tail" (added and changed accounts, which are all newer than any untouched base account).
-  private orderDirty = true;
   /** Serve accounts that share a sort key in a new order on every request (see servedIndices). */
   private tieShuffle: Prng | null = null;
-  private updatedExcluded: number[] = [];
-  private updatedTail: number[] = [];
-
-  constructor(options: DatasetOptions = {}) {
-    const count = options.accounts ?? 1000;
-    if (!Number.isSafeInteger(count) || count < 0) throw new RangeError(`accounts must be a whole number >= 0, got ${count}`);
-    this.seed = (options.seed ?? 1) >>> 0;
-    this.now = options.now ?? Date.now;
-    this.base = new BaseAccounts(this.seed, count, { bulkCreated: options.bulkCreated, tenant: options.tenant });
-    this.lastChangeUs = this.base.maxUpdatedUs;
-    this.versions = options.history ? new Map() : null;
-  }
 
   /**
    * Every version of the account the dataset served, oldest first, each from the instant it was
@@ -63,7 +27,7 @@ export class Dataset {
   history(id: string): AccountVersion[] {
     if (!this.versions) throw new Error('simulator dataset: history was not kept (DatasetOptions.history)');
     const index = this.requireIndex(id);
-    return this.versions.get(index) ?? [{ atUs: this.initialAtUs(index), account: accountObject(this.fields(index)) }];
+    return this.versions.of(index);
   }
 
   /** The account as served at `atUs`; null when not listed then (or not created yet). */
@@ -81,8 +45,7 @@ export class Dataset {
     const touched = this.versions ? this.ids().map((id) => this.requireIndex(id)) : [];
     touched.forEach((index) => this.keepVersion(index, 'before'));
     this.unknownFields = fields;
-    const atUs = Math.max(Math.floor(this.now()) * 1000, this.lastChangeUs + 1);
-    this.lastChangeUs = atUs;
+    const atUs = this.clock.mark();
     touched.forEach((index) => this.keepVersion(index, atUs));
   }
 
@@ -91,33 +54,10 @@ export class Dataset {
     return this.change(id, 'extra', (o) => (o.extra = extra ?? {}));
   }
 
-  private initialAtUs(index: number): number {
-    return index < this.base.count ? this.base.createdUs(index) : this.added[index - this.base.count]!.createdUs;
-  }
-
-  /** Keeps the version served now, from atUs; 'before': the one served before a first change. */
-  private keepVersion(index: number, atUs: number | 'before'): void {
-    if (!this.versions) return;
-    const kept = this.versions.get(index);
-    if (atUs === 'before') {
-      if (!kept) this.versions.set(index, [{ atUs: this.initialAtUs(index), account: this.isRemoved(index) ? null : accountObject(this.fields(index)) }]);
-      return;
-    }
-    const version = { atUs, account: this.isRemoved(index) ? null : accountObject(this.fields(index)) };
-    if (kept) kept.push(version);
-    else this.versions.set(index, [version]);
-  }
-
   /** Calls `listener` after every change, addition, removal and restoration; returns an unsubscribe. */
   onChange(listener: (change: DatasetChange) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
-  }
-
-  private emit(kind: DatasetChange['kind'], index: number, fromStatus?: string): void {
-    if (this.listeners.size === 0) return;
-    const change: DatasetChange = { kind, account: accountObject(this.fields(index)), ...(fromStatus === undefined ? {} : { fromStatus }) };
-    for (const listener of this.listeners) listener(change);
   }
 
   /** Live (listed) accounts. */
@@ -127,27 +67,7 @@ export class Dataset {
 
   /** The page's account indices; offsets past the end give an empty page. */
   indices(sort: SortField, order: SortOrder, offset: number, limit: number): number[] {
-    const total = this.count;
-    const n = Math.max(0, Math.min(limit, total - offset));
-    const out: number[] = [];
-    if (n === 0) return out;
-    if (sort === 'created_at') {
-      if (order === 'ASC') pushAscending(this.removed, offset, n, out);
-      else pushDescending(this.removed, total - 1 - offset, n, out);
-      return out;
-    }
-    this.refreshOrder();
-    const baseLive = this.base.count - this.updatedExcluded.length;
-    const tail = this.updatedTail;
-    if (order === 'ASC') {
-      pushAscending(this.updatedExcluded, offset, Math.min(n, baseLive - offset), out);
-      for (let p = Math.max(0, offset - baseLive); out.length < n; p++) out.push(tail[p]!);
-    } else {
-      for (let p = tail.length - 1 - offset; p >= 0 && out.length < n; p--) out.push(tail[p]!);
-      const rank = baseLive - 1 - Math.max(0, offset - tail.length);
-      pushDescending(this.updatedExcluded, rank, n - out.length, out);
-    }
-    return out;
+    return this.order.indices(this.count, sort, order, offset, limit);
   }
 
   /**
@@ -168,11 +88,6 @@ export class Dataset {
     const rng = this.tieShuffle;
     if (rng === null) return this.indices(sort, order, offset, limit);
     return shuffleTiesOfWindow(rng, offset, limit, (low, asked) => this.indices(sort, order, low, asked), (index) => this.sortKeyOf(index, sort));
-  }
-
-  private sortKeyOf(index: number, sort: SortField): number {
-    if (sort === 'updated_at') return this.updatedUsOf(index);
-    return index < this.base.count ? this.base.createdUs(index) : this.added[index - this.base.count]!.createdUs;
   }
 
   /** The page's accounts as JSON text, one string per account, corruption included. */
@@ -257,36 +172,13 @@ export class Dataset {
   add(n: number): SimAccount[] {
     const out: SimAccount[] = [];
     for (let k = 0; k < n; k++) {
-      const index = this.base.count + this.added.length;
-      const h = hash32(this.seed, D_ADDED, index);
-      const previous = this.added[this.added.length - 1];
-      const joinGroup = previous !== undefined && h % 100 < 25 && this.lastAddedGroupSize < 4;
-      if (!joinGroup) {
-        this.addedGroups++;
-        this.lastAddedGroupSize = 0;
-      }
-      this.lastAddedGroupSize++;
-      const ownerKey = (h >>> 8) % 100 < 20 && this.base.groupCount > 0
-        ? this.base.groupOwner(hash32(this.seed, D_ADDED + 1, index) % this.base.groupCount)
-        : this.base.groupCount + index;
       const createdUs = this.tick();
-      const fields: AccountFields = {
-        id: this.base.accountId(index),
-        createdUs,
-        updatedUs: createdUs,
-        groupId: joinGroup ? previous.groupId : this.base.groupId(this.base.groupCount + this.addedGroups),
-        type: (h >>> 16) % 100 < 85 ? 'TRADING' : 'PORTFOLIO',
-        users: joinGroup ? previous.users : [{ id: this.base.userId(ownerKey), type: 'OWNER' }],
-        name: accountName(hash32(this.seed, D_ADDED + 2, index), hash32(this.seed, D_ADDED + 3, index)),
-        status: 'PENDING_APPROVAL',
-        accountNumber: this.lastAddedGroupSize,
-      };
-      this.added.push(fields);
+      const index = this.added.push(createdUs);
       this.keepVersion(index, createdUs);
       out.push(accountObject(this.fields(index)));
       this.emit('added', index);
     }
-    this.orderDirty = true;
+    this.order.invalidate();
     return out;
   }
 
@@ -297,7 +189,7 @@ export class Dataset {
     const inserted = sortedInsert(this.removed, index);
     if (inserted) {
       this.keepVersion(index, this.tick());
-      this.orderDirty = true;
+      this.order.invalidate();
       this.emit('removed', index);
     }
     return inserted;
@@ -310,7 +202,7 @@ export class Dataset {
     const deleted = sortedRemove(this.removed, index);
     if (deleted) {
       this.keepVersion(index, this.tick());
-      this.orderDirty = true;
+      this.order.invalidate();
       this.emit('restored', index);
     }
     return deleted;
@@ -344,93 +236,4 @@ export class Dataset {
     return applyRandomChanges(this, options);
   }
 
-  private isRemoved(index: number): boolean {
-    return this.removed[lowerBound(this.removed, index)] === index;
-  }
-
-  private indexOf(id: string): number | undefined {
-    const index = this.base.indexOfId(id);
-    return index !== undefined && index < this.base.count + this.added.length ? index : undefined;
-  }
-
-  private requireIndex(id: string): number {
-    const index = this.indexOf(id);
-    if (index === undefined) throw new Error(`simulator dataset: unknown account ${id}`);
-    return index;
-  }
-
-  private fields(index: number): AccountFields {
-    const n = this.base.count;
-    const f = index < n ? this.base.fields(index) : { ...this.added[index - n]! };
-    const o = this.overrides.get(index);
-    if (o) {
-      f.updatedUs = o.updatedUs;
-      if (o.status !== undefined) f.status = o.status;
-      if (o.name !== undefined) f.name = o.name;
-      if (o.users !== undefined) {
-        f.users = o.users;
-        f.usersJson = undefined;
-      }
-      if (o.extra !== undefined) f.extra = o.extra;
-    }
-    const added = this.unknownFields;
-    if (added?.account) f.extra = { ...added.account, ...f.extra };
-    if (added?.user) {
-      f.users = f.users.map((u) => ({ ...u, extra: { ...added.user, ...u.extra } }));
-      f.usersJson = undefined;
-    }
-    if (f.extra && Object.keys(f.extra).length === 0) delete f.extra;
-    return f;
-  }
-
-  private change(id: string, kind: DatasetChange['kind'], apply: (o: Override) => void, updatedUs?: number): SimAccount {
-    const index = this.requireIndex(id);
-    const fromStatus = kind === 'status' && this.listeners.size > 0 ? this.fields(index).status : undefined;
-    this.keepVersion(index, 'before');
-    const o = this.overrides.get(index) ?? { updatedUs: 0 };
-    apply(o);
-    o.updatedUs = updatedUs ?? this.tick();
-    this.overrides.set(index, o);
-    this.keepVersion(index, o.updatedUs);
-    this.orderDirty = true;
-    this.emit(kind, index, fromStatus);
-    return accountObject(this.fields(index));
-  }
-
-  /**
-   * The clock in microseconds, strictly increasing across calls and newer than every base
-   * account. The sub-millisecond part is hashed so that timestamps carry real microseconds.
-   */
-  private tick(): number {
-    const micros = hash32(this.seed, D_CLOCK, this.clockTicks++) % 1000;
-    this.lastChangeUs = Math.max(Math.floor(this.now()) * 1000 + micros, this.lastChangeUs + 1);
-    return this.lastChangeUs;
-  }
-
-  private updatedUsOf(index: number): number {
-    const o = this.overrides.get(index);
-    if (o) return o.updatedUs;
-    return index < this.base.count ? this.base.updatedUs(index) : this.added[index - this.base.count]!.updatedUs;
-  }
-
-  private refreshOrder(): void {
-    if (!this.orderDirty) return;
-    const n = this.base.count;
-    const excluded = new Set<number>();
-    const tail: number[] = [];
-    for (const index of this.overrides.keys()) {
-      if (index < n) excluded.add(index);
-      if (!this.isRemoved(index)) tail.push(index);
-    }
-    for (const index of this.removed) if (index < n) excluded.add(index);
-    for (let k = 0; k < this.added.length; k++) {
-      const index = n + k;
-      if (!this.overrides.has(index) && !this.isRemoved(index)) tail.push(index);
-    }
-    this.updatedExcluded = [...excluded].sort((a, b) => a - b);
-    const keyed = tail.map((index) => ({ index, at: this.updatedUsOf(index) }));
-    keyed.sort((a, b) => a.at - b.at || a.index - b.index);
-    this.updatedTail = keyed.map((k) => k.index);
-    this.orderDirty = false;
-  }
 }
