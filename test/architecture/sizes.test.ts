@@ -25,7 +25,6 @@ const FUNCTION_EXCEPTIONS: Record<string, number> = {
   'src/health/metrics.ts: createMetrics': 127,
   // Factories returning an object of closures over shared state (routes, API calls).
   'src/status-page/routes.ts: createStatusPage': 94,
-  'src/upvest/client.ts: createUpvestClient': 81,
   'src/upvest/webhooks-api.ts: createWebhooksApi': 101,
 };
 
