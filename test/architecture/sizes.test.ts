@@ -18,13 +18,12 @@ const FILE_EXCEPTIONS: Record<string, number> = {
 
 /** Functions over the limit today ("file: name"), with their size in lines. */
 const FUNCTION_EXCEPTIONS: Record<string, number> = {
-  // Composition roots: each builds a command's parts from the settings and wires them together.
+  // A composition root: builds the worker's parts from the settings and wires them together.
   'src/commands/worker.ts: startDaemon': 157,
   // A flat declaration: the metrics' definitions, one after the other.
   'src/health/metrics.ts: createMetrics': 127,
-  // Factories returning an object of closures over shared state (routes, API calls).
+  // A factory returning an object of closures over shared state (the routes).
   'src/status-page/routes.ts: createStatusPage': 94,
-  'src/upvest/webhooks-api.ts: createWebhooksApi': 101,
 };
 
 function linesOf(text: string): number {
