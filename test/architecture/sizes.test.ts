@@ -22,8 +22,6 @@ const FUNCTION_EXCEPTIONS: Record<string, number> = {
   'src/commands/worker.ts: startDaemon': 157,
   // A flat declaration: the metrics' definitions, one after the other.
   'src/health/metrics.ts: createMetrics': 127,
-  // A factory returning an object of closures over shared state (the routes).
-  'src/status-page/routes.ts: createStatusPage': 94,
 };
 
 function linesOf(text: string): number {
