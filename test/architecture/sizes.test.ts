@@ -18,9 +18,8 @@ const FILE_EXCEPTIONS: Record<string, number> = {
 
 /** Functions over the limit today ("file: name"), with their size in lines. */
 const FUNCTION_EXCEPTIONS: Record<string, number> = {
-  // A composition root: builds the worker's parts from the settings and wires them together.
-  'src/commands/worker.ts: startDaemon': 157,
-  // A flat declaration: the metrics' definitions, one after the other.
+  // The one exception, on purpose: a flat declaration of the metrics' definitions, one after the
+  // other, which a reader scans rather than takes in at once; split up it would read no better.
   'src/health/metrics.ts: createMetrics': 127,
 };
 
