@@ -3,13 +3,13 @@
 import { hostname } from 'node:os';
 import { runOptionsOf, type CommandConfig } from '../config/index.js';
 import { assertMigrated, isSchemaMismatch } from '../db/migration-check.js';
-import { createPrisma } from '../db/prisma.js';
+import { createPrisma, type PrismaClient } from '../db/prisma.js';
 import { AccountSyncError, errorMessageOf } from '../errors.js';
 import { EXIT } from '../exit-codes.js';
-import { loadCredentials } from '../health/credentials.js';
-import { createMetrics, registerBuildInfo } from '../health/metrics.js';
-import { createReadiness } from '../health/readiness.js';
-import { startHealthServer } from '../health/server.js';
+import { loadCredentials, type LoadedCredentials } from '../health/credentials.js';
+import { createMetrics, registerBuildInfo, type SyncMetrics } from '../health/metrics.js';
+import { createReadiness, type Readiness } from '../health/readiness.js';
+import { startHealthServer, type HealthServer } from '../health/server.js';
 import type { Logger } from '../logger.js';
 import { currentRelease, releaseTag } from '../release.js';
 import type { SecretRegistry } from '../secrets.js';
@@ -17,12 +17,12 @@ import { runGuarded } from '../sync/guarded.js';
 import { lastSuccessfulRun, unfinishedRuns } from '../runs/sql/runs.js';
 import { FOLLOW_UP_DEDUPLICATION_ID, JOB_NAME, syncJobOptions } from '../queue/names.js';
 import { createSyncProcessor } from '../queue/processor.js';
-import { createDaemonRedis, describeRedisUrl } from '../queue/redis.js';
+import { createDaemonRedis, describeRedisUrl, type Redis } from '../queue/redis.js';
 import { requestStartupRun } from '../queue/requests.js';
-import { describeSchedule, keepSchedule, scheduleSpec } from '../queue/scheduler.js';
-import { createSyncQueue, createSyncWorker } from '../queue/worker.js';
+import { describeSchedule, keepSchedule, scheduleSpec, type ScheduleKeeper, type SyncQueue } from '../queue/scheduler.js';
+import { createSyncQueue, createSyncWorker, type SyncWorker } from '../queue/worker.js';
 import { createStatusRoutes } from '../status-page/index.js';
-import { createUpvestClientFromConfig } from '../upvest/index.js';
+import { createUpvestClientFromConfig, type UpvestClient } from '../upvest/index.js';
 import { parseCommandLine } from './arguments.js';
 import { setUp, type Command } from './command.js';
 import { onStopSignals } from './signals.js';
@@ -100,82 +100,12 @@ async function startDaemon(config: WorkerConfig, logger: Logger, secrets: Secret
   const queue = createSyncQueue(redis, config.queue);
   queue.on('error', (error) => logger.debug({ err: error }, `queue: ${error.message}`));
 
-  const metrics = createMetrics({
-    lastSuccess: async () => (await lastSuccessfulRun(prisma))?.finishedAt ?? null,
-    queueCounts: async () => {
-      if (redis.status !== 'ready') throw new AccountSyncError('REDIS_UNAVAILABLE', `redis connection ${redis.status}`);
-      return queue.getJobCounts('active', 'waiting', 'delayed', 'prioritized', 'completed', 'failed');
-    },
-  });
-  registerBuildInfo(metrics.registry, currentRelease());
-  const readiness = createReadiness({
-    checks: {
-      redis: async () => {
-        if (redis.status !== 'ready') throw new AccountSyncError('REDIS_UNAVAILABLE', `connection ${redis.status}`);
-        await redis.ping();
-      },
-      database: () => prisma.$queryRaw`SELECT 1`,
-      // Runs fail before writing while the schema is not this release's (a newer release
-      // migrated it, or nobody has yet): not ready. A database that does not answer is the
-      // check above's to report.
-      schema: () => assertMigrated(prisma).catch((error: unknown) => {
-        if (isSchemaMismatch(error)) throw error;
-      }),
-    },
-    wording: { schema: { down: 'does not match this release', up: 'matches this release again' } },
-    timeoutMs: READINESS_TIMEOUT_MS,
-    everyMs: READINESS_EVERY_MS,
-    logger,
-    onResult: (name, up) => metrics.dependency(name, up),
-  });
-  let health: Awaited<ReturnType<typeof startHealthServer>>;
-  try {
-    const pages = await createStatusRoutes({ prisma, queue, config: config.statusPage, intervalMs: config.schedule.intervalMs, logger });
-    health = await startHealthServer({
-      host: config.health.host,
-      port: config.health.port,
-      registry: metrics.registry,
-      readiness,
-      logger,
-      access: { credentials, loopbackOnly: config.health.loopbackOnly },
-      routes: pages.routes,
-    });
-    pages.warm();
-  } catch (error) {
-    // E.g. the port is taken: nothing has started yet, so nothing must keep the process alive.
-    readiness.stop();
-    redis.disconnect();
-    await prisma.$disconnect();
-    throw error;
-  }
+  const metrics = daemonMetrics(prisma, redis, queue);
+  const readiness = daemonReadiness(prisma, redis, metrics, logger);
+  const health = await startHealth(config, { prisma, redis, queue, metrics, readiness, credentials, logger });
 
   const shutdown = new AbortController();
-  const processor = createSyncProcessor({
-    run: (signal) => {
-      metrics.runStarted();
-      return runGuarded(
-        {
-          prisma,
-          client,
-          logger,
-          databaseUrl: config.database.url,
-          applicationName: `account-sync worker ${instance}`,
-          redact: secrets.redact,
-        },
-        { ...runOptionsOf(config), mode: 'scheduled', lockWaitMs: config.sync.lockWaitMs, signal },
-      );
-    },
-    rateLimit: (ms) => queue.rateLimit(ms),
-    shutdown: shutdown.signal,
-    rateLimitPauseMs: config.queue.rateLimitPauseMs,
-    redact: secrets.redact,
-    logger,
-    onOutcome: (outcome) => metrics.observeOutcome(outcome),
-    onRateLimitPause: () => metrics.rateLimitPause(),
-    requestFollowUp: async () => {
-      await queue.add(JOB_NAME, { reason: 'follow-up' }, { ...jobOptions, deduplication: { id: FOLLOW_UP_DEDUPLICATION_ID } });
-    },
-  });
+  const processor = daemonProcessor(config, { prisma, client, queue, metrics, logger, secrets, instance, jobOptions, shutdown: shutdown.signal });
   const worker = createSyncWorker({ redis, config: config.queue, processor, logger, name: instance });
 
   logger.info(
@@ -205,7 +135,130 @@ async function startDaemon(config: WorkerConfig, logger: Logger, secrets: Secret
   );
   const running = worker.run().catch((error: unknown) => logger.error(`queue worker stopped: ${errorMessageOf(error)}`));
   logger.info({ instance }, 'worker started');
+  return stoppable({ keeper, shutdown, worker, running, queue, redis, prisma, readiness, health, logger });
+}
 
+function daemonMetrics(prisma: PrismaClient, redis: Redis, queue: SyncQueue): SyncMetrics {
+  const metrics = createMetrics({
+    lastSuccess: async () => (await lastSuccessfulRun(prisma))?.finishedAt ?? null,
+    queueCounts: async () => {
+      if (redis.status !== 'ready') throw new AccountSyncError('REDIS_UNAVAILABLE', `redis connection ${redis.status}`);
+      return queue.getJobCounts('active', 'waiting', 'delayed', 'prioritized', 'completed', 'failed');
+    },
+  });
+  registerBuildInfo(metrics.registry, currentRelease());
+  return metrics;
+}
+
+function daemonReadiness(prisma: PrismaClient, redis: Redis, metrics: SyncMetrics, logger: Logger): Readiness {
+  return createReadiness({
+    checks: {
+      redis: async () => {
+        if (redis.status !== 'ready') throw new AccountSyncError('REDIS_UNAVAILABLE', `connection ${redis.status}`);
+        await redis.ping();
+      },
+      database: () => prisma.$queryRaw`SELECT 1`,
+      // Runs fail before writing while the schema is not this release's (a newer release
+      // migrated it, or nobody has yet): not ready. A database that does not answer is the
+      // check above's to report.
+      schema: () => assertMigrated(prisma).catch((error: unknown) => {
+        if (isSchemaMismatch(error)) throw error;
+      }),
+    },
+    wording: { schema: { down: 'does not match this release', up: 'matches this release again' } },
+    timeoutMs: READINESS_TIMEOUT_MS,
+    everyMs: READINESS_EVERY_MS,
+    logger,
+    onResult: (name, up) => metrics.dependency(name, up),
+  });
+}
+
+/** The health server with the status page; if it cannot start, what was opened so far is closed. */
+async function startHealth(
+  config: WorkerConfig,
+  parts: { prisma: PrismaClient; redis: Redis; queue: SyncQueue; metrics: SyncMetrics; readiness: Readiness; credentials: LoadedCredentials['credentials']; logger: Logger },
+): Promise<HealthServer> {
+  const { prisma, redis, queue, metrics, readiness, credentials, logger } = parts;
+  try {
+    const pages = await createStatusRoutes({ prisma, queue, config: config.statusPage, intervalMs: config.schedule.intervalMs, logger });
+    const health = await startHealthServer({
+      host: config.health.host,
+      port: config.health.port,
+      registry: metrics.registry,
+      readiness,
+      logger,
+      access: { credentials, loopbackOnly: config.health.loopbackOnly },
+      routes: pages.routes,
+    });
+    pages.warm();
+    return health;
+  } catch (error) {
+    // E.g. the port is taken: nothing has started yet, so nothing must keep the process alive.
+    readiness.stop();
+    redis.disconnect();
+    await prisma.$disconnect();
+    throw error;
+  }
+}
+
+/** What the queue worker does with a job: a guarded scheduled run, its outcome counted. */
+function daemonProcessor(
+  config: WorkerConfig,
+  parts: {
+    prisma: PrismaClient;
+    client: UpvestClient;
+    queue: SyncQueue;
+    metrics: SyncMetrics;
+    logger: Logger;
+    secrets: SecretRegistry;
+    instance: string;
+    jobOptions: ReturnType<typeof syncJobOptions>;
+    shutdown: AbortSignal;
+  },
+) {
+  const { prisma, client, queue, metrics, logger, secrets, instance, jobOptions } = parts;
+  return createSyncProcessor({
+    run: (signal) => {
+      metrics.runStarted();
+      return runGuarded(
+        {
+          prisma,
+          client,
+          logger,
+          databaseUrl: config.database.url,
+          applicationName: `account-sync worker ${instance}`,
+          redact: secrets.redact,
+        },
+        { ...runOptionsOf(config), mode: 'scheduled', lockWaitMs: config.sync.lockWaitMs, signal },
+      );
+    },
+    rateLimit: (ms) => queue.rateLimit(ms),
+    shutdown: parts.shutdown,
+    rateLimitPauseMs: config.queue.rateLimitPauseMs,
+    redact: secrets.redact,
+    logger,
+    onOutcome: (outcome) => metrics.observeOutcome(outcome),
+    onRateLimitPause: () => metrics.rateLimitPause(),
+    requestFollowUp: async () => {
+      await queue.add(JOB_NAME, { reason: 'follow-up' }, { ...jobOptions, deduplication: { id: FOLLOW_UP_DEDUPLICATION_ID } });
+    },
+  });
+}
+
+/** The daemon's stop: undoes start-up in reverse order, once however often it is asked. */
+function stoppable(parts: {
+  keeper: ScheduleKeeper;
+  shutdown: AbortController;
+  worker: SyncWorker;
+  running: Promise<unknown>;
+  queue: SyncQueue;
+  redis: Redis;
+  prisma: PrismaClient;
+  readiness: Readiness;
+  health: HealthServer;
+  logger: Logger;
+}): Daemon {
+  const { keeper, shutdown, worker, running, queue, redis, prisma, readiness, health, logger } = parts;
   let stopped!: () => void;
   const stoppedPromise = new Promise<void>((resolve) => (stopped = resolve));
   let stopping: Promise<void> | null = null;

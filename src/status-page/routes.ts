@@ -63,20 +63,9 @@ export function createStatusPage(deps: {
   const now = deps.now ?? (() => new Date());
   const assets = loadAssets();
   const page = withRelease(assets.get('index.html')!);
-  const figures = createVersionedCache<MirrorFigures>({
-    compute: () => computeMirrorFigures(deps.prisma, now()),
-    minIntervalMs: deps.config.refreshMs,
-    maxAgeMs: MAX_FIGURES_AGE_MS,
-    logger: deps.logger,
-    what: 'the mirror figures',
-    now: () => now().getTime(),
-  });
+  const figures = figuresCache(deps.prisma, deps.config.refreshMs, deps.logger, now);
   const live = () => readLiveStatus(deps.prisma, { runs: deps.config.runs, intervalMs: deps.intervalMs, now: now() });
 
-  const sendJson = (response: ServerResponse, status: number, body: unknown) => {
-    response.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...SECURITY_HEADERS });
-    response.end(`${JSON.stringify(body)}\n`);
-  };
   const unavailable = (response: ServerResponse, what: string) => (error: unknown) => {
     deps.logger.warn(`status page: ${what}: ${errorMessageOf(error)}`);
     sendJson(response, 503, { error: 'the mirror database did not answer' });
@@ -85,17 +74,10 @@ export function createStatusPage(deps: {
   const handle: RouteHandler = (request, response, path) => {
     if (path !== STATUS_PATH && !path.startsWith(`${STATUS_PATH}/`)) return false;
     const sub = path.slice(STATUS_PATH.length);
-    if (sub === '' || sub === '/') {
-      response.writeHead(200, { 'content-type': page.contentType, 'cache-control': 'no-store', ...SECURITY_HEADERS });
-      response.end(page.body);
-      return true;
-    }
+    if (sub === '' || sub === '/') return sendFile(response, page, 'no-store');
     if (sub.startsWith('/assets/')) {
       const asset = assets.get(sub.slice('/assets/'.length));
-      if (!asset) return false;
-      response.writeHead(200, { 'content-type': asset.contentType, 'cache-control': 'no-cache', ...SECURITY_HEADERS });
-      response.end(asset.body);
-      return true;
+      return asset ? sendFile(response, asset, 'no-cache') : false;
     }
     if (sub === '/api/live') {
       live().then(
@@ -143,6 +125,30 @@ export function createStatusPage(deps: {
     },
     idle: () => figures.idle(),
   };
+}
+
+/** The mirror figures, recomputed when a run moved the mirror's version (or when they are too old). */
+function figuresCache(prisma: PrismaClient, refreshMs: number, logger: Logger, now: () => Date) {
+  return createVersionedCache<MirrorFigures>({
+    compute: () => computeMirrorFigures(prisma, now()),
+    minIntervalMs: refreshMs,
+    maxAgeMs: MAX_FIGURES_AGE_MS,
+    logger,
+    what: 'the mirror figures',
+    now: () => now().getTime(),
+  });
+}
+
+function sendJson(response: ServerResponse, status: number, body: unknown): void {
+  response.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...SECURITY_HEADERS });
+  response.end(`${JSON.stringify(body)}\n`);
+}
+
+/** The page or one of its assets; always true (the route was answered). */
+function sendFile(response: ServerResponse, file: Asset, cacheControl: 'no-store' | 'no-cache'): true {
+  response.writeHead(200, { 'content-type': file.contentType, 'cache-control': cacheControl, ...SECURITY_HEADERS });
+  response.end(file.body);
+  return true;
 }
 
 /** The page with the release this worker runs in its footer (the page's one server-side fill-in). */

@@ -73,34 +73,9 @@ export interface UpvestClientDeps {
 }
 
 export function createUpvestClient(deps: UpvestClientDeps): UpvestClient {
-  /** One signed GET with a bearer token; a 401 is answered with one fresh token, then it is final. */
-  async function signedGet(path: string, query: Record<string, string | number> | undefined, signal: AbortSignal | undefined) {
-    let refreshed = false;
-    for (;;) {
-      const token = await deps.tokens.get();
-      const response = await deps.exchange({
-        method: 'GET',
-        path,
-        query,
-        headers: {
-          accept: 'application/json',
-          authorization: `Bearer ${token}`,
-          'upvest-client-id': deps.clientId,
-          'upvest-api-version': deps.apiVersion,
-        },
-        signal,
-      });
-      if (response.status !== 401 || refreshed) return response;
-      // The token expired early or was revoked: one fresh token, then a 401 is final.
-      deps.tokens.invalidate(token);
-      refreshed = true;
-      deps.logger.info({ upvestRequestId: response.requestId }, `GET ${path}: token refused, fetching a new one`);
-    }
-  }
-
   async function listOnce(query: ListAccountsQuery, signal: AbortSignal | undefined, options: ListOptions): Promise<AccountsPage> {
     const what = `GET /accounts offset=${query.offset}`;
-    const response = await signedGet('/accounts', { offset: query.offset, limit: query.limit, sort: query.sort, order: query.order }, signal);
+    const response = await signedGet(deps, '/accounts', { offset: query.offset, limit: query.limit, sort: query.sort, order: query.order }, signal);
     if (response.status !== 200) throw statusError(response, what, deps.now);
     const served = servedRecords(response.bytes);
     const recognised = served && options.recognise?.(served.digest);
@@ -122,7 +97,7 @@ export function createUpvestClient(deps: UpvestClientDeps): UpvestClient {
 
   async function getOnce(id: string, signal: AbortSignal | undefined): Promise<AccountLookup> {
     const path = `/accounts/${encodeURIComponent(id)}`;
-    const response = await signedGet(path, undefined, signal);
+    const response = await signedGet(deps, path, undefined, signal);
     if (response.status === 404) return { found: false, upvestProblem: isUpvestNotFound(response), requestId: response.requestId };
     if (response.status !== 200) throw statusError(response, `GET ${path}`, deps.now);
     return { found: true, record: parseJson(response.body, `GET ${path}`, response.requestId), requestId: response.requestId };
@@ -152,6 +127,36 @@ export function createUpvestClient(deps: UpvestClientDeps): UpvestClient {
       return retried(`GET /accounts/${id}`, () => getOnce(id, signal), signal);
     },
   };
+}
+
+/** One signed GET with a bearer token; a 401 is answered with one fresh token, then it is final. */
+async function signedGet(
+  deps: Pick<UpvestClientDeps, 'tokens' | 'exchange' | 'clientId' | 'apiVersion' | 'logger'>,
+  path: string,
+  query: Record<string, string | number> | undefined,
+  signal: AbortSignal | undefined,
+) {
+  let refreshed = false;
+  for (;;) {
+    const token = await deps.tokens.get();
+    const response = await deps.exchange({
+      method: 'GET',
+      path,
+      query,
+      headers: {
+        accept: 'application/json',
+        authorization: `Bearer ${token}`,
+        'upvest-client-id': deps.clientId,
+        'upvest-api-version': deps.apiVersion,
+      },
+      signal,
+    });
+    if (response.status !== 401 || refreshed) return response;
+    // The token expired early or was revoked: one fresh token, then a 401 is final.
+    deps.tokens.invalidate(token);
+    refreshed = true;
+    deps.logger.info({ upvestRequestId: response.requestId }, `GET ${path}: token refused, fetching a new one`);
+  }
 }
 
 /** A 404 in Upvest's own form: application/problem+json whose status says 404. */

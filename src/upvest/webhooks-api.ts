@@ -72,37 +72,14 @@ export interface WebhooksApi {
 type Call = Omit<SignedRequest, 'headers'> & { expect: number[]; retried?: boolean };
 
 export function createWebhooksApi(deps: WebhooksApiDeps): WebhooksApi {
-  async function once(call: Call): Promise<HttpResponse> {
-    const what = `${call.method} ${call.path}`;
-    let refreshed = false;
-    for (;;) {
-      const token = await deps.tokens.get();
-      const headers: Record<string, string> = {
-        accept: 'application/json',
-        authorization: `Bearer ${token}`,
-        'upvest-client-id': deps.clientId,
-        'upvest-api-version': deps.apiVersion,
-      };
-      if (call.body !== undefined) headers['content-type'] = 'application/json';
-      const response = await deps.exchange({ method: call.method, path: call.path, query: call.query, body: call.body, headers });
-      if (response.status === 401 && !refreshed) {
-        deps.tokens.invalidate(token);
-        refreshed = true;
-        continue;
-      }
-      if (!call.expect.includes(response.status)) throw statusError(response, what, deps.now);
-      return response;
-    }
-  }
-
   /** `read` takes the answer apart inside the retried attempt: a body cut short or not JSON is retried like any other failure. */
   async function send<T = HttpResponse>(call: Call, read: (response: HttpResponse) => T = (response) => response as T): Promise<T> {
     const what = `${call.method} ${call.path}`;
     if (call.retried === false) {
       await deps.gate.wait();
-      return read(await once(call));
+      return read(await once(deps, call));
     }
-    return withRetry(what, async () => read(await once(call)), { config: deps.retry, gate: deps.gate, logger: deps.logger });
+    return withRetry(what, async () => read(await once(deps, call)), { config: deps.retry, gate: deps.gate, logger: deps.logger });
   }
 
   async function json<S extends z.ZodType>(call: Call, schema: S): Promise<z.infer<S>> {
@@ -113,15 +90,7 @@ export function createWebhooksApi(deps: WebhooksApiDeps): WebhooksApi {
         throw new UpvestError('UPVEST_BAD_BODY', `${call.method} ${call.path}: the body is not JSON`, { status: response.status, requestId: response.requestId, cause });
       }
     });
-    const result = schema.safeParse(parsed);
-    if (!result.success) {
-      const problems = result.error.issues.map((issue) => `${issue.path.join('.') || 'body'}: ${issue.message}`);
-      throw new UpvestError('UPVEST_BAD_ENVELOPE', `${call.method} ${call.path}: unexpected answer (${problems.join('; ')})`, {
-        status: response.status,
-        requestId: response.requestId,
-      });
-    }
-    return result.data;
+    return matching(schema, parsed, call, response);
   }
 
   const body = (value: unknown) => Buffer.from(JSON.stringify(value), 'utf8');
@@ -171,4 +140,41 @@ export function createWebhooksApi(deps: WebhooksApiDeps): WebhooksApi {
     },
   };
   return api;
+}
+
+/** One signed call with a bearer token; a 401 is answered with one fresh token, then it is final. */
+async function once(deps: WebhooksApiDeps, call: Call): Promise<HttpResponse> {
+  const what = `${call.method} ${call.path}`;
+  let refreshed = false;
+  for (;;) {
+    const token = await deps.tokens.get();
+    const headers: Record<string, string> = {
+      accept: 'application/json',
+      authorization: `Bearer ${token}`,
+      'upvest-client-id': deps.clientId,
+      'upvest-api-version': deps.apiVersion,
+    };
+    if (call.body !== undefined) headers['content-type'] = 'application/json';
+    const response = await deps.exchange({ method: call.method, path: call.path, query: call.query, body: call.body, headers });
+    if (response.status === 401 && !refreshed) {
+      deps.tokens.invalidate(token);
+      refreshed = true;
+      continue;
+    }
+    if (!call.expect.includes(response.status)) throw statusError(response, what, deps.now);
+    return response;
+  }
+}
+
+/** The answer checked against its schema; a mismatch names every field that is off. */
+function matching<S extends z.ZodType>(schema: S, parsed: unknown, call: Call, response: HttpResponse): z.infer<S> {
+  const result = schema.safeParse(parsed);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => `${issue.path.join('.') || 'body'}: ${issue.message}`);
+    throw new UpvestError('UPVEST_BAD_ENVELOPE', `${call.method} ${call.path}: unexpected answer (${problems.join('; ')})`, {
+      status: response.status,
+      requestId: response.requestId,
+    });
+  }
+  return result.data;
 }

@@ -7,7 +7,7 @@
 // (src/http-server.ts). A refusal says only what kind it is ("unauthorized"): why goes to the
 // log and the metrics. It keeps no state between requests: several receivers can run behind a
 // load balancer, the database decides what is new.
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import { BlockList, isIP, type AddressInfo } from 'node:net';
 import type { PrismaClient } from '../db/prisma.js';
 import { errorCodeOf, errorMessageOf } from '../errors.js';
@@ -164,6 +164,11 @@ export async function startReceiver(options: ReceiverOptions): Promise<Receiver>
     }
   });
 
+  return listening(server, options);
+}
+
+/** Listens on the configured address and hands back the receiver: its port, its URL and a close that waits for requests under way. */
+async function listening(server: Server, options: ReceiverOptions): Promise<Receiver> {
   await listen(server, options.port, options.host);
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;

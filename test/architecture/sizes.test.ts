@@ -14,15 +14,9 @@ const FILE_EXCEPTIONS: Record<string, number> = {};
 
 /** Functions over the limit today ("file: name"), with their size in lines. */
 const FUNCTION_EXCEPTIONS: Record<string, number> = {
-  // Composition roots: each builds a command's parts from the settings and wires them together.
-  'src/commands/worker.ts: startDaemon': 157,
-  'src/webhooks/receiver.ts: startReceiver': 88,
-  // A flat declaration: the metrics' definitions, one after the other.
+  // The one exception, on purpose: a flat declaration of the metrics' definitions, one after the
+  // other, which a reader scans rather than takes in at once; split up it would read no better.
   'src/health/metrics.ts: createMetrics': 127,
-  // Factories returning an object of closures over shared state (routes, API calls).
-  'src/status-page/routes.ts: createStatusPage': 94,
-  'src/upvest/client.ts: createUpvestClient': 81,
-  'src/upvest/webhooks-api.ts: createWebhooksApi': 101,
 };
 
 function linesOf(text: string): number {
