@@ -9,7 +9,7 @@
 // in between leaves them to the next. The index the sync itself reads (a changed account's
 // last status, for upserts and webhooks) is never dropped.
 import { escapeIdentifier } from 'pg';
-import type { PrismaClient } from '../db/prisma.js';
+import type { Db, PrismaClient } from '../db/prisma.js';
 import { sqlStateOf } from '../db/transactions.js';
 import type { Logger } from '../logger.js';
 
@@ -27,8 +27,20 @@ export const DEFERRABLE_INDEXES = [
   'account_status_changes_sync_run_id_idx',
 ] as const;
 
-/** How long dropping waits for a lock (an analyst's open transaction): past it, indexes are kept. */
+/** How long dropping waits for a lock (an analyst's open transaction): past it, what was to go is kept. */
 const DROP_LOCK_TIMEOUT = '2s';
+
+/**
+ * In the transaction that drops indexes or keys for a first sync: bounds how long its drops wait
+ * for a lock, and says whether the mirror holds no row yet (only then may anything be dropped).
+ */
+export async function emptyMirrorToDropFrom(tx: Db, lockTimeout: string = DROP_LOCK_TIMEOUT): Promise<boolean> {
+  await tx.$queryRaw`SELECT set_config('lock_timeout', ${lockTimeout}, true)`;
+  const [mirror] = await tx.$queryRaw<Array<{ empty: boolean }>>`
+    SELECT NOT EXISTS (SELECT 1 FROM accounts) AND NOT EXISTS (SELECT 1 FROM users)
+       AND NOT EXISTS (SELECT 1 FROM account_users) AND NOT EXISTS (SELECT 1 FROM account_status_changes) AS empty`;
+  return mirror?.empty === true;
+}
 
 /**
  * Drops the deferrable indexes when the mirror is empty, storing their definitions; how many
@@ -38,11 +50,7 @@ const DROP_LOCK_TIMEOUT = '2s';
 export async function deferIndexes(prisma: PrismaClient, runId: bigint, logger: Logger, options: { lockTimeout?: string } = {}): Promise<number> {
   try {
     const dropped = await prisma.$transaction(async (tx) => {
-      await tx.$queryRaw`SELECT set_config('lock_timeout', ${options.lockTimeout ?? DROP_LOCK_TIMEOUT}, true)`;
-      const [mirror] = await tx.$queryRaw<Array<{ empty: boolean }>>`
-        SELECT NOT EXISTS (SELECT 1 FROM accounts) AND NOT EXISTS (SELECT 1 FROM users)
-           AND NOT EXISTS (SELECT 1 FROM account_users) AND NOT EXISTS (SELECT 1 FROM account_status_changes) AS empty`;
-      if (mirror?.empty !== true) return 0;
+      if (!(await emptyMirrorToDropFrom(tx, options.lockTimeout))) return 0;
       const deferred = await tx.$queryRaw<Array<{ index_name: string }>>`
         INSERT INTO sync_deferred_indexes (index_name, table_name, definition, sync_run_id)
         SELECT i.relname, t.relname, pg_get_indexdef(i.oid), ${runId}::bigint

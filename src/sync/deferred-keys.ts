@@ -15,12 +15,10 @@ import { escapeIdentifier } from 'pg';
 import type { PrismaClient } from '../db/prisma.js';
 import { sqlStateOf } from '../db/transactions.js';
 import type { Logger } from '../logger.js';
+import { emptyMirrorToDropFrom } from './deferred-indexes.js';
 
 /** Tables whose foreign keys a first sync defers, in the order their keys are restored. */
 export const KEYED_TABLES = ['accounts', 'account_users', 'account_status_changes'] as const;
-
-/** How long dropping waits for a lock (an analyst's open transaction): past it, keys are kept. */
-const DROP_LOCK_TIMEOUT = '2s';
 
 /**
  * Drops the foreign keys of the mirror's tables when the mirror is empty, storing their
@@ -29,11 +27,7 @@ const DROP_LOCK_TIMEOUT = '2s';
 export async function deferForeignKeys(prisma: PrismaClient, runId: bigint, logger: Logger, options: { lockTimeout?: string } = {}): Promise<number> {
   try {
     const dropped = await prisma.$transaction(async (tx) => {
-      await tx.$queryRaw`SELECT set_config('lock_timeout', ${options.lockTimeout ?? DROP_LOCK_TIMEOUT}, true)`;
-      const [mirror] = await tx.$queryRaw<Array<{ empty: boolean }>>`
-        SELECT NOT EXISTS (SELECT 1 FROM accounts) AND NOT EXISTS (SELECT 1 FROM users)
-           AND NOT EXISTS (SELECT 1 FROM account_users) AND NOT EXISTS (SELECT 1 FROM account_status_changes) AS empty`;
-      if (mirror?.empty !== true) return 0;
+      if (!(await emptyMirrorToDropFrom(tx, options.lockTimeout))) return 0;
       const deferred = await tx.$queryRaw<Array<{ constraint_name: string; table_name: string }>>`
         INSERT INTO sync_deferred_foreign_keys (constraint_name, table_name, definition, sync_run_id)
         SELECT c.conname, t.relname, pg_get_constraintdef(c.oid), ${runId}::bigint
